@@ -1,0 +1,92 @@
+"""hen_demo.metrics against independent references and known cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from hen_demo import metrics as M
+
+
+def _imgs(b=4, h=16, w=16, seed=0):
+    return np.random.default_rng(seed).random((b, 3, h, w))
+
+
+def test_mse_matches_numpy_and_layouts_agree():
+    a, b = _imgs(seed=0), _imgs(seed=1)
+    ref = ((a - b) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(M.mse(a, b), ref, rtol=1e-12)
+    np.testing.assert_allclose(M.mse(torch.tensor(a), torch.tensor(b)), ref, rtol=1e-6)
+    a8 = (np.transpose(a, (0, 2, 3, 1)) * 255).round().astype(np.uint8)
+    b8 = (np.transpose(b, (0, 2, 3, 1)) * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(M.mse(a8, b8), ref, atol=5e-3)
+
+
+def test_ssim_identity_zero_and_reference():
+    from skimage.metrics import structural_similarity
+
+    a, b = _imgs(seed=0), _imgs(seed=2)
+    np.testing.assert_allclose(M.one_minus_ssim(a, a), 0.0, atol=1e-12)
+    got = M.one_minus_ssim(a, b)
+    ref = 1 - structural_similarity(np.transpose(a[1], (1, 2, 0)), np.transpose(b[1], (1, 2, 0)),
+                                    channel_axis=-1, data_range=1.0)
+    assert got[1] == pytest.approx(ref)
+    assert np.all(got > 0.5)  # unrelated noise images are dissimilar
+
+
+def test_image_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="same size"):
+        M.mse(_imgs(h=16), _imgs(h=8))
+
+
+def test_nearest_memory_and_identity_accuracy():
+    rng = np.random.default_rng(0)
+    pats = rng.normal(size=(50, 20))
+    states = pats[[3, 7, 7, 49]] + 1e-3 * rng.normal(size=(4, 20))
+    ref = np.argmin(((states[:, None] - pats[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(M.nearest_memory(states, pats), ref)
+    assert M.identity_accuracy(states, pats, [3, 7, 7, 49]) == 1.0
+    assert M.identity_accuracy(states, pats, [3, 7, 8, 0]) == 0.5
+
+
+def test_effective_memories_and_metastable_fraction():
+    w = np.array([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [0.25] * 4])
+    np.testing.assert_allclose(M.effective_memories(w), [1, 2, 4])
+    assert M.metastable_fraction(w, 0.9) == pytest.approx(2 / 3)
+    assert M.metastable_fraction(w, 0.25) == 0.0
+
+
+def test_rank_collapse():
+    rng = np.random.default_rng(0)
+    pats = rng.normal(size=(10, 64))
+    assert M.rank_collapse(pats, reference=pats) == 0.0
+    collapsed = np.repeat(pats[:2], 5, axis=0) + 1e-7 * rng.normal(size=(10, 64))
+    assert M.rank_collapse(collapsed, reference=pats) == pytest.approx(0.8)
+    assert M.rank_collapse(collapsed) == pytest.approx(0.8)  # min(B, K) = 10
+
+
+def test_separability_well_separated_vs_overlapping():
+    rng = np.random.default_rng(0)
+    pats = np.eye(30)
+    good = M.separability(pats + 0.01 * rng.normal(size=pats.shape), pats, np.arange(30))
+    assert good.overlap == 0.0 and good.margin_fraction == 1.0 and good.d_prime > 10
+    assert len(good.self_cos) == 30 and len(good.cross_cos) == 30 * 29
+    # queries unrelated to their "own" memory: self and cross distributions coincide
+    rand = rng.normal(size=(200, 16))
+    bad = M.separability(rng.normal(size=(200, 16)), rand, np.arange(200), bins=10, max_cross=5000)
+    assert bad.overlap > 0.7 and abs(bad.d_prime) < 0.5
+    assert 4000 < len(bad.cross_cos) < 6000
+    # independent reference for one self cosine
+    q = rng.normal(size=(3, 5)); p = rng.normal(size=(4, 5))
+    st = M.separability(q, p, [2, 0, 1])
+    ref = q[0] @ p[2] / np.linalg.norm(q[0]) / np.linalg.norm(p[2])
+    assert st.self_cos[0] == pytest.approx(ref)
+
+
+def test_verdict_kinds():
+    assert M.verdict([0.01, 0.97, 0.02], target=1).kind == "retrieved"
+    v = M.verdict(np.array([[0.97, 0.01, 0.02]]), target=1)
+    assert v.kind == "wrong" and "#0" in v.text and "#1" in v.text
+    v = M.verdict([0.4, 0.35, 0.25], target=0)
+    assert v.kind == "metastable" and v.k == 3 and "mixture" in v.text
+    with pytest.raises(ValueError):
+        M.verdict(np.ones((2, 3)))
