@@ -1,0 +1,141 @@
+"""Similarity measures sim(xi_n, s) between stored patterns and states.
+
+HEN eq. 1 writes the modern Hopfield energy through a similarity f_sim({xi_n}, s); U-Hop compares
+the dot product (eq. 1.1-1.2) with the negative squared L2 and negative Manhattan distances
+(Millidge et al. 2022, the U-Hop baselines) and a learned linear kernel K(u, v) = <Wu, Wv>
+(U-Hop eq. 2.1). Cosine similarity is the separability statistic of HEN Fig. 3.
+
+Conventions (used consistently by the energies in ``energy.py`` and the fast path):
+    dot:        z_n = <xi_n, s>
+    l2:         z_n = -||xi_n - s||^2            (squared, no factor 1/2)
+    manhattan:  z_n = -||xi_n - s||_1
+    cosine:     z_n = <xi_n, s> / (||xi_n|| ||s||)   (0 for a zero vector)
+    kernel:     z_n = <W xi_n, W s>              (U-Hop eq. 2.1)
+Scores are "before beta": the separation sees beta * z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+SIMILARITY_NAMES = ("dot", "l2", "manhattan", "cosine")
+
+# rows of the (B, N) score matrix computed at once by the distance similarities, to bound memory
+_CHUNK_ELEMENTS = 1 << 24
+
+
+@dataclass
+class LinearKernel:
+    """Learned linear feature map Phi(u) = W u and its kernel K(u, v) = <Wu, Wv> (U-Hop eq. 2.1).
+
+    Args:
+        W: (D_phi, K) float tensor (or array). D_phi >= K keeps the kernel non-singular (U-Hop §2).
+    """
+
+    W: torch.Tensor  # (D_phi, K) feature map weights
+
+    def __post_init__(self):
+        W = torch.as_tensor(self.W)
+        if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < 1:
+            raise ValueError(f"The kernel matrix W must be 2-D (D_phi, K); got shape {tuple(W.shape)}.")
+        if not W.is_floating_point():
+            W = W.float()
+        if not torch.isfinite(W).all():
+            raise ValueError("The kernel matrix W contains NaN or infinite values.")
+        self.W = W
+
+    @property
+    def dim(self) -> int:
+        """K, the pattern dimension the kernel accepts."""
+        return int(self.W.shape[1])
+
+    @property
+    def feature_dim(self) -> int:
+        """D_phi, the feature dimension."""
+        return int(self.W.shape[0])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Phi(x) = x W^T: (B, K) -> (B, D_phi)."""
+        return x @ self.W.to(device=x.device, dtype=x.dtype).T
+
+    def __call__(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """K(u, v) for rows: u (B, K), v (N, K) -> (B, N)."""
+        return self.features(u) @ self.features(v).T
+
+
+def check_similarity(similarity) -> str | LinearKernel:
+    """Validate a similarity argument; returns the name or the LinearKernel."""
+    if isinstance(similarity, LinearKernel):
+        return similarity
+    if isinstance(similarity, str) and similarity.strip().lower() in SIMILARITY_NAMES:
+        return similarity.strip().lower()
+    raise ValueError(
+        f"Unknown similarity {similarity!r}; choose one of {', '.join(SIMILARITY_NAMES)} or pass a LinearKernel."
+    )
+
+
+def _safe_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Rows divided by their L2 norm; zero rows stay zero (cosine of a zero vector := 0)."""
+    norm = x.norm(dim=-1, keepdim=True)
+    return torch.where(norm > 0, x / norm.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x))
+
+
+class PreparedSimilarity:
+    """A similarity bound to one pattern bank, with per-bank quantities computed once.
+
+    Args:
+        similarity: a name from SIMILARITY_NAMES or a LinearKernel.
+        patterns: (N, K) tensor already on the working device / dtype.
+    """
+
+    def __init__(self, similarity, patterns: torch.Tensor):
+        self.kind = check_similarity(similarity)
+        self.patterns = patterns  # (N, K)
+        if isinstance(self.kind, LinearKernel):
+            if self.kind.dim != patterns.shape[1]:
+                raise ValueError(
+                    f"The kernel's W has {self.kind.dim} columns but the patterns have dimension {patterns.shape[1]}."
+                )
+            self.W = self.kind.W.to(device=patterns.device, dtype=patterns.dtype)  # (D_phi, K)
+            self.keys = patterns @ self.W.T  # (N, D_phi) Phi(xi_n)
+        elif self.kind == "cosine":
+            self.keys = _safe_normalize(patterns)  # (N, K)
+        else:
+            self.keys = patterns
+        self.sq_norms = (patterns * patterns).sum(-1)  # (N,) ||xi_n||^2, used by the L2 fast path
+
+    @property
+    def name(self) -> str:
+        return "kernel" if isinstance(self.kind, LinearKernel) else self.kind
+
+    def scores(self, states: torch.Tensor) -> torch.Tensor:
+        """z = sim(Xi, s): states (B, K) -> (B, N), before beta."""
+        kind = self.kind
+        if isinstance(kind, LinearKernel):
+            return (states @ self.W.T) @ self.keys.T
+        if kind == "dot":
+            return states @ self.patterns.T
+        if kind == "cosine":
+            return _safe_normalize(states) @ self.keys.T
+        p = 2.0 if kind == "l2" else 1.0
+        rows = max(1, _CHUNK_ELEMENTS // max(1, self.patterns.shape[0]))
+        out = []
+        for i in range(0, states.shape[0], rows):
+            d = torch.cdist(states[i : i + rows], self.patterns, p=p)  # (b, N)
+            out.append(-(d * d) if kind == "l2" else -d)
+        return torch.cat(out, dim=0)
+
+    def self_term(self, states: torch.Tensor) -> torch.Tensor:
+        """The convex confinement term R(s) of the energy (see energy.py): (B, K) -> (B,).
+
+        1/2 <s, s> for dot and cosine (HEN eq. 1 E_2), 1/2 K(s, s) for the kernel (U-Hop eq. 2.2),
+        0 for the distances, whose scores already contain -||s||^2.
+        """
+        if isinstance(self.kind, LinearKernel):
+            f = states @ self.W.T
+            return 0.5 * (f * f).sum(-1)
+        if self.kind in ("dot", "cosine"):
+            return 0.5 * (states * states).sum(-1)
+        return states.new_zeros(states.shape[0])
