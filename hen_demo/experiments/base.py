@@ -1,0 +1,189 @@
+"""What every experiment returns, and how it is written to disk.
+
+An experiment module (one per figure/table of the papers) exposes ``NAME``, ``TITLE``, a ``Config``
+dataclass with ``quick()`` and ``tiny()`` presets, and ``run(config, progress=None) -> ExperimentResult``.
+``write_outputs`` turns a result into the files the report and the app read:
+
+    <out>/<name>.csv    the table (one row per measured point)
+    <out>/<name>.png    static plot (matplotlib)
+    <out>/<name>.html   interactive plot (plotly, plotly.js from the CDN to keep the file small)
+    <out>/section.md    the markdown section REPRODUCTION.md is built from
+    <out>/meta.json     config, stand-ins, timings, version
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], description)
+
+# which offline stand-in played which of the papers' models / datasets
+PAPER_ENCODER_FOR = {
+    "pixels": "raw image (the papers' 'Image' baseline)",
+    "vq-small": "VQ-f8 / VQ-f16 (Rombach et al.)",
+    "kl-small": "KL-f8 / KL-f16 (Rombach et al.)",
+    "dvae-small": "D-VAE (Ramesh et al.)",
+    "vq-f8": "VQ-f8", "vq-f16": "VQ-f16", "kl-f8": "KL-f8", "kl-f16": "KL-f16", "dvae": "D-VAE",
+}
+PAPER_DATASET_FOR = {
+    "tiles": "MS-COCO (HEN)", "photos": "MS-COCO (HEN)", "coco": "MS-COCO (HEN)",
+    "digits": "MNIST (U-Hop)", "mnist": "MNIST (U-Hop)",
+    "faces": "CIFAR-10 (U-Hop)", "cifar10": "CIFAR-10 (U-Hop)",
+}
+ONLINE_NAMES = {"coco", "mnist", "cifar10", "vq-f8", "vq-f16", "kl-f8", "kl-f16", "dvae", "clip"}
+
+
+def stand_in_note(kind: str, name: str) -> str:
+    """One line saying what ``name`` (a dataset or encoder) stands for in the papers."""
+    table = PAPER_ENCODER_FOR if kind == "encoder" else PAPER_DATASET_FOR
+    paper = table.get(name)
+    if paper is None:
+        return f"{kind} `{name}`: no counterpart in the papers."
+    if name in ONLINE_NAMES:
+        return f"{kind} `{name}`: the papers' own ({paper})."
+    return f"{kind} `{name}` stood in for {paper}."
+
+
+def null_progress(fraction: float, desc: str = "") -> None:
+    """Progress callback that ignores everything."""
+
+
+@dataclass
+class ExperimentResult:
+    """One experiment's outcome.
+
+    table: one row per measured point; figure: plotly figure; mpl_figure: matplotlib figure (PNG);
+    findings: markdown sentences about our numbers (including where they differ from the paper and why);
+    paper: markdown with the paper's numbers/claims; stand_ins: what stood in for what; config: the
+    settings used (JSON-able); extra_tables: further named tables written as <name>_<key>.csv.
+    """
+
+    name: str
+    title: str
+    table: pd.DataFrame
+    figure: object
+    mpl_figure: object
+    findings: str
+    paper: str
+    stand_ins: list[str]
+    config: dict
+    seconds: float = 0.0
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def config_dict(config) -> dict:
+    """A dataclass config as a JSON-able dict."""
+    d = dataclasses.asdict(config)
+    return json.loads(json.dumps(d, default=str))
+
+
+def _atomic_write(path: Path, writer: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same folder, then rename (nothing half-written is left)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    def w(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _atomic_write(path, w)
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 4, max_rows: int = 60) -> str:
+    """A DataFrame as a GitHub markdown table (numbers rounded), without optional dependencies."""
+    df = df.head(max_rows)
+    cols = list(df.columns)
+
+    def fmt(v) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "nan"
+            return f"{v:.{digits}g}" if abs(v) >= 1e4 or (0 < abs(v) < 1e-3) else f"{round(v, digits)}"
+        return str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(fmt(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | None = None) -> str:
+    """The markdown section for REPRODUCTION.md (paths relative to the results folder's parent)."""
+    name = result.name
+    table = summary_table if summary_table is not None else result.table
+    cfg = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("out",))
+    parts = [
+        f"## {result.title} (`{name}`)",
+        "",
+        "**The paper:** " + result.paper.strip(),
+        "",
+        "**What stood in:** " + (" ".join(result.stand_ins) if result.stand_ins else "nothing (same setting)."),
+        "",
+        f"**Ours** (config: {cfg}; {result.seconds:.0f} s on {platform.machine()} CPU):",
+        "",
+        markdown_table(table),
+        "",
+        f"![{name}](results/{name}/{name}.png) · [interactive plot](results/{name}/{name}.html) · "
+        f"[CSV](results/{name}/{name}.csv)",
+        "",
+        "**Reading:** " + result.findings.strip(),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write CSV, PNG, HTML, section.md and meta.json for ``result`` into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = result.name
+    paths = {
+        "csv": out / f"{name}.csv",
+        "png": out / f"{name}.png",
+        "html": out / f"{name}.html",
+        "md": out / "section.md",
+        "meta": out / "meta.json",
+    }
+    _atomic_write(paths["csv"], lambda tmp: result.table.to_csv(tmp, index=False))
+    for key, df in result.extra_tables.items():
+        p = out / f"{name}_{key}.csv"
+        _atomic_write(p, lambda tmp, df=df: df.to_csv(tmp, index=False))
+        paths[f"csv_{key}"] = p
+    if result.mpl_figure is not None:
+        _atomic_write(paths["png"], lambda tmp: result.mpl_figure.savefig(tmp, dpi=110, bbox_inches="tight",
+                                                                          format="png"))
+    if result.figure is not None:
+        _atomic_write(paths["html"], lambda tmp: result.figure.write_html(tmp, include_plotlyjs="cdn",
+                                                                          full_html=True))
+    _write_text(paths["md"], section_markdown(result))
+    meta = {
+        "name": name,
+        "title": result.title,
+        "config": result.config,
+        "stand_ins": result.stand_ins,
+        "seconds": round(result.seconds, 2),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+    }
+    _write_text(paths["meta"], json.dumps(meta, indent=2))
+    return paths

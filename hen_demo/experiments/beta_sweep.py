@@ -1,0 +1,121 @@
+"""HEN Fig. 2: recall error (MSE, 1 - SSIM) against beta for each encoder x {dot, L2}, half-occluded queries.
+
+Every stored image is queried with its bottom half occluded (HEN §3.1: N memories, N queries), encoded by the
+same encoder, retrieved with T_f update steps of HEN eq. 2 in latent space (all queries in one batched call),
+decoded, and compared with the encoder's own reconstruction of the memory. We add identity accuracy and the
+metastable fraction, which tell a blurry mixture apart from a clean recall.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hen_demo.experiments import plotting
+from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.hen_eval import decoder_of, evaluate_memory, occluded_queries
+from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+
+NAME = "beta-sweep"
+TITLE = "HEN Fig. 2 — recall error vs beta, per encoder and similarity"
+COLUMNS = ["encoder", "similarity", "beta", "n", "mse", "one_minus_ssim", "identity_accuracy",
+           "metastable_fraction", "effective_memories", "rank_collapse", "converged_fraction", "steps", "seconds"]
+
+
+@dataclass
+class Config:
+    dataset: str = "tiles"  # offline stand-in for MS-COCO
+    encoders: list[str] | None = None  # None: pixels + shipped encoders (+ the papers' when reachable)
+    similarities: list[str] = field(default_factory=lambda: ["dot", "l2"])
+    betas: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0])
+    n: int = 6000  # memories = queries (HEN: 6,000 MS-COCO images)
+    steps: int = 100  # T_f (HEN §4: T_f = 100)
+    corruption: str = "occlude-bottom"
+    amount: float = 0.5  # half the image hidden
+    seed: int = 0
+    device: str | None = None
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n=400, betas=[0.01, 1.0, 100.0], steps=50)
+
+    @classmethod
+    def tiny(cls) -> "Config":
+        return cls(n=24, betas=[1.0, 100.0], steps=5, encoders=["pixels"])
+
+
+def run(cfg: Config, progress=None) -> ExperimentResult:
+    from hen_demo.memory import HopfieldMemory
+
+    t0 = time.perf_counter()
+    progress = progress or (lambda f, d="": None)
+    encoders, skipped = resolve_encoders(cfg.encoders)
+    n = check_dataset(cfg.dataset, cfg.n)
+    rows = []
+    n_runs = len(encoders) * len(cfg.similarities) * len(cfg.betas)
+    done = 0
+    for e_i, enc_name in enumerate(encoders):
+        from hen_demo.encoders import get_image_encoder
+
+        progress(done / n_runs, f"{enc_name}: encoding {n} memories")
+        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
+                         progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
+        enc = get_image_encoder(enc_name, device=cfg.device)
+        queries = occluded_queries(bank, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
+        targets = np.arange(len(bank.codes))
+        for sim in cfg.similarities:
+            for beta in cfg.betas:
+                progress(done / n_runs, f"{enc_name} · {sim} · beta={beta:g}")
+                mem = HopfieldMemory(bank.codes, similarity=sim, separation="softmax", beta=float(beta),
+                                     device=cfg.device)
+                sc = evaluate_memory(mem, bank.codes, queries, targets, decoder_of(enc), bank.recon,
+                                     steps=cfg.steps)
+                rows.append(dict(encoder=enc_name, similarity=sim, beta=float(beta), n=len(targets), **sc.row()))
+                done += 1
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    pfig, mfig = plotting.line_figures(
+        table, "beta", ["mse", "one_minus_ssim", "identity_accuracy", "metastable_fraction"],
+        ["similarity", "encoder"], TITLE, logx=True,
+        y_labels=["MSE", "1 − SSIM", "identity accuracy", "metastable fraction"], x_label="β")
+    progress(1.0, "done")
+    return ExperimentResult(
+        name=NAME, title=TITLE, table=table, figure=pfig, mpl_figure=mfig, findings=_findings(table),
+        paper=PAPER, stand_ins=notes_for(cfg.dataset, encoders, skipped), config=config_dict(cfg),
+        seconds=time.perf_counter() - t0)
+
+
+PAPER = (
+    "HEN Fig. 2 plots MSE and 1 − SSIM against β on 6,000 MS-COCO images (28×28×3 for the raw-image "
+    "baseline) with half-occluded queries, for raw images, D-VAE, KL-f8/f16 and VQ-f8/f16, each with dot "
+    "and ℓ2 similarity. The encoded representations perform well above a certain β; the raw-image MHN stays in "
+    "metastable states for every β and both similarities. (Numbers are read off a plot; the text gives none.)"
+)
+
+
+def _findings(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "No runs."
+    best = table.sort_values("mse").groupby(["encoder", "similarity"], as_index=False).first()
+    parts = []
+    for _, r in best.iterrows():
+        parts.append(f"{r.encoder}/{r.similarity}: best MSE {r.mse:.4f} (1−SSIM {r.one_minus_ssim:.3f}, identity "
+                     f"{r.identity_accuracy:.0%}, metastable {r.metastable_fraction:.0%}) at β={r.beta:g}")
+    text = "Best β per configuration — " + "; ".join(parts) + ". "
+    pix = best[best.encoder == "pixels"]
+    enc = best[best.encoder != "pixels"]
+    if len(pix) and len(enc):
+        if enc.identity_accuracy.max() > pix.identity_accuracy.max():
+            text += ("As in the paper, at least one encoder recalls more identities than raw pixels at its best β. ")
+        else:
+            text += ("Unlike the paper, raw pixels are not beaten here: on our offline tiles the pixel memories "
+                     "are already well separated, or our small encoders are too weak. ")
+    hi = table[table.beta == table.beta.max()]
+    lo = table[table.beta == table.beta.min()]
+    if len(hi) and len(lo):
+        text += (f"Across all configurations the metastable fraction falls from {lo.metastable_fraction.mean():.0%} "
+                 f"at β={lo.beta.iloc[0]:g} to {hi.metastable_fraction.mean():.0%} at β={hi.beta.iloc[0]:g}: "
+                 "small β averages many memories (a mixture), large β picks one.")
+    return text

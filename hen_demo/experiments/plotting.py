@@ -1,0 +1,127 @@
+"""The two plot shapes the experiments need, drawn twice: plotly (interactive HTML, the app) and
+matplotlib (PNG for the report). Pure presentation: tables in, figures out."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the CLI and CI have no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+
+
+def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str], title: str,
+                 logx: bool = False, logy: bool | list[bool] = False, y_labels: list[str] | None = None,
+                 x_label: str | None = None, vline: float | None = None):
+    """One panel per metric in ``ys``; one line per value of ``group`` (column name or list of names).
+
+    Returns (plotly Figure, matplotlib Figure).
+    """
+    groups = [group] if isinstance(group, str) else list(group)
+    df = df.copy()
+    df["_label"] = df[groups].astype(str).agg(" · ".join, axis=1) if groups else "all"
+    labels = list(dict.fromkeys(df["_label"]))
+    logys = logy if isinstance(logy, list) else [logy] * len(ys)
+    y_labels = y_labels or ys
+    x_label = x_label or x
+
+    pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
+    mfig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.6), squeeze=False)
+    for gi, lab in enumerate(labels):
+        d = df[df["_label"] == lab].sort_values(x)
+        color = PALETTE[gi % len(PALETTE)]
+        for j, y in enumerate(ys):
+            pfig.add_trace(go.Scatter(x=d[x], y=d[y], mode="lines+markers", name=lab, legendgroup=lab,
+                                      showlegend=(j == 0), line=dict(color=color)), row=1, col=j + 1)
+            axes[0, j].plot(d[x], d[y], marker="o", ms=3, color=color, label=lab if j == 0 else None)
+    for j, y in enumerate(ys):
+        ax = axes[0, j]
+        ax.set_title(y_labels[j], fontsize=10)
+        ax.set_xlabel(x_label)
+        ax.grid(alpha=0.3)
+        if logx:
+            ax.set_xscale("log")
+            pfig.update_xaxes(type="log", row=1, col=j + 1)
+        if logys[j]:
+            ax.set_yscale("symlog", linthresh=1e-3)
+            pfig.update_yaxes(type="log", row=1, col=j + 1)
+        if vline is not None:
+            ax.axvline(vline, color="k", ls="--", lw=0.8)
+        pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
+    mfig.suptitle(title, fontsize=11)
+    mfig.legend(loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, bbox_to_anchor=(0.5, -0.02 -
+                0.05 * ((len(labels) - 1) // 4 + 1)))
+    mfig.tight_layout()
+    pfig.update_layout(title=title, template="plotly_white", height=420, margin=dict(l=50, r=20, t=70, b=50))
+    return pfig, mfig
+
+
+def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins: int = 60,
+                      x_label: str = "cosine similarity"):
+    """One panel per key of ``panels``; each panel overlays normalised histograms of its named samples.
+
+    Returns (plotly Figure, matplotlib Figure).
+    """
+    names = list(panels)
+    pfig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
+    mfig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.2), squeeze=False)
+    edges = np.linspace(-1, 1, bins + 1)
+    for j, panel in enumerate(names):
+        for si, (label, values) in enumerate(panels[panel].items()):
+            color = ("#d62728", "#1f77b4")[si % 2] if len(panels[panel]) <= 2 else PALETTE[si % len(PALETTE)]
+            v = np.clip(np.asarray(values, dtype=float), -1, 1)
+            pfig.add_trace(go.Histogram(x=v, xbins=dict(start=-1, end=1, size=2 / bins), histnorm="probability",
+                                        name=label, legendgroup=label, showlegend=(j == 0), opacity=0.6,
+                                        marker_color=color), row=1, col=j + 1)
+            axes[0, j].hist(v, bins=edges, weights=np.full(len(v), 1 / max(len(v), 1)), alpha=0.6, color=color,
+                            label=label if j == 0 else None)
+        axes[0, j].set_title(panel, fontsize=10)
+        axes[0, j].set_xlabel(x_label)
+        pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
+    pfig.update_layout(barmode="overlay", title=title, template="plotly_white", height=380,
+                       margin=dict(l=50, r=20, t=70, b=50))
+    mfig.suptitle(title, fontsize=11)
+    mfig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    mfig.tight_layout()
+    return pfig, mfig
+
+
+def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str, y_labels: list[str] | None = None):
+    """Grouped bars: one panel per metric, bars at each ``x`` coloured by ``group``."""
+    y_labels = y_labels or ys
+    groups = list(dict.fromkeys(df[group].astype(str)))
+    xs = list(dict.fromkeys(df[x].astype(str)))
+    pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
+    mfig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.6), squeeze=False)
+    width = 0.8 / max(len(groups), 1)
+    for gi, g in enumerate(groups):
+        d = df[df[group].astype(str) == g].set_index(df[df[group].astype(str) == g][x].astype(str))
+        color = PALETTE[gi % len(PALETTE)]
+        for j, y in enumerate(ys):
+            vals = [float(d[y].get(xv, np.nan)) for xv in xs]
+            pfig.add_trace(go.Bar(x=xs, y=vals, name=g, legendgroup=g, showlegend=(j == 0), marker_color=color),
+                           row=1, col=j + 1)
+            axes[0, j].bar(np.arange(len(xs)) + gi * width, vals, width=width, color=color,
+                           label=g if j == 0 else None)
+    for j in range(len(ys)):
+        axes[0, j].set_xticks(np.arange(len(xs)) + width * (len(groups) - 1) / 2, xs, fontsize=8)
+        axes[0, j].set_title(y_labels[j], fontsize=10)
+        axes[0, j].grid(alpha=0.3, axis="y")
+    pfig.update_layout(barmode="group", title=title, template="plotly_white", height=400,
+                       margin=dict(l=50, r=20, t=70, b=50))
+    mfig.suptitle(title, fontsize=11)
+    mfig.legend(loc="lower center", ncol=min(4, len(groups)), fontsize=8, bbox_to_anchor=(0.5, -0.1))
+    mfig.tight_layout()
+    return pfig, mfig
+
+
+def close(mfig) -> None:
+    """Free a matplotlib figure after it was saved."""
+    plt.close(mfig)
