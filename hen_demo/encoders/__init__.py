@@ -1,0 +1,24 @@
+"""Image and text encoders behind one interface, and their registry (contract §2).
+
+```python
+from hen_demo.encoders import list_image_encoders, get_image_encoder
+enc = get_image_encoder("pixels")        # always available; "vq-small", "kl-small", "dvae-small" ship offline
+codes = enc.encode(images)               # (B, 3, H, W) in [0, 1] -> (B, K)
+recon = enc.decode(codes)                # (B, K) -> (B, 3, s, s) in [0, 1]
+```
+"""
+
+from hen_demo.encoders.base import EncoderInfo, EncoderUnavailable, ImageEncoder, TextEncoder
+from hen_demo.encoders.registry import (
+    IMAGE_ENCODERS,
+    TEXT_ENCODERS,
+    get_image_encoder,
+    get_text_encoder,
+    list_image_encoders,
+    list_text_encoders,
+)
+
+__all__ = [
+    "EncoderInfo", "EncoderUnavailable", "ImageEncoder", "TextEncoder", "IMAGE_ENCODERS", "TEXT_ENCODERS",
+    "get_image_encoder", "get_text_encoder", "list_image_encoders", "list_text_encoders",
+]

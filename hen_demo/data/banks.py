@@ -1,0 +1,252 @@
+"""Memory banks: a dataset encoded into the matrix of memories Ξ = [ξ_1; …; ξ_N] (HEN eq. 7), cached on disk.
+
+``build_bank(dataset, encoder, n, seed)`` encodes n images into codes ``(N, K)``, decodes them again to get
+the encoder's own reconstructions (what HEN compares retrievals against, HEN §3 "Evaluation Metrics"), and
+optionally encodes the captions with a text encoder (``text_codes``, for HEN Fig. 4 cross-modal memories
+[image code; text code]). Banks are cached as ``<key>.safetensors`` (tensors) + ``<key>.json`` (metadata)
+under ``cache_dir`` (default env ``HEN_CACHE_DIR`` or ``~/.cache/hen_demo``)/banks. The key hashes
+everything that changes the result (dataset identity, n, seed, the encoders' fingerprints, the format
+version). Both files are written to temporary names and renamed into place, tensors first: a bank is
+only found when its JSON exists, so an interrupted build leaves no broken cache entry.
+
+CLI: ``python -m hen_demo build-bank --dataset tiles --encoder vq-small --n 6000``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from hen_demo.data.datasets import ImageDataset, load_dataset
+from hen_demo.data.images import to_float_tensor, to_uint8
+
+FORMAT_VERSION = 1
+DATA_VERSION = "offline-v1"  # bump when the offline datasets' contents change
+
+
+@dataclass
+class MemoryBank:
+    """Encoded memories with everything needed to show and score retrievals."""
+
+    codes: torch.Tensor  # (N, K) float32: the memories Ξ
+    recon: np.ndarray  # uint8 (N, s, s, 3): the encoder's reconstruction of each memory
+    images: np.ndarray  # uint8 (N, H, W, 3): the originals
+    captions: list[str]
+    ids: list[str]
+    text_codes: torch.Tensor | None  # (N, K_text) float32, or None
+    dataset: str
+    encoder: str
+    text_encoder: str | None
+    n: int
+    seed: int
+    labels: list | None = None
+    key: str = ""  # cache key
+    meta: dict = field(default_factory=dict)  # timings, cache path, ...
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("HEN_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "hen_demo"
+
+
+def _dataset_identity(dataset, n, seed) -> dict:
+    if isinstance(dataset, ImageDataset):
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(dataset.images).tobytes())
+        h.update(json.dumps([dataset.captions, dataset.ids]).encode())
+        return {"content": h.hexdigest(), "n": len(dataset)}
+    ident = {"name": dataset, "n": n, "seed": seed}
+    if dataset.startswith("folder:"):  # a folder's contents can change under the same name
+        folder = Path(dataset[len("folder:"):].strip())
+        if folder.is_dir():
+            ident["files"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                                    for p in folder.iterdir() if p.is_file())
+    else:
+        ident["data_version"] = DATA_VERSION
+    return ident
+
+
+def bank_cache_key(dataset, encoder_fingerprint: str, n, seed: int, text_fingerprint: str | None) -> str:
+    """sha256 (first 24 hex digits) of everything that changes a bank's contents."""
+    payload = {"format": FORMAT_VERSION, "dataset": _dataset_identity(dataset, n, seed),
+               "encoder": encoder_fingerprint, "text": text_fingerprint}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename into ``path`` (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_bank(bank: MemoryBank, folder: Path) -> Path:
+    tensors = {"codes": bank.codes.contiguous(), "recon": torch.from_numpy(np.ascontiguousarray(bank.recon)),
+               "images": torch.from_numpy(np.ascontiguousarray(bank.images))}
+    if bank.text_codes is not None:
+        tensors["text_codes"] = bank.text_codes.contiguous()
+    st_path, js_path = folder / f"{bank.key}.safetensors", folder / f"{bank.key}.json"
+    _atomic_write_bytes(st_path, lambda tmp: save_file(tensors, tmp))
+    meta = {"format": FORMAT_VERSION, "captions": bank.captions, "ids": bank.ids, "labels": bank.labels,
+            "dataset": bank.dataset, "encoder": bank.encoder, "text_encoder": bank.text_encoder,
+            "n": bank.n, "seed": bank.seed, "key": bank.key,
+            "meta": {k: v for k, v in bank.meta.items() if k != "cache_path"}}
+
+    def write_json(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+
+    _atomic_write_bytes(js_path, write_json)
+    return js_path
+
+
+def load_bank(key: str, cache_dir=None) -> MemoryBank | None:
+    """The cached bank with this key, or None when absent or unreadable (it is then rebuilt)."""
+    folder = Path(cache_dir or default_cache_dir()) / "banks"
+    st_path, js_path = folder / f"{key}.safetensors", folder / f"{key}.json"
+    if not (js_path.is_file() and st_path.is_file()):
+        return None
+    try:
+        with open(js_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        t = load_file(str(st_path))
+        bank = MemoryBank(codes=t["codes"], recon=t["recon"].numpy(), images=t["images"].numpy(),
+                          captions=meta["captions"], ids=meta["ids"], text_codes=t.get("text_codes"),
+                          dataset=meta["dataset"], encoder=meta["encoder"], text_encoder=meta["text_encoder"],
+                          n=int(meta["n"]), seed=int(meta["seed"]), labels=meta.get("labels"), key=key,
+                          meta=dict(meta.get("meta", {}), cache_path=str(st_path), from_cache=True))
+        if bank.codes.shape[0] != bank.n or len(bank.captions) != bank.n:
+            return None
+        return bank
+    except Exception:  # a damaged entry is treated as missing
+        return None
+
+
+def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encoder=None, cache_dir=None,
+               progress=None, use_cache: bool = True, device=None, batch_size: int = 128) -> MemoryBank:
+    """Encode ``n`` items of ``dataset`` with ``encoder`` into a MemoryBank, reusing the disk cache.
+
+    Args:
+        dataset: a dataset name for ``load_dataset`` (e.g. "tiles", "folder:/path") or an ImageDataset
+            (e.g. user uploads; then n and seed are ignored).
+        encoder: an image encoder name (``list_image_encoders``) or an ImageEncoder.
+        text_encoder: None, a text encoder name, or a TextEncoder; fills ``bank.text_codes`` (N, K_text).
+            "pixelized" uses ``encoder`` as its image encoder.
+        cache_dir: root of the cache (banks go to ``cache_dir/banks``); default env HEN_CACHE_DIR or
+            ~/.cache/hen_demo. ``use_cache=False`` neither reads nor writes it.
+        progress: ``callable(fraction: float, desc: str)`` or None.
+    """
+    from hen_demo.encoders import get_image_encoder, get_text_encoder
+    from hen_demo.encoders.base import ImageEncoder
+
+    def report(frac, desc):
+        if progress is not None:
+            progress(float(min(max(frac, 0.0), 1.0)), desc)
+
+    t0 = time.perf_counter()
+    report(0.0, "loading encoder")
+    enc = encoder if isinstance(encoder, ImageEncoder) else get_image_encoder(encoder, device=device)
+    tenc = None
+    if text_encoder is not None:
+        tenc = text_encoder if not isinstance(text_encoder, str) else get_text_encoder(
+            text_encoder, image_encoder=enc, device=device)
+    if isinstance(dataset, ImageDataset):
+        n, dataset_name = len(dataset), dataset.name
+    elif isinstance(dataset, str):
+        dataset_name = dataset
+    else:
+        raise ValueError("dataset must be a dataset name or an ImageDataset")
+    key = bank_cache_key(dataset, enc.fingerprint or enc.name, n, seed, tenc.fingerprint if tenc else None)
+    cache_root = Path(cache_dir or default_cache_dir())
+    if use_cache:
+        cached = load_bank(key, cache_root)
+        if cached is not None:
+            cached.meta["load_s"] = time.perf_counter() - t0
+            report(1.0, "loaded from cache")
+            return cached
+
+    report(0.02, f"loading dataset {dataset_name}")
+    ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(dataset, n=n, seed=seed)
+    N = len(ds)
+    codes, recon = [], []
+    t1 = time.perf_counter()
+    for i in range(0, N, batch_size):
+        x = to_float_tensor(ds.images[i:i + batch_size])  # (b, 3, H, W)
+        z = enc.encode(x)  # (b, K)
+        codes.append(z)
+        recon.append(to_uint8(enc.decode(z)))
+        report(0.05 + 0.85 * min(i + batch_size, N) / N, f"encoding {min(i + batch_size, N)}/{N} images")
+    encode_s = time.perf_counter() - t1
+    codes_t = torch.cat(codes) if codes else torch.zeros(0, enc.code_dim)
+    text_codes = None
+    if tenc is not None:
+        report(0.9, "encoding captions")
+        text_codes = tenc.encode(ds.captions)
+    bank = MemoryBank(codes=codes_t.float().contiguous(), recon=np.concatenate(recon), images=ds.images,
+                      captions=list(ds.captions), ids=list(ds.ids), text_codes=text_codes, dataset=dataset_name,
+                      encoder=enc.name, text_encoder=tenc.name if tenc else None, n=N, seed=seed,
+                      labels=ds.labels, key=key,
+                      meta={"encode_s": encode_s, "build_s": time.perf_counter() - t0, "from_cache": False,
+                            "notes": list(ds.notes)})
+    if use_cache:
+        report(0.97, "saving to cache")
+        bank.meta["cache_path"] = str(save_bank(bank, cache_root / "banks"))
+    report(1.0, "done")
+    return bank
+
+
+# ---- command line ---------------------------------------------------------------------------------------
+def add_arguments(parser) -> None:
+    parser.add_argument("--dataset", default="tiles", help="dataset name (tiles, photos, digits, faces, coco, "
+                        "cifar10, mnist, folder:<path>)")
+    parser.add_argument("--encoder", default="vq-small", help="image encoder name")
+    parser.add_argument("--text-encoder", default=None, help="optional text encoder (minilm, clip, pixelized)")
+    parser.add_argument("--n", type=int, default=1000, help="number of memories")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None, help="cache root (default $HEN_CACHE_DIR or ~/.cache/hen_demo)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when a cached bank exists")
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%")
+
+    def progress(frac, desc):
+        bar.set_description(desc)
+        bar.n = int(round(100 * frac))
+        bar.refresh()
+
+    try:
+        bank = build_bank(args.dataset, args.encoder, n=args.n, seed=args.seed, text_encoder=args.text_encoder,
+                          cache_dir=args.cache_dir, progress=progress, use_cache=not args.force)
+        if args.force:  # rebuild, then store it
+            save_bank(bank, Path(args.cache_dir or default_cache_dir()) / "banks")
+    except ValueError as exc:
+        bar.close()
+        print(f"error: {exc}")
+        return 2
+    bar.close()
+    src = "cache" if bank.meta.get("from_cache") else f"built in {bank.meta.get('build_s', 0):.1f} s"
+    print(f"bank {bank.key}: {bank.n} memories x K={bank.codes.shape[1]} ({bank.encoder}"
+          f"{', text ' + bank.text_encoder if bank.text_encoder else ''}) from {src}")
+    return 0

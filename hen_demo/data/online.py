@@ -1,0 +1,235 @@
+"""Datasets that need a download or a local folder: MS-COCO 2017 val, CIFAR-10, MNIST, any image folder.
+
+Real users reach them online; here (no hub) they are listed as unavailable with the reason.
+
+* ``coco`` — a local COCO folder (argument ``root=`` or env ``HEN_COCO_DIR``) holding
+  ``annotations/captions_val2017.json`` (or ``captions_val2017.json``) and the images (``val2017/`` or the
+  folder itself); otherwise the hub dataset ``lmms-lab/COCO-Caption2017`` (parquet shards, downloaded one
+  at a time until n images are read, so only the first shards download). An image's captions are joined
+  into one long sentence, as HEN §3.2 does before encoding them with CLIP.
+* ``cifar10`` (``uoft-cs/cifar10``, test split) and ``mnist`` (``ylecun/mnist``, test split), parquet.
+* ``folder:<path>`` — every readable image in a folder (sorted by file name), captions from an optional
+  ``captions.json`` ({file name: caption or list of captions}) or ``captions.txt`` (lines
+  ``file name<TAB>caption``); a file without one is captioned "An image named <stem>.". Unreadable
+  files are skipped and listed in ``dataset.notes``.
+
+Online datasets take the *first* n items (only those download); ``seed`` does not change the selection.
+All images are centre-cropped to a square and resized to ``side`` pixels (default 128; CIFAR/MNIST 64).
+Reading parquet needs pyarrow (``pip install pyarrow``).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from hen_demo.data.images import load_image_file, resize_square
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+HUB_DATASETS = {  # name -> (repo id, substring a parquet file of the split contains, image column, text column)
+    "coco": ("lmms-lab/COCO-Caption2017", "val", "image", "answer"),
+    "cifar10": ("uoft-cs/cifar10", "test", "img", "label"),
+    "mnist": ("ylecun/mnist", "test", "image", "label"),
+}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+# ---- availability ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _hub_reachable() -> bool:
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=1.5):
+            return True
+    except OSError:
+        return False
+
+
+def hub_unavailable_reason() -> str:
+    """"" when the Hugging Face hub can be used, else why not (never raises)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set, so the hub is not contacted"
+    if not _hub_reachable():
+        return "the Hugging Face hub (huggingface.co) cannot be reached from this machine"
+    return ""
+
+
+def parquet_unavailable_reason() -> str:
+    try:
+        import pyarrow  # noqa: F401
+        return ""
+    except ImportError:
+        return "reading parquet needs pyarrow, which is not installed (pip install pyarrow)"
+
+
+def coco_root(root=None) -> Path | None:
+    root = root or os.environ.get("HEN_COCO_DIR")
+    return Path(root) if root else None
+
+
+def _coco_annotation_file(root: Path) -> Path | None:
+    for cand in (root / "annotations" / "captions_val2017.json", root / "captions_val2017.json"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def probe(name: str) -> str:
+    """Reason ``name`` cannot be loaded now, or ""."""
+    if name == "coco":
+        root = coco_root()
+        if root is not None and _coco_annotation_file(root) is not None:
+            return ""
+    reason = parquet_unavailable_reason() or hub_unavailable_reason()
+    if name == "coco" and reason:
+        reason += "; or set HEN_COCO_DIR to a folder with captions_val2017.json and the val2017 images"
+    return reason
+
+
+# ---- local COCO ----------------------------------------------------------------------------------------
+def load_coco_folder(root, n: int, side: int = 128):
+    """First n images (by image id) of a local COCO val2017 folder with their joined captions."""
+    root = Path(root)
+    ann = _coco_annotation_file(root)
+    if ann is None:
+        raise ValueError(f"{root} has no captions_val2017.json (looked in the folder and its annotations/)")
+    with open(ann, encoding="utf-8") as f:
+        data = json.load(f)
+    caps: dict[int, list[str]] = {}
+    for a in data.get("annotations", []):
+        caps.setdefault(int(a["image_id"]), []).append(str(a["caption"]).strip())
+    images = sorted(data.get("images", []), key=lambda im: int(im["id"]))
+    if n > len(images):
+        raise ValueError(f"coco at {root} has {len(images)} images; asked for {n}")
+    img_dir = root / "val2017" if (root / "val2017").is_dir() else root
+    out, captions, ids = [], [], []
+    for im in images[:n]:
+        arr = load_image_file(img_dir / im["file_name"])
+        out.append(resize_square(arr, side))
+        captions.append(" ".join(caps.get(int(im["id"]), [])) or f"COCO image {im['id']}.")
+        ids.append(f"coco/{int(im['id'])}")
+    return np.stack(out), captions, ids, None
+
+
+# ---- hub parquet -----------------------------------------------------------------------------------------
+def _image_from_cell(cell) -> np.ndarray:
+    """A parquet image cell ({'bytes': ..., 'path': ...} or raw bytes) -> uint8 (H, W, 3)."""
+    if isinstance(cell, dict):
+        data = cell.get("bytes")
+        if data is None and cell.get("path"):
+            return load_image_file(cell["path"])
+    else:
+        data = cell
+    if data is None:
+        raise ValueError("a parquet row has no image bytes")
+    return load_image_file(bytes(data))
+
+
+def rows_to_items(frame, name: str, side: int, start: int = 0):
+    """Convert a pandas DataFrame of one hub dataset's rows -> (images, captions, ids, labels)."""
+    _, _, img_col, text_col = HUB_DATASETS[name]
+    imgs, caps, ids, labels = [], [], [], []
+    for i, row in enumerate(frame.to_dict("records")):
+        imgs.append(resize_square(_image_from_cell(row[img_col]), side))
+        text = row[text_col]
+        if name == "coco":
+            if isinstance(text, str):
+                text = [text]
+            caps.append(" ".join(str(t).strip() for t in list(text)) or "A COCO image.")
+            ident = row.get("id", row.get("question_id", start + i))
+            ids.append(f"coco/{ident}")
+            labels.append(None)
+        else:
+            lab = int(text)
+            word = CIFAR10_CLASSES[lab] if name == "cifar10" else f"digit {lab}"
+            caps.append(f"A {word} ({name} test image {start + i}).")
+            ids.append(f"{name}/{start + i:05d}")
+            labels.append(lab)
+    return imgs, caps, ids, (None if name == "coco" else labels)
+
+
+def load_hub_parquet(name: str, n: int, side: int, cache_dir=None):
+    """Download the split's parquet shards one by one until n rows are read."""
+    reason = parquet_unavailable_reason() or hub_unavailable_reason()
+    if reason:
+        raise ValueError(f"{name} is unavailable: {reason}")
+    import pandas as pd
+    from huggingface_hub import hf_hub_download, list_repo_files
+
+    repo, split, _, _ = HUB_DATASETS[name]
+    files = sorted(f for f in list_repo_files(repo, repo_type="dataset")
+                   if f.endswith(".parquet") and split in Path(f).name.lower() or
+                   f.endswith(".parquet") and f"/{split}" in f.lower())
+    if not files:
+        raise ValueError(f"no parquet file of the {split} split found in {repo}")
+    imgs, caps, ids, labels = [], [], [], []
+    for fname in files:
+        path = hf_hub_download(repo, fname, repo_type="dataset", cache_dir=cache_dir)
+        frame = pd.read_parquet(path).iloc[: n - len(imgs)]
+        a, b, c, d = rows_to_items(frame, name, side, start=len(imgs))
+        imgs += a
+        caps += b
+        ids += c
+        labels = None if d is None else (labels or []) + d
+        if len(imgs) >= n:
+            break
+    if len(imgs) < n:
+        raise ValueError(f"{name} has only {len(imgs)} items in its {split} split; asked for {n}")
+    return np.stack(imgs), caps, ids, labels
+
+
+# ---- any folder ----------------------------------------------------------------------------------------
+def _folder_captions(folder: Path) -> dict[str, str]:
+    caps: dict[str, str] = {}
+    js, txt = folder / "captions.json", folder / "captions.txt"
+    if js.is_file():
+        with open(js, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError(f"{js} must map file names to captions")
+        for k, v in data.items():
+            caps[str(k)] = " ".join(map(str, v)) if isinstance(v, list) else str(v)
+    elif txt.is_file():
+        with open(txt, encoding="utf-8") as f:
+            for line in f:
+                if "\t" in line:
+                    k, v = line.rstrip("\n").split("\t", 1)
+                    caps[k.strip()] = v.strip()
+    return caps
+
+
+def folder_files(folder) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder not found: {folder}")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_folder(folder, n: int | None, side: int = 128):
+    """Readable images of a folder (sorted) -> (images, captions, ids, labels=None, notes)."""
+    folder = Path(folder)
+    files = folder_files(folder)
+    caps = _folder_captions(folder)
+    imgs, captions, ids, notes = [], [], [], []
+    for p in files:
+        if n is not None and len(imgs) >= n:
+            break
+        try:
+            arr = load_image_file(p)
+        except ValueError as exc:
+            notes.append(f"skipped {p.name}: {exc}")
+            continue
+        imgs.append(resize_square(arr, side))
+        cap = caps.get(p.name, caps.get(p.stem, "")).strip()
+        captions.append(cap or f"An image named {p.stem}.")
+        ids.append(f"folder/{p.name}")
+    if not imgs:
+        raise ValueError(f"no readable images in {folder}" + (f" ({notes[0]})" if notes else ""))
+    if n is not None and len(imgs) < n:
+        raise ValueError(f"{folder} has {len(imgs)} readable images; asked for {n}")
+    return np.stack(imgs), captions, ids, None, notes

@@ -1,0 +1,79 @@
+"""Memory banks: codes match the encoder, cache round-trips, keys change with inputs, writes are atomic."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hen_demo.data import build_bank, load_dataset
+from hen_demo.data.banks import bank_cache_key
+from hen_demo.data.images import to_float_tensor
+from hen_demo.encoders import get_image_encoder
+
+
+def test_bank_codes_are_the_encoder_codes_and_cache_reloads(tmp_path):
+    calls = []
+    bank = build_bank("digits", "pixels", n=40, seed=2, cache_dir=tmp_path,
+                      progress=lambda f, d: calls.append((f, d)))
+    ds = load_dataset("digits", n=40, seed=2)
+    enc = get_image_encoder("pixels")
+    expected = enc.encode(to_float_tensor(ds.images))
+    assert bank.codes.shape == (40, 2352) and bank.codes.dtype == torch.float32
+    assert torch.allclose(bank.codes, expected)
+    assert bank.recon.shape == (40, 28, 28, 3) and bank.recon.dtype == np.uint8
+    assert bank.ids == ds.ids and bank.captions == ds.captions and bank.images.shape == (40, 64, 64, 3)
+    fr = [f for f, _ in calls]
+    assert fr == sorted(fr) and fr[-1] == 1.0 and all(0 <= f <= 1 for f in fr)
+    assert not bank.meta["from_cache"]
+
+    again = build_bank("digits", "pixels", n=40, seed=2, cache_dir=tmp_path)
+    assert again.meta["from_cache"]
+    assert torch.equal(again.codes, bank.codes) and np.array_equal(again.recon, bank.recon)
+    assert again.captions == bank.captions
+    files = sorted(p.name for p in (tmp_path / "banks").iterdir())
+    assert files == [f"{bank.key}.json", f"{bank.key}.safetensors"]  # no temporary files left
+
+
+def test_cache_key_changes_with_everything_that_matters():
+    k = bank_cache_key("tiles", "pixels:28:v1", 100, 0, None)
+    assert k == bank_cache_key("tiles", "pixels:28:v1", 100, 0, None)
+    others = {bank_cache_key("tiles", "pixels:28:v1", 101, 0, None), bank_cache_key("tiles", "pixels:28:v1", 100, 1, None),
+              bank_cache_key("photos", "pixels:28:v1", 100, 0, None), bank_cache_key("tiles", "x", 100, 0, None),
+              bank_cache_key("tiles", "pixels:28:v1", 100, 0, "minilm")}
+    assert k not in others and len(others) == 5
+
+
+def test_interrupted_build_leaves_no_cache_entry(tmp_path):
+    def boom(frac, desc):
+        if frac > 0.5:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        build_bank("faces", "pixels", n=30, cache_dir=tmp_path, progress=boom)
+    folder = tmp_path / "banks"
+    assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_damaged_cache_is_rebuilt(tmp_path):
+    bank = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
+    (tmp_path / "banks" / f"{bank.key}.safetensors").write_bytes(b"broken")
+    again = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
+    assert not again.meta["from_cache"] and torch.equal(again.codes, bank.codes)
+    meta = json.loads((tmp_path / "banks" / f"{bank.key}.json").read_text())
+    assert meta["n"] == 10
+
+
+def test_bad_bank_inputs(tmp_path):
+    with pytest.raises(ValueError, match="unknown image encoder"):
+        build_bank("faces", "vq-huge", n=5, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        build_bank("nope", "pixels", n=5, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="200 items"):
+        build_bank("faces", "pixels", n=500, cache_dir=tmp_path)
+
+
+def test_bank_from_user_images(tmp_path):
+    ds = load_dataset("photos", n=5)
+    bank = build_bank(ds, "pixels", cache_dir=tmp_path)
+    assert bank.n == 5 and bank.dataset == "photos"
+    assert build_bank(ds, "pixels", cache_dir=tmp_path).meta["from_cache"]
