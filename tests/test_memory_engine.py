@@ -1,0 +1,190 @@
+"""HopfieldMemory against independent references (attention, cdist, sort-based sparsemax)."""
+
+import numpy as np
+import pytest
+import torch
+
+from hen_demo.memory import HopfieldMemory, LinearKernel
+
+
+def _bank(n=40, k=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, k, generator=g, dtype=torch.float64)
+
+
+def _noisy(x, idx, sigma=0.3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return x[idx] + sigma * torch.randn(len(idx), x.shape[1], generator=g, dtype=x.dtype)
+
+
+def sparsemax_sorted(z):
+    """Independent sparsemax, U-Hop App. D.1 eq. D.3: [z - tau]_+ with the sorted-support threshold."""
+    zs, _ = torch.sort(z, dim=-1, descending=True)
+    ks = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cums = zs.cumsum(-1)
+    support = 1 + ks * zs > cums
+    kappa = support.sum(-1, keepdim=True)
+    tau = (cums.gather(-1, kappa - 1) - 1) / kappa.to(z.dtype)
+    return torch.clamp(z - tau, min=0)
+
+
+def entmax_bisect_ref(z, alpha, iters=200):
+    """Independent alpha-entmax: p = [(alpha-1) z - tau]_+^(1/(alpha-1)), tau found by bisection on sum p = 1."""
+    x = (alpha - 1) * z
+    hi = x.max(-1, keepdim=True).values
+    lo = hi - 1.0
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        total = torch.clamp(x - mid, min=0).pow(1 / (alpha - 1)).sum(-1, keepdim=True)
+        lo = torch.where(total >= 1, mid, lo)
+        hi = torch.where(total >= 1, hi, mid)
+    p = torch.clamp(x - (lo + hi) / 2, min=0).pow(1 / (alpha - 1))
+    return p / p.sum(-1, keepdim=True)
+
+
+def test_one_softmax_step_equals_attention():
+    xi = _bank().float()
+    q = _noisy(xi.double(), [0, 3, 5]).float()
+    beta = 0.7
+    attn = torch.softmax(beta * q @ xi.T, dim=-1) @ xi  # softmax(Q K^T) V with K = V = Xi
+    for fast in (True, False):
+        out = HopfieldMemory(xi, "dot", "softmax", beta=beta).retrieve(q, steps=1, fast=fast)
+        torch.testing.assert_close(out.states, attn, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [0.05, 1.0])
+def test_fast_l2_step_equals_cdist_reference(beta):
+    xi = _bank(n=60, k=12).float()
+    q = _noisy(xi.double(), [1, 2, 7, 9], sigma=0.8).float()
+    d2 = torch.cdist(q.double(), xi.double()) ** 2
+    ref = torch.softmax(-beta * d2, dim=-1) @ xi.double()  # L2 convention: z = -||xi - s||^2
+    mem = HopfieldMemory(xi, "l2", "softmax", beta=beta)
+    fast = mem.retrieve(q, steps=1, fast=True)
+    torch.testing.assert_close(fast.states.double(), ref, rtol=1e-4, atol=1e-4)
+    # the energy the fast path reports from its log-sum-exp equals -(1/beta) log sum exp(-beta d^2)
+    e_ref = -torch.logsumexp(-beta * d2, dim=-1) / beta
+    torch.testing.assert_close(fast.energies[0].double(), e_ref, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(mem.similarity_scores(q).double(), -d2, rtol=1e-4, atol=1e-3)
+
+
+def test_fast_and_reference_paths_agree_over_many_steps():
+    xi = _bank(n=80, k=20, seed=3).float()
+    q = _noisy(xi.double(), list(range(10)), sigma=1.0).float()
+    for sim in ("dot", "l2", LinearKernel(torch.randn(24, 20, generator=torch.Generator().manual_seed(2)) / 5)):
+        mem = HopfieldMemory(xi, sim, "softmax", beta=0.3)
+        a, b = mem.retrieve(q, steps=30, fast=True), mem.retrieve(q, steps=30, fast=False)
+        torch.testing.assert_close(a.states, b.states, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(a.energies[0], b.energies[0], rtol=1e-4, atol=1e-3)
+        torch.testing.assert_close(a.weights, b.weights, rtol=1e-3, atol=1e-4)
+
+
+def test_sparsemax_and_entmax_match_independent_implementations():
+    xi = _bank(n=30, k=10)
+    q = _noisy(xi, [0, 1, 2, 3, 4], sigma=1.5)
+    beta = 0.4
+    z = beta * q @ xi.T
+    cases = {"sparsemax": sparsemax_sorted(z), "entmax:2": sparsemax_sorted(z),
+             "entmax:1.5": entmax_bisect_ref(z, 1.5), "entmax:1.25": entmax_bisect_ref(z, 1.25)}
+    for sep, ref in cases.items():
+        w = HopfieldMemory(xi, "dot", sep, beta=beta, dtype=torch.float64).weights(q)
+        torch.testing.assert_close(w, ref, rtol=1e-6, atol=1e-6, msg=sep)
+        assert (w == 0).any(), f"{sep} should give exact zeros on this data"
+
+
+def test_poly_weights_are_normalized_rectified_powers():
+    xi = _bank(n=20, k=8)
+    q = _noisy(xi, [0, 5], sigma=0.5)
+    w = HopfieldMemory(xi, "dot", "poly:10", dtype=torch.float64).weights(q)
+    r = torch.relu(q @ xi.T) ** 9
+    torch.testing.assert_close(w, r / r.sum(-1, keepdim=True))
+
+
+def test_kernel_identity_equals_dot():
+    xi = _bank(n=25, k=9).float()
+    q = _noisy(xi.double(), [2, 4]).float()
+    for sep in ("softmax", "sparsemax"):
+        a = HopfieldMemory(xi, LinearKernel(torch.eye(9)), sep, beta=0.9).retrieve(q, steps=20)
+        b = HopfieldMemory(xi, "dot", sep, beta=0.9).retrieve(q, steps=20)
+        torch.testing.assert_close(a.states, b.states, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(a.energies, b.energies, rtol=1e-5, atol=1e-4)
+
+
+def test_softmax_energy_closed_form():
+    xi = _bank(n=15, k=6)
+    s = _noisy(xi, [0, 1, 2])
+    beta = 2.0
+    mem = HopfieldMemory(xi, "dot", "softmax", beta=beta, dtype=torch.float64)
+    ref = -torch.log(torch.exp(beta * s @ xi.T).sum(-1)) / beta + 0.5 * (s * s).sum(-1)  # HEN eq. 1
+    torch.testing.assert_close(mem.energy(s), ref)
+
+
+def test_sparsemax_energy_matches_uhop_eq_2_3():
+    xi = _bank(n=15, k=6)
+    s = _noisy(xi, [0, 1, 2], sigma=1.0)
+    beta = 0.8
+    mem = HopfieldMemory(xi, "dot", "sparsemax", beta=beta, dtype=torch.float64)
+    theta = beta * s @ xi.T
+    p = sparsemax_sorted(theta)
+    psi = 0.5 * (theta**2).sum(-1) - 0.5 * ((p - theta) ** 2).sum(-1) + 0.5  # U-Hop eq. 2.3, alpha = 2
+    torch.testing.assert_close(mem.energy(s), 0.5 * (s * s).sum(-1) - psi / beta)
+
+
+def test_update_is_gradient_step_of_energy_autograd():
+    """hamux-style check: for dot/softmax the update equals s - grad E(s) (so s' = Xi^T softmax)."""
+    xi = _bank(n=12, k=5)
+    s = _noisy(xi, [3], sigma=0.7).requires_grad_(True)
+    mem = HopfieldMemory(xi, "dot", "softmax", beta=1.3, dtype=torch.float64)
+    from hen_demo.memory.energy import hopfield_energy
+    e = hopfield_energy(mem.sim, mem.separation, mem.beta, s)
+    (g,) = torch.autograd.grad(e.sum(), s)
+    torch.testing.assert_close(s.detach() - g, mem.update(s.detach()))
+
+
+def test_clamp_keeps_clamped_dims_and_fills_the_rest():
+    g = torch.Generator().manual_seed(0)
+    xi = torch.sign(torch.randn(10, 40, generator=g))  # equal-norm patterns
+    q = xi[[4]].clone()
+    q[:, 20:] = 0  # the "image half" is missing; the "text half" (first 20 dims) is known
+    clamp = torch.zeros(40, dtype=torch.bool)
+    clamp[:20] = True
+    for fast in (True, False):
+        out = HopfieldMemory(xi, "dot", "softmax", beta=1.0).retrieve(q, steps=50, clamp=clamp, fast=fast)
+        assert torch.equal(out.states[:, :20], q[:, :20])
+        torch.testing.assert_close(out.states[:, 20:], xi[[4], 20:], rtol=0, atol=1e-2)
+        assert out.topk_indices[0, 0] == 4
+        assert (out.energies.diff(dim=0) <= 1e-5).all()  # constrained CCCP still descends
+
+
+def test_stream_starts_with_query_and_ends_at_retrieve():
+    xi = _bank(n=30, k=10).float()
+    q = _noisy(xi.double(), [0, 1, 2], sigma=0.6).float()
+    for sim, sep in (("dot", "softmax"), ("l2", "sparsemax"), ("manhattan", "softmax"), ("cosine", "entmax:1.5")):
+        mem = HopfieldMemory(xi, sim, sep, beta=0.5)
+        frames = list(mem.stream(q, steps=40, topk=3))
+        assert frames[0].t == 0 and torch.equal(frames[0].state, q)
+        assert [f.t for f in frames] == list(range(len(frames)))
+        ref = mem.retrieve(q, steps=40, fast=False)
+        torch.testing.assert_close(frames[-1].state, ref.states, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(frames[-1].energy, ref.energies[-1], rtol=1e-5, atol=1e-5)
+        assert len(frames) == ref.steps + 1
+        assert frames[-1].weights.shape == (3, 30) and frames[-1].topk_indices.shape == (3, 3)
+        fast = mem.retrieve(q, steps=40)
+        torch.testing.assert_close(frames[-1].state, fast.states, rtol=1e-4, atol=1e-4)
+
+
+def test_result_shapes_and_topk():
+    xi = _bank(n=20, k=7).float()
+    out = HopfieldMemory(xi, beta=2.0).retrieve(xi[3], steps=5, topk=4)
+    assert out.states.shape == (1, 7) and out.weights.shape == (1, 20)
+    assert out.energies.shape == (out.steps + 1, 1)
+    assert out.topk_indices.shape == (1, 4) and out.topk_weights.shape == (1, 4)
+    assert out.states.dtype == torch.float32 and out.converged.dtype == torch.bool
+    torch.testing.assert_close(out.topk_weights, out.weights.topk(4).values)
+    assert HopfieldMemory(xi).retrieve(xi[:2], topk=100).topk_indices.shape == (2, 20)
+    assert HopfieldMemory(xi).retrieve(xi[:2], topk=0).topk_indices.shape == (2, 0)
+
+
+def test_numpy_inputs_accepted():
+    xi = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    out = HopfieldMemory(xi, beta=3.0).retrieve(xi[:2], steps=3)
+    assert out.states.shape == (2, 4)
