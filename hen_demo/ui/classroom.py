@@ -1,0 +1,298 @@
+"""Classroom tab: associative memory from first principles, in the order of the lecture slides (slides 002).
+
+1. store bipolar patterns (letters, digits, random, or drawn) with the Hebbian rule and look at W;
+2. correlation-matrix recall of a masked query: Kohonen (g = identity) vs Amari (g = sgn);
+3. the Hopfield energy and asynchronous recall, animated neuron by neuron (synchronous as an option);
+4. capacity (~0.14 D) and spurious states; 5. dense associative memory F_n and Minerva 2;
+6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention.
+Sections 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+
+from hen_demo.memory.classical import (
+    CorrelationMemory,
+    HebbianHopfield,
+    as_bipolar,
+    classify_state,
+    flip_bits,
+    random_bipolar,
+)
+from hen_demo.ui import classroom_capacity
+from hen_demo.ui.errors import user_errors
+from hen_demo.ui.patterns import (
+    SIDE,
+    binarise_drawing,
+    gallery_strip,
+    sklearn_digit_patterns,
+    state_image,
+    text_patterns,
+)
+from hen_demo.ui.teaching_figures import energy_trace_figure, weight_matrix_figure
+
+LATEX = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+]
+SOURCES = ["letters", "handwritten digits", "random", "my drawings"]
+DEFAULT_LETTERS = "XOLT"
+
+INTRO = r"""
+## Associative memory from first principles
+An **associative memory** $\langle f, A, C\rangle$ stores address patterns $A$ ($N\times D$, the cues) with content
+patterns $C$ ($N\times M$, the responses) and recalls $y = f_{A,C}(x)$ from a noisy, masked or degraded cue $x$.
+It is *auto-associative* when $A = C$. Here every pattern is a $16\times16$ grid of bipolar neurons,
+$\xi_\mu \in \{-1,+1\}^{D}$ with $D = 256$ (dark = $+1$, white = $-1$, grey = $0$ = unknown).
+"""
+
+HEBB_TEXT = r"""
+### Hebbian learning
+Presenting each pattern once with the activity-product rule $\Delta W = \eta\,\xi_\mu \xi_\mu^\top$ ($\eta = 1$) gives
+$$W = \sum_{\mu=1}^{N} \xi_\mu \xi_\mu^\top = \Xi^\top \Xi .$$
+The heatmap shows $W$ ($D\times D$, diagonal set to 0: no self-coupling). Correlated patterns (letters sharing
+strokes) add *cross-talk*; try storing `HOPE` instead of `XOLT`.
+"""
+
+CORR_TEXT = r"""
+### Correlation-matrix memories: Kohonen vs Amari
+Recall is one matrix product $f_{A,C}(x) = g(Wx)$ with $W = C^\top A$ (here $A = C = \Xi$).
+**Kohonen (1988)** keeps $g(x) = x$: the output is the target plus cross-talk $\sum_{\nu\neq\mu}(\xi_\nu\cdot x)\,\xi_\nu$
+(exact only for orthonormal keys). **Amari (1972)** / Nakano / Hopfield use $g = \operatorname{sgn}$, which cleans
+bipolar outputs as long as the cross-talk stays below the signal. Masked cells are set to $0$.
+"""
+
+ENERGY_TEXT = r"""
+### Energy and asynchronous updates
+$$E_{\text{Hopfield}}(\sigma) = -\tfrac12 \sum_{i,j} W_{ij}\,\sigma_i\sigma_j = -\tfrac12\sum_{\mu}\Big(\sum_i \xi_{\mu i}\sigma_i\Big)^2$$
+(plus the constant $ND/2$ from the zero diagonal). **Asynchronous rule:** visit the neurons one at a time in random
+order and set $\sigma_i \leftarrow \arg\min_{b\in\{-1,1\}} E(\sigma \text{ with } \sigma_i = b) = \operatorname{sgn}\big(\sum_{j} W_{ij}\sigma_j\big)$.
+A flip changes $E$ by $-2\sigma_i' h_i \le 0$, so **the energy never rises** and the state stops in a local
+minimum: ideally the stored pattern, sometimes a *spurious* state. The red square is the neuron being visited.
+**Synchronous** updates ($\sigma \leftarrow \operatorname{sgn}(W\sigma)$ for all $i$ at once) have no such
+guarantee and can oscillate between two states.
+"""
+
+
+# ----------------------------------------------------------------------------- handlers (plain functions)
+
+
+def make_patterns(source: str, letters: str, digit_count: int, random_count: int, drawings) -> np.ndarray:
+    """The stored patterns (P, 256) int8 for the chosen source. ``drawings``: list of bipolar vectors."""
+    if source == "letters":
+        return text_patterns(letters or "", SIDE)
+    if source == "handwritten digits":
+        return sklearn_digit_patterns(int(digit_count), SIDE)[0]
+    if source == "random":
+        return random_bipolar(int(random_count), SIDE * SIDE, seed=0)
+    if source == "my drawings":
+        if not drawings:
+            raise ValueError("Draw a pattern and press 'Add drawing' first (at least one).")
+        return np.stack([as_bipolar(d, "drawing", 1) for d in drawings])
+    raise ValueError(f"Unknown pattern source {source!r}.")
+
+
+@user_errors
+def store(source, letters, digit_count, random_count, drawings):
+    """Store the patterns: returns (patterns, gallery picture, weight heatmap, info, index-slider update)."""
+    xi = make_patterns(source, letters, digit_count, random_count, drawings)
+    net = HebbianHopfield(xi, zero_diagonal=True)
+    p = xi.shape[0]
+    info = (f"Stored **N = {p}** patterns of D = {xi.shape[1]} neurons (load N/D = {p / xi.shape[1]:.3f}; "
+            f"the classical capacity is about 0.14 D = {0.138 * xi.shape[1]:.0f} random patterns).")
+    slider = gr.update(maximum=max(p - 1, 0), value=0)
+    return xi, gallery_strip(xi, scale=6), weight_matrix_figure(net.weights), info, slider, slider, slider
+
+
+@user_errors
+def add_drawing(editor_value, drawings):
+    vec = binarise_drawing(editor_value, SIDE)
+    if np.all(vec == -1):
+        raise ValueError("The drawing is empty: draw with the dark brush.")
+    drawings = list(drawings or []) + [vec]
+    return drawings, gallery_strip(np.stack(drawings), scale=6), f"{len(drawings)} drawing(s) ready."
+
+
+def masked_query(pattern: np.ndarray, kind: str, fraction: float, seed: int = 0) -> np.ndarray:
+    """A float copy of a bipolar pattern (D,) with a fraction of cells set to 0 (unknown)."""
+    q = pattern.astype(np.float64).copy()
+    d = q.size
+    k = int(round(fraction * d))
+    if kind == "bottom":
+        q[d - k:] = 0.0
+    elif kind == "top":
+        q[:k] = 0.0
+    else:
+        q[np.random.default_rng(seed).choice(d, size=k, replace=False)] = 0.0
+    return q
+
+
+@user_errors
+def kohonen_vs_amari(patterns, index, kind, fraction):
+    if patterns is None:
+        raise ValueError("Store some patterns first.")
+    xi = np.asarray(patterns)
+    target = xi[int(index)]
+    q = masked_query(target, kind, float(fraction))
+    kohonen = CorrelationMemory(xi, g="identity").recall(q)
+    amari = CorrelationMemory(xi, g="sign").recall(q)
+    cos = float(kohonen @ target / (np.linalg.norm(kohonen) * np.linalg.norm(target) + 1e-12))
+    wrong = int(np.sum(amari != target))
+    text = (f"**Amari:** {wrong} of {target.size} cells wrong "
+            f"({'exact recall' if wrong == 0 else 'not exact'}). **Kohonen:** real-valued output, cosine with the "
+            f"target {cos:.3f}; its largest cross-talk term is "
+            f"{np.max(np.abs(np.delete(xi.astype(float) @ q, int(index)))) if len(xi) > 1 else 0:.0f} vs the "
+            f"signal {float(target @ q):.0f}.")
+    return state_image(q), state_image(amari), state_image(kohonen), text
+
+
+@user_errors
+def corrupt(patterns, index, noise, seed):
+    """The noisy query as an editor background (draw on it to corrupt more) and as a vector."""
+    if patterns is None:
+        raise ValueError("Store some patterns first.")
+    q = flip_bits(np.asarray(patterns)[int(index)], float(noise), seed=int(seed))
+    img = state_image(q, grid=False)
+    return {"background": img, "layers": [], "composite": img}, q
+
+
+def query_from_editor(editor_value, fallback) -> np.ndarray:
+    """Binarise the editor's picture; fall back to the stored query vector when the editor is empty."""
+    if isinstance(editor_value, dict) and (editor_value.get("composite") is not None
+                                           or editor_value.get("background") is not None):
+        return binarise_drawing(editor_value, SIDE)
+    if fallback is None:
+        raise ValueError("Press 'Corrupt' first to make a query.")
+    return as_bipolar(fallback, "query", 1)
+
+
+@user_errors
+def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps, seed):
+    """Generator: yields (state picture, energy figure, status text) while the network relaxes."""
+    if patterns is None:
+        raise ValueError("Store some patterns first.")
+    xi = np.asarray(patterns)
+    net = HebbianHopfield(xi, zero_diagonal=True)
+    q = query_from_editor(editor_value, query)
+    asynchronous = mode == "asynchronous"
+    trace = (net.run_async(q, sweeps=int(sweeps), seed=int(seed), record_every=1) if asynchronous
+             else net.run_sync(q, steps=12))
+    x = trace.update_index.astype(float)
+    e = trace.energies
+    y_range = (float(e.min()), float(e.max()))
+    step = max(1, int(per_frame)) if asynchronous else 1
+    frames = list(range(0, len(e), step))
+    if frames[-1] != len(e) - 1:
+        frames.append(len(e) - 1)
+    xlabel = "single-neuron updates" if asynchronous else "synchronous steps"
+    for k in frames:
+        flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
+        highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
+        fig = energy_trace_figure(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
+                                  flips=flips)
+        status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
+                  f"E = {e[k]:.0f}")
+        yield state_image(trace.states[k], highlight=highlight), fig, status
+        if delay > 0 and k != frames[-1]:
+            time.sleep(float(delay))
+    verdict = classify_state(trace.final, xi)
+    how = (("a full sweep" if asynchronous else "a synchronous step") + " changed nothing: a fixed point"
+           if trace.converged
+           else "a 2-cycle (synchronous oscillation)" if trace.cycle else "stopped at the sweep limit")
+    status = (f"**Final state:** {verdict.text}. Energy {e[0]:.0f} → {e[-1]:.0f} after {int(x[-1])} "
+              f"{xlabel}; {how}.")
+    yield state_image(trace.final), energy_trace_figure(x, e, x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
+                                                         flips=x[1:][trace.flipped] if asynchronous else None), status
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def build_tab() -> None:
+    """The Classroom tab (called inside ``with gr.Tab("Classroom"):``)."""
+    patterns = gr.State(None)  # (P, D) int8 stored patterns
+    drawings = gr.State([])  # list of (D,) int8 drawn patterns
+    query = gr.State(None)  # (D,) int8 current noisy query
+
+    gr.Markdown(INTRO, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=2):
+            source = gr.Radio(SOURCES, value="letters", label="Patterns to store")
+            letters = gr.Textbox(DEFAULT_LETTERS, label="Letters / digits to store (one pattern per character)")
+            with gr.Row():
+                digit_count = gr.Slider(1, 30, value=5, step=1, label="How many handwritten digits")
+                random_count = gr.Slider(1, 60, value=10, step=1, label="How many random patterns")
+            store_btn = gr.Button("Store with the Hebbian rule", variant="primary", elem_id="classroom-store")
+            info = gr.Markdown()
+            stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, height=140)
+        with gr.Column(scale=1):
+            sketch = gr.Sketchpad(label="Draw a pattern (dark brush)", canvas_size=(256, 256), height=300,
+                                  brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
+            add_btn = gr.Button("Add drawing")
+            drawings_img = gr.Image(label="My drawings", interactive=False, height=90)
+            drawings_info = gr.Markdown()
+
+    gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
+    weights_plot = gr.Plot(label="Weight matrix W")
+
+    gr.Markdown(CORR_TEXT, latex_delimiters=LATEX)
+    with gr.Row():
+        corr_index = gr.Slider(0, 3, value=0, step=1, label="Memory to cue")
+        mask_kind = gr.Radio(["bottom", "top", "random"], value="bottom", label="Mask")
+        mask_frac = gr.Slider(0.0, 0.9, value=0.5, step=0.05, label="Fraction hidden")
+        corr_btn = gr.Button("Recall both")
+    with gr.Row():
+        masked_img = gr.Image(label="Masked query", interactive=False, height=260)
+        amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False, height=260)
+        kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False, height=260)
+    corr_info = gr.Markdown()
+
+    gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=1):
+            rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
+            noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
+            noise_seed = gr.Number(0, precision=0, label="Noise seed")
+            corrupt_btn = gr.Button("Corrupt", elem_id="classroom-corrupt")
+            editor = gr.ImageEditor(label="Query (draw on it to damage it more)", height=330, canvas_size=(256, 256),
+                                    sources=(), layers=False, transforms=(),
+                                    brush=gr.Brush(colors=["#000000", "#ffffff"], default_size=16))
+        with gr.Column(scale=1):
+            mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
+            per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
+            delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+            with gr.Row():
+                sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
+                run_seed = gr.Number(0, precision=0, label="Update-order seed")
+            recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
+            live_img = gr.Image(label="Network state", interactive=False, height=300, elem_id="classroom-live")
+        with gr.Column(scale=2):
+            energy_plot = gr.Plot(label="Energy")
+            status = gr.Markdown(elem_id="classroom-status")
+
+    attn_index, attn_event = classroom_capacity.build_sections(patterns, LATEX)
+
+    store_inputs = [source, letters, digit_count, random_count, drawings]
+    store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, attn_index]
+    add_btn.click(add_drawing, [sketch, drawings], [drawings, drawings_img, drawings_info])
+    corr_inputs = [patterns, corr_index, mask_kind, mask_frac]
+    corr_outputs = [masked_img, amari_img, kohonen_img, corr_info]
+    corr_btn.click(kohonen_vs_amari, corr_inputs, corr_outputs)
+    for c in (corr_index, mask_kind, mask_frac):
+        c.change(kohonen_vs_amari, corr_inputs, corr_outputs)
+    corrupt_btn.click(corrupt, [patterns, rec_index, noise, noise_seed], [editor, query])
+    recall_btn.click(animate_recall, [patterns, editor, query, mode, per_frame, delay, sweeps, run_seed],
+                     [live_img, energy_plot, status])
+    corrupt_io = ([patterns, rec_index, noise, noise_seed], [editor, query])
+
+    def chain(event):  # after storing: refresh Kohonen/Amari, the noisy query and the attention demo
+        event.then(kohonen_vs_amari, corr_inputs, corr_outputs).then(corrupt, *corrupt_io).then(*attn_event)
+
+    chain(store_btn.click(store, store_inputs, store_outputs))
+    demo = gr.context.Context.root_block  # the enclosing Blocks: store the default letters when the page opens
+    if demo is not None:
+        chain(demo.load(store, store_inputs, store_outputs))
