@@ -148,6 +148,19 @@ def test_exact_retrieval_condition_with_learned_kernel_and_entmax15():
     _fixed_point_check(X, kernel, beta=0.6, alpha=1.5, sep_name="entmax:1.5")
 
 
+def test_exact_retrieval_condition_with_l2_similarity():
+    g = torch.Generator().manual_seed(8)
+    X = torch.randn(25, 6, generator=g)
+    beta = 0.4
+    holds, margin = exact_retrieval_condition(X, "l2", beta=beta, alpha=2.0)
+    # by hand: K(xi_mu, xi_mu) = 0, so the gap is beta * min_{nu != mu} ||xi_nu - xi_mu||^2
+    d2 = torch.cdist(X.double(), X.double()) ** 2 + torch.eye(25, dtype=torch.float64) * 1e9
+    assert torch.allclose(margin, beta * d2.min(dim=0).values - 1.0, atol=1e-5)
+    assert holds.any() and (~holds).any() and margin.abs().min() > 1e-3
+    new = HopfieldMemory(X, similarity="l2", separation="sparsemax", beta=beta, dtype=torch.float64).update(X)
+    assert torch.equal((new - X.double()).norm(dim=1) < 1e-9, holds)
+
+
 def test_softmax_never_retrieves_exactly():
     holds, margin = exact_retrieval_condition(torch.eye(4) * 100, "dot", beta=1.0, alpha=1.0)
     assert not holds.any() and torch.isinf(margin).all()
