@@ -1,0 +1,104 @@
+"""The Gradio app: one Blocks with a tab per module, and the ``serve`` command.
+
+``python -m hen_demo serve [--host 127.0.0.1] [--port 7860] [--share]`` or ``python app.py``.
+Each tab module exposes ``build_tab() -> None`` and is called inside ``with gr.Tab(label):``. Tabs written
+by other workstreams are skipped only while their module file does not exist yet; any other import error
+propagates (a broken tab must be seen, not hidden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import time
+
+import gradio as gr
+
+# (label, module) in the order they appear
+TABS: list[tuple[str, str]] = [
+    ("Explore", "hen_demo.ui.explore"),
+    ("Compare", "hen_demo.ui.compare"),
+    ("Separability", "hen_demo.ui.separability"),
+    ("Text → Image", "hen_demo.ui.text2image"),
+    ("U-Hop", "hen_demo.ui.uhop_tab"),
+    ("Classroom", "hen_demo.ui.classroom"),
+    ("Experiments", "hen_demo.ui.experiments_tab"),
+    ("How it works", "hen_demo.ui.howto"),
+]
+
+CSS = """
+.gradio-container { max-width: 1600px !important; }
+"""
+
+HEADER = """# HEN Explorer — associative memories you can watch work
+Store images as memories of a modern Hopfield network, query with a damaged image or a caption, and watch the
+retrieval unfold step by step. **HEN** (Hopfield Encoding Networks) runs the dynamics in an encoder's latent
+space; *raw pixels* is the plain modern Hopfield network, prone to metastable mixtures.
+"""
+
+CONCURRENCY = int(os.environ.get("HEN_CONCURRENCY", "4"))
+
+
+def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
+    """The tabs whose module exists (others are still being written), optionally only those labelled ``only``."""
+    tabs = [(label, mod) for label, mod in TABS if importlib.util.find_spec(mod) is not None]
+    if only is not None:
+        tabs = [(label, mod) for label, mod in tabs if label in only]
+    return tabs
+
+
+def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
+    """Build the whole app.
+
+    Args:
+        warm: build the default memory bank now (disk-cached after the first run), so the first click is fast.
+        tabs: labels of the tabs to include (default: all; env ``HEN_TABS`` = comma-separated labels).
+    """
+    if tabs is None and os.environ.get("HEN_TABS"):
+        tabs = [t.strip() for t in os.environ["HEN_TABS"].split(",")]
+    if warm:
+        warm_up()
+    with gr.Blocks(title="HEN Explorer", fill_width=True) as demo:
+        gr.Markdown(HEADER)
+        for label, module_name in available_tabs(tabs):
+            module = importlib.import_module(module_name)
+            with gr.Tab(label):
+                module.build_tab()
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def warm_up() -> float:
+    """Load the default encoder and memory bank into the shared cache; returns seconds taken."""
+    from hen_demo.ui import state
+
+    t0 = time.perf_counter()
+    try:
+        enc = state.default_encoder()
+        state.RESOURCES.encoder(enc)
+        state.RESOURCES.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
+        state.RESOURCES.dataset(state.DEFAULT_DATASET, state.DEFAULT_N)
+    except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
+        print(f"warm-up skipped: {exc}")
+    return time.perf_counter() - t0
+
+
+def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, share: bool = False, **kwargs):
+    """Launch with the app's theme and CSS (Gradio 6 takes them at launch)."""
+    return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(),
+                       show_error=True, **kwargs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="interface to listen on (0.0.0.0 to serve the local network)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="create a temporary public gradio.live link")
+
+
+def run(args) -> int:
+    demo = build_app()
+    launch(demo, host=args.host, port=args.port, share=args.share)
+    return 0

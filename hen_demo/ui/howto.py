@@ -1,0 +1,71 @@
+"""How it works: the energy, the update rule and HEN's encode -> retrieve -> decode, in KaTeX.
+
+Equation numbers follow the HEN paper (Hopfield Encoding Networks); the text says what each control of
+the Explore tab changes in these formulas.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+LATEX = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+]
+
+TEXT = r"""
+## Modern Hopfield network (HEN eq. 1–2)
+$N$ memories $\xi_1,\dots,\xi_N \in \mathbb{R}^K$ are the rows of $\Xi \in \mathbb{R}^{N\times K}$; the network's
+state is $\mathbf{s}\in\mathbb{R}^K$. Retrieval minimises the energy
+
+$$E(\mathbf{s}) \;=\; -\frac{1}{\beta}\,\log \sum_{n=1}^{N} \exp\!\big(\beta\, f_{\mathrm{sim}}(\xi_n,\mathbf{s})\big) \;+\; \tfrac12\,\mathbf{s}^\top\mathbf{s} \;+\; \text{const} \qquad (1)$$
+
+(with the dot product $f_{\mathrm{sim}}(\xi_n,\mathbf{s}) = \xi_n^\top \mathbf{s}$; for the $\ell_2$ similarity
+$f_{\mathrm{sim}} = -\lVert \xi_n - \mathbf{s}\rVert^2$ already contains $-\lVert\mathbf{s}\rVert^2$, so no extra
+quadratic term is added). Each iteration replaces the state by a weighted average of the memories:
+
+$$\mathbf{s}^{(t+1)} \;=\; \Xi^\top \operatorname{softmax}\!\big(\beta\, f_{\mathrm{sim}}(\Xi,\mathbf{s}^{(t)})\big)
+\;=\; \sum_{n=1}^N p_n\,\xi_n,\qquad p_n = \frac{\exp(\beta\, f_{\mathrm{sim}}(\xi_n,\mathbf{s}^{(t)}))}{\sum_m \exp(\beta\, f_{\mathrm{sim}}(\xi_m,\mathbf{s}^{(t)}))} \qquad (2)$$
+
+The energy never increases along these updates, and the state settles in an attractor.
+
+* **β** (inverse temperature) sharpens the softmax: large β picks one memory, small β averages many.
+* The **weights** $p_n$ are the bars of the *top-k* plot. The **effective number of memories**
+  $1/\sum_n p_n^2$ is 1 when one memory holds all the weight and $N$ when all are equal.
+* A **metastable state** is an attractor where several memories share the weight: the decoded state
+  is a blend of images. This happens when memories are not well separated (HEN sec. 3).
+* *sparsemax* / *entmax* replace the softmax by a sparse map (exact zeros for most memories).
+
+## Hopfield Encoding Networks (HEN eq. 5–7)
+HEN stores and retrieves **encodings** instead of pixels. With an encoder $\Phi_{\mathrm{enc}}$ and its
+decoder $\Phi_{\mathrm{dec}}$:
+
+$$\hat\Xi = \Phi_{\mathrm{enc}}(\Xi), \qquad \hat{\mathbf{s}}^{(0)} = \Phi_{\mathrm{enc}}(\mathbf{s}^{(0)}) \qquad (5)$$
+
+$$\hat{\mathbf{s}}^{(t+1)} = \hat\Xi^\top \operatorname{softmax}\!\big(\beta\, f_{\mathrm{sim}}(\hat\Xi,\hat{\mathbf{s}}^{(t)})\big) \qquad (6)$$
+
+$$\mathbf{s}^{(T_f)} = \Phi_{\mathrm{dec}}\big(\hat{\mathbf{s}}^{(T_f)}\big) \qquad (7)$$
+
+The encoder spreads the memories apart (compare the histograms in the *Separability* tab), so fewer
+spurious attractors exist and the dynamics land on the right memory. The Explore tab decodes
+$\hat{\mathbf{s}}^{(t)}$ at **every** iteration so you can watch eq. 6 work. The retrieved image is compared
+with the encoder's own reconstruction $\Phi_{\mathrm{dec}}(\Phi_{\mathrm{enc}}(x))$ of the stored image
+(MSE and $1-\mathrm{SSIM}$), as in the paper. With *raw pixels*, $\Phi_{\mathrm{enc}} = \Phi_{\mathrm{dec}} = I$:
+the plain modern Hopfield network.
+
+## Text → image (HEN sec. 3.2)
+Memories concatenate an image code and a text code, $\hat\xi_n = [\Phi^{I}_{\mathrm{enc}}(I_n);\,
+\Phi^{T}_{\mathrm{enc}}(T_n)]$. The query is $\hat{\mathbf{s}}^{(0)} = [\mathbf{0};\, \Phi^{T}_{\mathrm{enc}}(T)]$;
+the text half is held fixed (clamped) while eq. 6 fills in the image half, which is then decoded with
+$\Phi^{I}_{\mathrm{dec}}$. If one caption is bound to two images, the two memories are equally good
+answers and the state stays a mixture of both (HEN Fig. 6).
+
+## Reading the verdict
+* **retrieved** — one memory holds at least 90 % of the weight and it is the one the query came from;
+* **metastable mixture of k memories** — no memory reaches 90 %; *k* memories hold more than 5 % each;
+* **wrong memory** — one memory dominates, but not the right one.
+"""
+
+
+def build_tab() -> None:
+    gr.Markdown(TEXT, latex_delimiters=LATEX)

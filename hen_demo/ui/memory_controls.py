@@ -1,0 +1,125 @@
+"""The controls that configure one Hopfield memory: dataset, encoder, similarity, separation, beta, N, T, tol.
+
+Used by the Explore, Compare and Text -> Image tabs. ``beta`` has two linked widgets: a slider over
+log10(beta) (0.01 .. 1000, what a hand can sweep) and a number box with the exact value (what an expert
+types; 0 or a negative value there gives a visible error on Retrieve).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gradio as gr
+
+from hen_demo.ui import state
+
+LOG_BETA_MIN, LOG_BETA_MAX = -2.0, 3.0
+
+
+@dataclass
+class MemoryControls:
+    """The Gradio components of one memory configuration (in the order handlers take them)."""
+
+    dataset: gr.Dropdown
+    encoder: gr.Dropdown
+    similarity: gr.Dropdown
+    separation: gr.Dropdown
+    log_beta: gr.Slider
+    beta: gr.Number
+    n: gr.Slider
+    steps: gr.Slider
+    tol: gr.Number
+    encoder_note: gr.Markdown
+
+    def inputs(self) -> list:
+        """Handler inputs: dataset, encoder, similarity, separation, beta, n, steps, tol."""
+        return [self.dataset, self.encoder, self.similarity, self.separation, self.beta, self.n, self.steps,
+                self.tol]
+
+
+def beta_from_log(log_beta: float) -> float:
+    return float(f"{10.0 ** float(log_beta):.4g}")
+
+
+def log_from_beta(beta: float | None):
+    if beta is None or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        return gr.skip()  # leave the slider; the error shows on Retrieve
+    return min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX)
+
+
+def encoder_note(name: str) -> str:
+    """A visible sentence when the chosen encoder cannot be used here (empty otherwise)."""
+    for label, value in state.encoder_choices():
+        if value == name and "(unavailable" in label:
+            return f"⚠️ **{label}** — pick another encoder; this one cannot be loaded here."
+    return ""
+
+
+def n_slider_update(dataset: str, n: float):
+    """Re-range the N slider to 10 .. the dataset's size when the dataset changes."""
+    size = state.dataset_size(dataset) or 10
+    top = max(10, int(size))
+    return gr.update(maximum=top, value=min(int(n or state.DEFAULT_N), top))
+
+
+def build_memory_controls(
+    prefix: str = "",
+    dataset: str | None = None,
+    encoder: str | None = None,
+    similarity: str = "l2",
+    separation: str = "softmax",
+    beta: float = 1.0,
+    n: int = state.DEFAULT_N,
+    steps: int = 50,
+    tol: float = 1e-6,
+    show_dataset: bool = True,
+) -> MemoryControls:
+    """Create the controls (inside the current Blocks context) and wire their small handlers."""
+    dataset = dataset or state.DEFAULT_DATASET
+    size = state.dataset_size(dataset) or n
+    c = MemoryControls(
+        dataset=gr.Dropdown(state.dataset_choices(), value=dataset, label=f"{prefix}Dataset", visible=show_dataset),
+        encoder=gr.Dropdown(state.encoder_choices(), value=encoder or state.default_encoder(),
+                            label=f"{prefix}Encoder Φ_enc / Φ_dec", info="raw pixels = the plain modern Hopfield network"),
+        similarity=gr.Dropdown(state.SIMILARITIES, value=similarity, label=f"{prefix}Similarity f_sim"),
+        separation=gr.Dropdown(state.SEPARATIONS, value=separation, label=f"{prefix}Separation",
+                               info="softmax = HEN eq. 2; sparsemax / entmax give sparse weights"),
+        log_beta=gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=math.log10(beta), step=0.05,
+                           label=f"{prefix}log₁₀ β (inverse temperature)"),
+        beta=gr.Number(value=beta, label=f"{prefix}β", minimum=None, precision=None),
+        n=gr.Slider(10, max(10, int(size)), value=min(n, int(size)), step=10, label=f"{prefix}Memories N"),
+        steps=gr.Slider(1, 300, value=steps, step=1, label=f"{prefix}Steps T (at most)"),
+        tol=gr.Number(value=tol, label=f"{prefix}Tolerance (stop when ‖s⁽ᵗ⁺¹⁾ − s⁽ᵗ⁾‖ < tol)"),
+        encoder_note=gr.Markdown(encoder_note(encoder or state.default_encoder())),
+    )
+    c.log_beta.input(beta_from_log, c.log_beta, c.beta, queue=False, show_progress="hidden", api_name=False)
+    c.beta.input(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
+    c.dataset.input(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
+    c.encoder.input(encoder_note, c.encoder, c.encoder_note, queue=False, show_progress="hidden", api_name=False)
+    return c
+
+
+def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5):
+    """RetrievalConfig from widget values, validated (ValueError with a readable sentence)."""
+    from hen_demo.pipeline import RetrievalConfig
+
+    if beta is None:
+        raise ValueError("Type a value for β (a positive number, e.g. 1).")
+    cfg = RetrievalConfig(similarity=similarity, separation=separation, beta=float(beta), steps=int(steps),
+                          tol=float(tol if tol is not None else 0.0), topk=int(topk))
+    cfg.validate()
+    return cfg
+
+
+def check_n(dataset: str, n) -> int:
+    """N as an int in 10 .. dataset size (ValueError otherwise)."""
+    if n is None:
+        raise ValueError("Choose how many memories N to store.")
+    n = int(n)
+    size = state.dataset_size(dataset)
+    if n < 1:
+        raise ValueError(f"N must be at least 1 (got {n}).")
+    if size is not None and n > size:
+        raise ValueError(f"N = {n:,} is more than the {size:,} images in the dataset '{dataset}'.")
+    return n

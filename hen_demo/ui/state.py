@@ -1,0 +1,220 @@
+"""Shared, read-only resources for every tab: encoders, memory banks and Hopfield memories.
+
+Heavy objects (encoder weights, banks of N codes, the memories over them) are loaded once per process and
+shared by all sessions; nothing here is copied per user. ``gr.State`` only ever holds small, deep-copyable
+values (indices, names). Every cache is guarded by a lock so two users asking for the same bank at once
+build it once.
+
+Other tabs use :data:`RESOURCES` (``RESOURCES.bank(...)``, ``RESOURCES.encoder(...)``,
+``RESOURCES.pipeline(...)``) and the choice helpers (:func:`dataset_choices`, :func:`encoder_choices`, ...).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hen_demo.data import build_bank, list_datasets, load_dataset
+from hen_demo.encoders import (
+    EncoderUnavailable,
+    get_image_encoder,
+    get_text_encoder,
+    list_image_encoders,
+    list_text_encoders,
+)
+from hen_demo.pipeline import HENPipeline, RetrievalConfig
+
+UNAVAILABLE = "(unavailable: {reason})"
+DEFAULT_DATASET = "tiles"
+DEFAULT_N = 1000
+SIMILARITIES = ["l2", "dot", "cosine", "manhattan"]
+SEPARATIONS = ["softmax", "sparsemax", "entmax:1.5", "poly:3", "poly:10"]
+
+
+def _device():
+    try:
+        from hen_demo.memory.devices import pick_device
+    except ImportError:  # the math core has no device helper yet
+        return None
+    return pick_device()
+
+
+class _LRU:
+    """A small thread-safe least-recently-used cache; ``get(key, make)`` builds a value once."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict = {}
+
+    def get(self, key, make: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # only one thread builds a given key; others wait and reuse it
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                self._items.move_to_end(key)
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+                self._key_locks.pop(key, None)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass(frozen=True)
+class BankKey:
+    dataset: str
+    encoder: str
+    n: int
+    seed: int = 0
+    text_encoder: str | None = None
+
+
+class Resources:
+    """Process-wide caches. ``device`` is picked once (GPU when present)."""
+
+    def __init__(self, max_banks: int = 6, max_memories: int = 16):
+        self.device = _device()
+        self._encoders = _LRU(8)
+        self._text_encoders = _LRU(4)
+        self._banks = _LRU(max_banks)
+        self._datasets = _LRU(4)
+        self._pipelines = _LRU(max_memories)
+
+    def encoder(self, name: str):
+        """The image encoder ``name`` (raises EncoderUnavailable, a ValueError, with the reason)."""
+
+        def make():
+            enc = get_image_encoder(name, device=self.device)
+            enc.eval() if hasattr(enc, "eval") else None
+            return enc
+
+        return self._encoders.get(name, make)
+
+    def text_encoder(self, name: str, image_encoder: str | None = None):
+        key = (name, image_encoder if name == "pixelized" else None)
+        return self._text_encoders.get(
+            key, lambda: get_text_encoder(name, image_encoder=self.encoder(image_encoder) if image_encoder else None)
+        )
+
+    def dataset(self, name: str, n: int, seed: int = 0):
+        """The first ``n`` images of dataset ``name`` in bank order (an ``ImageDataset``)."""
+        return self._datasets.get((name, int(n), int(seed)), lambda: load_dataset(name, n=int(n), seed=int(seed)))
+
+    def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
+             progress: Callable[[float, str], None] | None = None):
+        """The memory bank (cached in memory here and on disk by ``build_bank``)."""
+        key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
+        return self._banks.get(
+            key,
+            lambda: build_bank(dataset, encoder, n=int(n), seed=int(seed), text_encoder=text_encoder,
+                               progress=progress),
+        )
+
+    def pipeline(self, key: BankKey, config: RetrievalConfig, cross_modal: bool = False,
+                 bind: tuple[int, int] | None = None, progress=None) -> HENPipeline:
+        """A HEN pipeline (bank + encoder + Hopfield memory) for ``key`` and the memory part of ``config``."""
+        config.validate()
+        mkey = (key, config.similarity, config.separation, float(config.beta), cross_modal, bind)
+
+        def make():
+            bank = self.bank(key.dataset, key.encoder, key.n, key.seed, key.text_encoder, progress=progress)
+            return HENPipeline.build(bank, self.encoder(key.encoder), config, cross_modal=cross_modal,
+                                     bind=bind, device=self.device)
+
+        return self._pipelines.get(mkey, make)
+
+
+RESOURCES = Resources()
+
+
+# ---- choices for dropdowns ------------------------------------------------------------------------
+def _label(info) -> str:
+    label = getattr(info, "label", None) or info.name
+    if info.available:
+        return label
+    return f"{label} " + UNAVAILABLE.format(reason=info.reason or "not reachable")
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    """(label, name) for every dataset; unavailable ones carry their reason in the label."""
+    out = []
+    for info in list_datasets():
+        short = (getattr(info, "label", None) or info.name).split(" (")[0]
+        if info.available:
+            label = f"{short} — {info.size:,} images" if info.size else short
+        else:
+            label = f"{short} " + UNAVAILABLE.format(reason=info.reason or "not reachable")
+        out.append((label, info.name))
+    return out
+
+
+def encoder_choices() -> list[tuple[str, str]]:
+    """(label, name) for every image encoder, available first; unavailable ones show the reason."""
+    infos = sorted(list_image_encoders(), key=lambda i: (not i.available, not i.shipped, i.name != "pixels"))
+    return [(_label(i), i.name) for i in infos]
+
+
+def text_encoder_choices() -> list[tuple[str, str]]:
+    infos = sorted(list_text_encoders(), key=lambda i: not i.available)
+    return [(_label(i), i.name) for i in infos]
+
+
+def default_encoder() -> str:
+    """A shipped, available encoder if there is one (vq first), else raw pixels."""
+    infos = [i for i in list_image_encoders() if i.available and i.shipped and i.name != "pixels"]
+    for preferred in ("vq-small", "dvae-small", "kl-small"):
+        if any(i.name == preferred for i in infos):
+            return preferred
+    return infos[0].name if infos else "pixels"
+
+
+def default_text_encoder() -> str:
+    avail = [i.name for i in list_text_encoders() if i.available]
+    for preferred in ("minilm", "pixelized", "clip"):
+        if preferred in avail:
+            return preferred
+    return avail[0] if avail else "pixelized"
+
+
+def dataset_size(name: str) -> int | None:
+    for info in list_datasets():
+        if info.name == name:
+            return info.size
+    return None
+
+
+def check_available(kind: str, name: str) -> None:
+    """Raise ValueError with the reason when dataset / encoder ``name`` cannot be used here."""
+    infos = {"dataset": list_datasets, "encoder": list_image_encoders, "text encoder": list_text_encoders}[kind]()
+    for info in infos:
+        if info.name == name:
+            if not info.available:
+                raise EncoderUnavailable(f"The {kind} '{name}' is unavailable here: {info.reason}")
+            return
+    raise ValueError(f"Unknown {kind} '{name}'.")
+
+
+def gpu(fn):
+    """Wrap an event handler with ``spaces.GPU`` on Hugging Face ZeroGPU Spaces, when ``spaces`` is installed.
+
+    Elsewhere the handler is returned unchanged (the device is picked once, GPU when present).
+    """
+    try:
+        import spaces  # only installed on Hugging Face Spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)

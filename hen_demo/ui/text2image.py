@@ -1,0 +1,121 @@
+"""Text -> Image tab: hetero-associative recall from a caption (HEN sec. 3.2, Fig. 4-6).
+
+Memories are xi_n = [Phi_enc^I(image_n); Phi_enc^T(caption_n)]; the query is s(0) = [0; Phi_enc^T(caption)],
+with the text half clamped while the image half fills in (HEN Fig. 4-5). With "bind two images to one
+caption" a second memory gets the same text code, so the caption no longer names a unique image and the
+state settles in a metastable mixture of both (HEN Fig. 6, Hypothesis 2).
+"""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+
+from hen_demo.ui import state
+from hen_demo.ui.errors import user_errors
+from hen_demo.ui.explore import badge, frame_outputs, show
+from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
+
+DEFAULT_DATASET = "photos"
+
+
+def _pipeline(dataset, encoder, text_encoder, n, cfg, bind, progress):
+    state.check_available("encoder", encoder)
+    state.check_available("text encoder", text_encoder)
+    key = state.BankKey(dataset, encoder, n, 0, text_encoder)
+    return state.RESOURCES.pipeline(key, cfg, cross_modal=True, bind=bind,
+                                    progress=lambda f, d="": progress(f, desc=d or "encoding images and captions"))
+
+
+@user_errors
+def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol, caption, text_encoder,
+                  bind_on, bind_index, progress=gr.Progress()):
+    """Stream the image half filling in from a caption. Yields (state img, status, energy, top-k plot,
+    top-k gallery, targets gallery, verdict markdown)."""
+    t0 = time.perf_counter()
+    n = check_n(dataset, n)
+    cfg = retrieval_config(similarity, separation, beta, steps, tol)
+    caption = str(caption or "").strip()
+    if not caption:
+        raise ValueError("The caption is empty: type a few words, or pick a stored caption.")
+    probe = _pipeline(dataset, encoder, text_encoder, n, cfg, None, progress)
+    target = probe.find_caption(caption)
+    bind = None
+    if bind_on:
+        if target is None:
+            raise ValueError("To bind two images to one caption, pick one of the stored captions.")
+        j = int(bind_index if bind_index is not None else -1)
+        if not 0 <= j < n or j == target:
+            raise ValueError(f"The second image must be another stored memory, #0 to #{n - 1} (not #{target}).")
+        bind = (target, j)
+    pipe = probe if bind is None else _pipeline(dataset, encoder, text_encoder, n, cfg, bind, progress)
+    text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([caption])
+    query, clamp = pipe.caption_query(text_code)
+    bound = [] if target is None else [target] + ([bind[1]] if bind else [])
+    ds = pipe.bank
+    targets = [(show(np.asarray(ds.images[i]), 128), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
+    for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
+        out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0)
+        if frame.result is None:
+            yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip())
+        else:
+            r = frame.result
+            note = ""
+            if bind:
+                w = {i: p for i, p in zip(frame.topk_indices, frame.topk_weights)}
+                note = (f"  \nBound memories: #{bind[0]} p={w.get(bind[0], 0):.3f}, #{bind[1]} "
+                        f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
+            md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n"
+                  f"Nearest memory #{r.nearest}" + (f" · MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f}"
+                                                    if target is not None else "")
+                  + f" · {r.steps} steps")
+            yield out + ((targets if frame.t == 0 else gr.skip()), md)
+
+
+@user_errors
+def caption_choices(dataset, n):
+    n = check_n(dataset, n)
+    ds = state.RESOURCES.dataset(dataset, n)
+    caps = [str(c) for c in (ds.captions or [])[: min(n, 200)]]
+    return gr.update(choices=caps, value=caps[0] if caps else None)
+
+
+def build_tab() -> None:
+    gr.Markdown("Recall an image from words. Each memory is **[image code; text code]**; the query is "
+                "**[0; text code]** with the text half held fixed (clamped) while the image half fills in "
+                "(HEN Fig. 4–5). Tick *bind two images to one caption* to break the uniqueness of the "
+                "association and watch a metastable mixture appear (HEN Fig. 6).")
+    from hen_demo.ui.explore import DEFAULTS
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=280):
+            with gr.Accordion("Memory", open=True):
+                mc = build_memory_controls(dataset=DEFAULT_DATASET, n=27, beta=DEFAULTS["beta"],
+                                           steps=DEFAULTS["steps"], tol=DEFAULTS["tol"])
+        with gr.Column(scale=4, min_width=320):
+            text_encoder = gr.Dropdown(state.text_encoder_choices(), value=state.default_text_encoder(),
+                                       label="Text encoder Φ_enc^T")
+            caption = gr.Dropdown([], value=None, allow_custom_value=True, label="Caption (pick or type)")
+            with gr.Row():
+                bind_on = gr.Checkbox(value=False, label="bind two images to one caption (HEN Fig. 6)")
+                bind_index = gr.Number(value=1, precision=0, label="second image #", min_width=80)
+            go = gr.Button("Recall from caption", variant="primary")
+            targets = gr.Gallery(label="Memory (memories) the caption names", columns=2, height=170,
+                                 allow_preview=False)
+        with gr.Column(scale=5, min_width=360):
+            state_img = gr.Image(label="Image half Φ_dec(ŝ_I⁽ᵗ⁾)", height=220, interactive=False,
+                                 elem_classes="pixelated")
+            status = gr.Markdown()
+            energy = gr.Plot(label="Energy")
+            verdict = gr.Markdown()
+    with gr.Row():
+        topk = gr.Plot(label="Top-k weights")
+        topk_gallery = gr.Gallery(label="Top-k memories", columns=5, height=150, allow_preview=False)
+    inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index]
+    outputs = [state_img, status, energy, topk, topk_gallery, targets, verdict]
+    go.click(state.gpu(text_to_image), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
+    demo = gr.context.Context.root_block
+    for trig in (demo.load, mc.dataset.change, mc.n.release):
+        trig(caption_choices, [mc.dataset, mc.n], caption, api_name=False)
