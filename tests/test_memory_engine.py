@@ -42,23 +42,28 @@ def entmax_bisect_ref(z, alpha, iters=200):
     return p / p.sum(-1, keepdim=True)
 
 
-def test_one_softmax_step_equals_attention():
+METHODS = ["sdpa", "matmul", "auto"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_softmax_step_equals_attention(method):
     xi = _bank().float()
     q = _noisy(xi.double(), [0, 3, 5]).float()
     beta = 0.7
     attn = torch.softmax(beta * q @ xi.T, dim=-1) @ xi  # softmax(Q K^T) V with K = V = Xi
     for fast in (True, False):
-        out = HopfieldMemory(xi, "dot", "softmax", beta=beta).retrieve(q, steps=1, fast=fast)
+        out = HopfieldMemory(xi, "dot", "softmax", beta=beta, fast_method=method).retrieve(q, steps=1, fast=fast)
         torch.testing.assert_close(out.states, attn, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("beta", [0.05, 1.0])
-def test_fast_l2_step_equals_cdist_reference(beta):
+def test_fast_l2_step_equals_cdist_reference(beta, method):
     xi = _bank(n=60, k=12).float()
     q = _noisy(xi.double(), [1, 2, 7, 9], sigma=0.8).float()
     d2 = torch.cdist(q.double(), xi.double()) ** 2
     ref = torch.softmax(-beta * d2, dim=-1) @ xi.double()  # L2 convention: z = -||xi - s||^2
-    mem = HopfieldMemory(xi, "l2", "softmax", beta=beta)
+    mem = HopfieldMemory(xi, "l2", "softmax", beta=beta, fast_method=method)
     fast = mem.retrieve(q, steps=1, fast=True)
     torch.testing.assert_close(fast.states.double(), ref, rtol=1e-4, atol=1e-4)
     # the energy the fast path reports from its log-sum-exp equals -(1/beta) log sum exp(-beta d^2)
@@ -67,11 +72,12 @@ def test_fast_l2_step_equals_cdist_reference(beta):
     torch.testing.assert_close(mem.similarity_scores(q).double(), -d2, rtol=1e-4, atol=1e-3)
 
 
-def test_fast_and_reference_paths_agree_over_many_steps():
+@pytest.mark.parametrize("method", METHODS)
+def test_fast_and_reference_paths_agree_over_many_steps(method):
     xi = _bank(n=80, k=20, seed=3).float()
     q = _noisy(xi.double(), list(range(10)), sigma=1.0).float()
     for sim in ("dot", "l2", LinearKernel(torch.randn(24, 20, generator=torch.Generator().manual_seed(2)) / 5)):
-        mem = HopfieldMemory(xi, sim, "softmax", beta=0.3)
+        mem = HopfieldMemory(xi, sim, "softmax", beta=0.3, fast_method=method)
         a, b = mem.retrieve(q, steps=30, fast=True), mem.retrieve(q, steps=30, fast=False)
         torch.testing.assert_close(a.states, b.states, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(a.energies[0], b.energies[0], rtol=1e-4, atol=1e-3)
@@ -182,6 +188,19 @@ def test_result_shapes_and_topk():
     torch.testing.assert_close(out.topk_weights, out.weights.topk(4).values)
     assert HopfieldMemory(xi).retrieve(xi[:2], topk=100).topk_indices.shape == (2, 20)
     assert HopfieldMemory(xi).retrieve(xi[:2], topk=0).topk_indices.shape == (2, 0)
+
+
+def test_auto_method_switches_to_sdpa_for_large_score_matrices(monkeypatch):
+    import hen_demo.memory.fastpath as fp
+    calls = []
+    xi = _bank(n=50, k=8).float()
+    mem = HopfieldMemory(xi, "dot", "softmax", beta=0.5)
+    monkeypatch.setattr(mem._fast_step, "step_sdpa", lambda s: calls.append("sdpa") or fp.FastAttentionStep.step_sdpa(mem._fast_step, s))
+    monkeypatch.setattr(mem._fast_step, "step_matmul", lambda s: calls.append("mm") or fp.FastAttentionStep.step_matmul(mem._fast_step, s))
+    mem.retrieve(xi[:4], steps=1)
+    monkeypatch.setattr(fp, "MATMUL_MAX_SCORES", 100)  # 4 x 50 logits > 100
+    mem.retrieve(xi[:4], steps=1)
+    assert calls == ["mm", "sdpa"]
 
 
 def test_numpy_inputs_accepted():

@@ -1,12 +1,25 @@
-"""hen_demo.memory: the math core (modern Hopfield retrieval, energies, kernels, classical memories).
+"""hen_demo.memory: the math core of HEN Explorer.
 
-Public API (contract §1): HopfieldMemory, RetrievalResult, RetrievalStep, LinearKernel, pick_device.
+Modern Hopfield retrieval (HEN eq. 2/6; U-Hop eq. 1.2, 2.4) with its energies (HEN eq. 1; U-Hop eq. 2.2),
+the kernel memory network (HEN eq. 3), U-Hop's learned kernel and layer (U-Hop Alg. 1-2), and the
+classical memories (``hen_demo.memory.classical``). Public API (contract §1):
+
+    HopfieldMemory, RetrievalResult, RetrievalStep, LinearKernel, pick_device,
+    KernelMemoryNetwork, fit_uhop_kernel, UHopFit, separation_loss, exact_retrieval_condition,
+    uhop_memory, UHopLayer
 """
 
 from .devices import pick_device
 from .hopfield import HopfieldMemory, RetrievalResult, RetrievalStep
 from .separation import parse_separation, separate
 from .similarity import SIMILARITY_NAMES, LinearKernel
+from .kmn import KernelMemoryNetwork
+from .uhop import UHopFit, exact_retrieval_condition, fit_uhop_kernel, separation_loss, uhop_memory
+from .uhop_layer import UHopLayer
 
-__all__ = ["HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device",
-           "SIMILARITY_NAMES", "parse_separation", "separate"]
+__all__ = [
+    "HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device",
+    "SIMILARITY_NAMES", "parse_separation", "separate",
+    "KernelMemoryNetwork", "UHopFit", "exact_retrieval_condition", "fit_uhop_kernel", "separation_loss",
+    "uhop_memory", "UHopLayer",
+]

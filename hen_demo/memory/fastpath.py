@@ -30,6 +30,8 @@ from .similarity import PreparedSimilarity
 
 FAST_SIMILARITIES = ("dot", "l2", "kernel")
 _CHUNK_ELEMENTS = 1 << 24
+# "auto" uses the fused matmul while the (B, N) logits stay below this many elements, sdpa above
+MATMUL_MAX_SCORES = 1 << 22
 
 
 def fast_supported(similarity: PreparedSimilarity, sep: Separation) -> bool:
@@ -49,7 +51,11 @@ class FastAttentionStep:
         beta: inverse temperature (> 0).
     """
 
-    def __init__(self, similarity: PreparedSimilarity, beta: float):
+    def __init__(self, similarity: PreparedSimilarity, beta: float, method: str = "auto"):
+        if method not in ("auto", "sdpa", "matmul"):
+            raise ValueError(f"Unknown fast-path method {method!r}; use 'auto', 'sdpa' or 'matmul'.")
+        self.method = method
+        self.n = similarity.patterns.shape[0]
         if similarity.name not in FAST_SIMILARITIES:
             raise ValueError(f"The fast path does not support the {similarity.name} similarity.")
         self.similarity = similarity
@@ -82,6 +88,22 @@ class FastAttentionStep:
 
     def step(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One softmax update of all rows of ``states`` (B, K); also returns lse (B,) of the logits."""
+        if self.method == "matmul" or (self.method == "auto" and states.shape[0] * self.n <= MATMUL_MAX_SCORES):
+            return self.step_matmul(states)
+        return self.step_sdpa(states)
+
+    def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same update as one fused matmul -> in-place exp -> matmul: builds the (B, N) logits
+        once and gets the weights and the log-sum-exp from one pass over them."""
+        q = self.queries(states)[0, 0]  # (B, D)
+        k = self.k[0, 0]  # (N, D)
+        logits = torch.mm(q, k.T).mul_(self.scale)  # (B, N)
+        lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, 1)
+        weights = logits.sub_(lse).exp_()  # (B, N) softmax, in place
+        return torch.mm(weights, self.v[0, 0])[:, : self.dim], lse[:, 0]
+
+    def step_sdpa(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The update through scaled_dot_product_attention (4-D inputs; flash kernel on CPU)."""
         q = self.queries(states)
         if states.device.type == "cpu" and self._flash is not None:
             try:

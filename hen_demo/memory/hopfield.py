@@ -78,7 +78,9 @@ class HopfieldMemory:
         beta: inverse temperature, > 0 (ignored by poly, whose weights are scale invariant).
         device: None/"auto" (CUDA if present), "cpu", "cuda" or a torch.device.
         dtype: float32 (default), float64; bfloat16/float16 only on a GPU.
-        fast: use the scaled_dot_product_attention path where it applies (softmax with dot, l2, kernel).
+        fast: use the fast path where it applies (softmax with dot, l2, kernel; see fastpath.py).
+        fast_method: "auto" (fused matmul while the (B, N) logits are small, scaled_dot_product_attention
+            above), "sdpa" or "matmul".
 
     Example:
         >>> mem = HopfieldMemory(torch.eye(3), beta=8.0)
@@ -87,7 +89,7 @@ class HopfieldMemory:
     """
 
     def __init__(self, patterns, similarity="dot", separation="softmax", beta: float = 8.0,
-                 device=None, dtype=None, fast: bool = True):
+                 device=None, dtype=None, fast: bool = True, fast_method: str = "auto"):
         self.device, self.dtype = resolve_device_dtype(device, dtype)
         xi = _as_float_tensor(patterns, "patterns")
         if xi.ndim != 2 or xi.shape[0] < 1 or xi.shape[1] < 1:
@@ -108,7 +110,7 @@ class HopfieldMemory:
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "
                              "distances are never positive.")
         self.fast = bool(fast)
-        self._fast_step = FastAttentionStep(self.sim, beta) if fast_supported(self.sim, self.separation) else None
+        self._fast_step = FastAttentionStep(self.sim, beta, fast_method) if fast_supported(self.sim, self.separation) else None
 
     # ---- properties -------------------------------------------------------------------------
     @property

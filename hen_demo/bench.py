@@ -1,0 +1,157 @@
+"""``python -m hen_demo bench``: time the retrieval engine against the matmul roofline.
+
+For each size (N memories, K dimensions, B queries, T steps) and each device (CPU, and CUDA when
+present) it times ``HopfieldMemory.retrieve`` on the fast path (scaled_dot_product_attention) and on
+the plain reference path (matmul -> separation -> matmul), for dot and L2 similarity with softmax,
+and the roofline: T x (two torch.mm of the same shapes, B x K x N and B x N x K). GFLOP/s counts
+4 B N K T floating point operations (two matmuls of 2 B N K per step), the issue's convention; a
+retrieval also computes the energies and one final pass for the weights, which count against it.
+
+``--json`` prints one JSON object; each size carries ``roofline_fraction``: the fast path's GFLOP/s
+divided by the roofline's (the lowest over the similarities benchmarked).
+``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+
+from hen_demo.memory.hopfield import HopfieldMemory
+
+DEFAULT_SIZES = "6000x2352x256x10,15000x2352x256x10"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--ui", action="store_true", help="benchmark the app (hen_demo.ui.bench_ui) instead")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES,
+                        help=f"comma-separated NxKxBxT sizes (default {DEFAULT_SIZES})")
+    parser.add_argument("--similarities", default="dot,l2", help="comma-separated: dot, l2 (default both)")
+    parser.add_argument("--device", default="all", choices=["all", "cpu", "cuda"],
+                        help="where to run: all = CPU and CUDA when present")
+    parser.add_argument("--repeats", type=int, default=2, help="timed repeats per case; the best is kept")
+    parser.add_argument("--beta", type=float, default=0.01, help="inverse temperature of the benchmark memory")
+    parser.add_argument("--fast-method", default="auto", choices=["auto", "sdpa", "matmul"],
+                        help="fast-path kernel: auto (per shape), sdpa (scaled_dot_product_attention), matmul")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def _parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
+    sizes = []
+    for part in text.split(","):
+        try:
+            n, k, b, t = (int(v) for v in part.strip().lower().split("x"))
+        except ValueError:
+            raise ValueError(f"Could not read size {part!r}; write N x K x B x T, e.g. 6000x2352x256x10.") from None
+        if min(n, k, b, t) < 1:
+            raise ValueError(f"Every number in size {part!r} must be >= 1.")
+        sizes.append((n, k, b, t))
+    return sizes
+
+
+def _timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:
+    """Best wall time of ``repeats`` calls after one warm-up call; returns (seconds, last result)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    out = fn()
+    sync()
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        out = fn()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
+    g = torch.Generator().manual_seed(0)
+    patterns = torch.rand(n, k, generator=g)  # pixel-like memories in [0, 1]
+    queries = patterns[:b].clone() if b <= n else torch.rand(b, k, generator=g)
+    queries[:, k // 2 :] = 0.0  # occlude half of each query, as in the HEN experiments
+    patterns, queries = patterns.to(device), queries.to(device)
+    flops = 4.0 * b * n * k * t
+
+    def roofline():
+        p = torch.empty(b, n, device=device)
+        for _ in range(t):
+            torch.mm(queries, patterns.T, out=p)
+            out = torch.mm(p, patterns)
+        return out
+
+    mm_time, _ = _timed(roofline, device, repeats)
+    row = {"N": n, "K": k, "B": b, "T": t, "device": str(device), "fast_method": method,
+           "roofline": {"time_s": mm_time, "gflops": flops / mm_time / 1e9}, "paths": {}}
+    fractions = []
+    for sim in sims:
+        mem = HopfieldMemory(patterns, sim, "softmax", beta=beta, device=device, fast_method=method)
+        row["paths"][sim] = {}
+        for path, fast in (("fast", True), ("reference", False)):
+            secs, res = _timed(lambda: mem.retrieve(queries, steps=t, tol=0.0, topk=5, fast=fast), device, repeats)
+            done = int(res.n_steps.sum())  # updates actually run (queries may reach an exact fixed point)
+            work = 4.0 * n * k * done
+            row["paths"][sim][path] = {"time_s": secs, "gflops": work / secs / 1e9, "updates": done,
+                                       "roofline_fraction": (work / secs) / (flops / mm_time)}
+        fractions.append(row["paths"][sim]["fast"]["roofline_fraction"])
+    row["roofline_fraction"] = min(fractions)
+    return row
+
+
+def _print_table(rows: list[dict]) -> None:
+    print(f"{'device':<7}{'N':>7}{'K':>6}{'B':>5}{'T':>4}  {'case':<15}{'time s':>9}{'GFLOP/s':>10}{'of roofline':>13}")
+    for r in rows:
+        head = f"{r['device']:<7}{r['N']:>7}{r['K']:>6}{r['B']:>5}{r['T']:>4}  "
+        print(head + f"{'torch.mm':<15}{r['roofline']['time_s']:>9.3f}{r['roofline']['gflops']:>10.1f}{1.0:>13.2f}")
+        for sim, paths in r["paths"].items():
+            for path, v in paths.items():
+                print(head + f"{sim + ' ' + path:<15}{v['time_s']:>9.3f}{v['gflops']:>10.1f}"
+                      f"{v['roofline_fraction']:>13.2f}")
+        print(head + f"fast path roofline_fraction (worst similarity): {r['roofline_fraction']:.2f}")
+
+
+def run(args) -> int:
+    if getattr(args, "ui", False):
+        try:
+            from hen_demo.ui import bench_ui
+        except ImportError as exc:
+            print(f"The app benchmark is not available (hen_demo.ui.bench_ui could not be imported: {exc}).",
+                  file=sys.stderr)
+            return 2
+        return int(bench_ui.run(args) or 0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        sizes = _parse_sizes(args.sizes)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    sims = [s.strip() for s in args.similarities.split(",") if s.strip()]
+    if not sims or any(s not in ("dot", "l2") for s in sims):
+        print("--similarities takes dot and/or l2 (the similarities with a fast path).", file=sys.stderr)
+        return 2
+    devices = []
+    if args.device in ("all", "cpu"):
+        devices.append(torch.device("cpu"))
+    if args.device in ("all", "cuda"):
+        if torch.cuda.is_available():
+            devices.append(torch.device("cuda"))
+        elif args.device == "cuda":
+            print("No CUDA device is available on this machine.", file=sys.stderr)
+            return 2
+    rows = []
+    for device in devices:
+        for n, k, b, t in sizes:
+            if not args.json:
+                print(f"timing N={n} K={k} B={b} T={t} on {device} ...", file=sys.stderr, flush=True)
+            rows.append(_bench_size(n, k, b, t, device, sims, args.repeats, args.beta, args.fast_method))
+    if args.json:
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "gflops_formula": "4*B*N*K*T/time", "sizes": rows}, indent=2))
+    else:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GFLOP/s = 4*B*N*K*T / time")
+        _print_table(rows)
+    return 0
