@@ -115,6 +115,19 @@ def test_uhop_with_identity_kernel_equals_plain_model(separation):
     assert torch.allclose(a.weights, b.weights, atol=1e-5)
 
 
+@pytest.mark.parametrize("separation", ["softmax", "sparsemax"])
+def test_learned_kernel_dynamics_descend_the_kernelized_energy(separation):
+    """U-Hop Thm 2.1: T_K monotonically decreases E_K (eq. 2.2) for a full-rank learned W."""
+    g = torch.Generator().manual_seed(9)
+    X = torch.rand(25, 10, generator=g)
+    fit = fit_uhop_kernel(X, iterations=20, d_phi=14)
+    assert torch.linalg.matrix_rank(fit.W) == 10  # Assumption 2.1 still holds after Stage I
+    mem = uhop_memory(X, fit, separation=separation, beta=3.0, dtype=torch.float64)
+    out = mem.retrieve(torch.rand(8, 10, generator=g), steps=15, tol=0.0)
+    diffs = out.energies[1:] - out.energies[:-1]  # (T, B)
+    assert (diffs <= 1e-6 * (1 + out.energies[:-1].abs())).all()
+
+
 # ----------------------------------------------------------------------------- exact retrieval
 
 
