@@ -81,6 +81,10 @@ def test_stream_and_retrieve_agree_and_report_the_residual():
     assert torch.allclose(frames[0].state, Q, atol=1e-6)
     out = mem.retrieve(Q, steps=6, tol=0.0)
     assert torch.allclose(frames[-1].state, out.states)
+    Q64 = Q.double()
+    before = Q64.clone()
+    mem.retrieve(Q64, steps=3)
+    assert torch.equal(Q64, before)  # the caller's query is never modified
     assert out.energies.shape == (7, 3)
     # energy[t] is ||T(s_t) - s_t||: the distance between consecutive states
     for t in range(6):

@@ -193,7 +193,7 @@ class KernelMemoryNetwork:
         ends when all queries converged or after `steps` updates.
         """
         steps, tol, k = self._options(steps, tol, topk)
-        s = self._check_queries(queries)  # (B, K)
+        s = self._check_queries(queries).clone()  # (B, K); clone: never write into the caller's tensor
         c = self.coefficients(s)  # (B, N)
         nxt = c @ self.patterns  # (B, K) T(s_0)
         e = (nxt - s).norm(dim=1)  # (B,)
