@@ -245,7 +245,9 @@ def fit_uhop_kernel(
         seed: seeds W_0 (when D_Phi > K) and the pair sampling.
         callback: called as callback(i, loss) for i = 0..iterations (i = 0 is the initial loss), so
             a UI can stream the curve.
-        normalize_rows: apply Alg. 1 line 4 (unit-norm rows of W) at the end.
+        normalize_rows: apply Alg. 1 line 4 (unit-norm rows of W) at the end. Note: then
+            trace(W^T W) = D_Phi, so with D_Phi > K the kernel's scale grows ~D_Phi / K relative to
+            the dot product, like a larger beta (on sklearn digits, D_Phi = 2K or 4K retrieved worse).
         normalize_patterns: run Stage I on xi / ||xi|| (see module docstring, App. D.2).
         include_self: keep u = v pairs in the expectation (paper's definition).
         device: where to run Stage I (default: the patterns' device).
