@@ -56,7 +56,7 @@ def _images_hwc(x, name: str) -> np.ndarray:
             raise ValueError(f"uint8 images in {name} must be channel-last (B, H, W, 3); got shape {a.shape}.")
         return a.astype(np.float64) / 255.0
     a = a.astype(np.float64)
-    if a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
+    if a.shape[1] in (1, 3):  # float images are channel-first by contract, even when W happens to be 3
         a = np.transpose(a, (0, 2, 3, 1))  # (B, C, H, W) -> (B, H, W, C)
     elif a.shape[-1] not in (1, 3):
         raise ValueError(f"{name} has no colour axis of size 1 or 3; got shape {a.shape}.")

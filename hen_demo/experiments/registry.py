@@ -22,6 +22,7 @@ EXPERIMENTS: dict[str, str] = {
     "uhop-noise": "hen_demo.experiments.uhop_noise",
     "uhop-stage1": "hen_demo.experiments.uhop_stage1",
     "classical-capacity": "hen_demo.experiments.classical_capacity",
+    "speed": "hen_demo.experiments.speed",
 }
 
 DEFAULT_RESULTS = Path("results")
