@@ -121,8 +121,10 @@ def findings(mean: pd.DataFrame, x: str) -> str:
         if abs(u.sse - b.sse) <= 1e-6 * max(1.0, b.sse):
             verdict = "tie: both ≈ equal"
         else:
-            verdict = "lower" if u.sse < b.sse else "higher"
-            verdict += f", {abs(b.sse - u.sse) / b.sse:.0%}" if b.sse > 1e-3 else ""
+            if u.sse < b.sse:
+                verdict = "lower" + (f", by {(b.sse - u.sse) / b.sse:.0%}" if b.sse > 1e-3 else "")
+            else:
+                verdict = "higher" + (f", {u.sse / b.sse:.1f}×" if b.sse > 1e-3 else "")
         parts.append(f"{dataset} at {x}={d[x].max():g}: U-Hop error {u.sse:.3g} vs best baseline {best} {b.sse:.3g} "
                      f"({verdict}); identity accuracy U-Hop {u.identity_accuracy:.0%} vs "
                      f"{b.identity_accuracy:.0%}")
