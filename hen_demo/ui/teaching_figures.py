@@ -78,7 +78,7 @@ def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]]
                       annotation_bgcolor="rgba(255,255,255,0.8)")
     if current is not None:
         fig.add_vline(x=current, line=dict(color=COLORS[4], width=3), annotation_text="your N",
-                      annotation_position="middle left", annotation_font=dict(size=15, color=COLORS[4]))
+                      annotation_position="left", annotation_font=dict(size=15, color=COLORS[4]))
     _style(fig, title, xaxis, "fraction", height)
     fig.update_yaxes(range=[-0.03, 1.05])
     if log_x:

@@ -1,0 +1,282 @@
+"""U-Hop tab: the learned kernel made visible (U-Hop Alg. 1, Def. 2.2, eq. 2.4, Thm 2.2).
+
+On the current memory bank (raw pixels, or any encoder's codes: U-Hop on HEN latents is one click):
+Stage I runs live (the separation loss L_Phi falling per iteration), then the tab shows the pairwise cosine
+similarities of the memories in kernel space Phi(x) = W x before and after, retrieval error and identity accuracy
+of the plain modern Hopfield network (W = I) and of U-Hop on the same corrupted queries, which memories are exact
+fixed points of sparsemax retrieval (Thm 2.2) before and after, and finally Stage II streamed step by step next to
+the plain network on one query. Presentation only: the math is hen_demo.memory.uhop and HopfieldMemory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+
+from hen_demo.data import CORRUPTIONS, corrupt
+from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.memory import HopfieldMemory
+from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
+from hen_demo.metrics import identity_accuracy, nearest_memory
+from hen_demo.ui import state
+from hen_demo.ui.errors import user_errors
+from hen_demo.ui.teaching_figures import loss_figure, margin_figure, overlaid_histograms
+from hen_demo.ui.plots import energy_figure
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+MAX_EVAL = 200  # queries used for the before/after numbers
+MAX_COS_PAIRS = 20_000  # cosine pairs drawn for the histograms
+
+TEXT = r"""
+## U-Hop: learn the similarity, then retrieve
+U-Hop (Wu, Hu, Hsiao & Liu) replaces the dot product by a learned kernel $\mathcal K(u,v) = \langle Wu, Wv\rangle$
+with feature map $\Phi(x) = Wx$ (eq. 2.1) and retrieves with $x \leftarrow \Xi\,\operatorname{Sep}(\beta\,\mathcal K(\Xi, x))$
+(eq. 2.4). **Stage I** (Alg. 1) takes gradient steps on the **separation loss** (Def. 2.2)
+$$\mathcal L_\Phi(\Xi; t) = \log \mathbb E_{u,v\sim\Xi}\, e^{-t\,\|\Phi(u)-\Phi(v)\|^2},$$
+pushing the stored memories apart in kernel space, then normalises the rows of $W$. **Stage II** is ordinary
+Hopfield retrieval with the learned kernel. With sparsemax, memory $\mu$ is an **exact fixed point** when
+$\operatorname{Sep}(\beta\mathcal K(\Xi,\xi_\mu)) = e_\mu$ (eq. 2.6), i.e. when its margin
+$\beta\big(\mathcal K(\xi_\mu,\xi_\mu) - \max_{\nu\ne\mu}\mathcal K(\xi_\nu,\xi_\mu)\big) - \tfrac{1}{\alpha-1} \ge 0$
+(Thm 2.2 / App. E.3, $\alpha = 2$). $W$ starts at the identity, so 0 iterations is the plain network.
+"""
+
+
+def _big(img: np.ndarray, side: int = 224) -> np.ndarray:
+    """Nearest-neighbour upscale of a small uint8 image (s, s, 3) so it reads on a projector."""
+    k = max(1, side // max(img.shape[0], 1))
+    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
+
+
+def _decode(encoder, codes: torch.Tensor) -> np.ndarray:
+    """codes (B, K) -> uint8 images (B, s, s, 3), upscaled for display."""
+    with torch.no_grad():
+        return np.stack([_big(im) for im in to_uint8(encoder.decode(codes.float()))])
+
+
+def _kernel_cosines(codes: torch.Tensor, W: torch.Tensor | None, seed: int = 0) -> np.ndarray:
+    """cos(Phi(xi_mu), Phi(xi_nu)) for sampled pairs mu != nu; W None = identity."""
+    feats = codes if W is None else codes @ W.T  # (N, D_Phi)
+    feats = feats / feats.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    n = feats.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    m = min(MAX_COS_PAIRS, n * (n - 1))
+    a = torch.randint(0, n, (m,), generator=g)
+    b = (a + torch.randint(1, n, (m,), generator=g)) % n  # never equal to a
+    return (feats[a] * feats[b]).sum(dim=1).numpy()
+
+
+def _evaluate(memory: HopfieldMemory, queries: torch.Tensor, codes: torch.Tensor, steps: int):
+    """(mean squared error to the target memory, identity accuracy, per-query hits (B,) bool) for queries
+    i -> memory i."""
+    out = memory.retrieve(queries, steps=int(steps))
+    targets = torch.arange(queries.shape[0])
+    err = float(((out.states - codes[: queries.shape[0]]) ** 2).mean())
+    hits = nearest_memory(out.states, codes) == targets.numpy()
+    return err, float(identity_accuracy(out.states, codes, targets)), hits
+
+
+def _exact_count(codes, similarity, beta: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(holds (N,), margins (N,), memories whose one sparsemax step from xi_mu puts all weight on mu)."""
+    holds, margin = exact_retrieval_condition(codes, similarity, beta=float(beta), alpha=2.0)
+    mem = HopfieldMemory(codes, similarity=similarity, separation="sparsemax", beta=float(beta))
+    w = mem.retrieve(codes, steps=1).weights  # (N, N)
+    verified = int((w.diagonal() >= 1.0 - 1e-5).sum())
+    return holds.numpy(), margin.numpy(), verified
+
+
+def _corrupted_queries(encoder, images: np.ndarray, kind: str, amount: float, seed: int) -> torch.Tensor:
+    x = to_float_tensor(np.asarray(images))  # (B, 3, H, W)
+    if kind != "none":
+        x = corrupt(x, kind=kind, amount=float(amount), seed=int(seed))
+    with torch.no_grad():
+        return encoder.encode(x).float()
+
+
+@user_errors
+def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
+             delay=0.15, progress=gr.Progress()):
+    """Generator for the whole tab. Yields 12 outputs: loss plot, cosine histograms, before/after table,
+    exact-retrieval margins plot, exact-retrieval text, exact-gallery, query / plain / U-Hop / target images,
+    energy plot, status text (``gr.skip()`` for outputs that do not change in a frame)."""
+    n, iterations, steps = int(n), int(iterations), int(steps)
+    if n < 2:
+        raise ValueError("U-Hop needs at least two memories.")
+    state.check_available("dataset", dataset)
+    state.check_available("encoder", encoder_name)
+    skip = gr.skip()
+    prog = (lambda f, d: progress(f, desc=d)) if progress is not None else None
+
+    def frame(**kw):
+        keys = ["loss", "hist", "table", "margin", "exact", "gallery", "query", "plain", "uhop", "target",
+                "energy", "status"]
+        return tuple(kw.get(k, skip) for k in keys)
+
+    yield frame(status=f"Building the memory bank ({dataset}, {encoder_name}, N = {n}) …")
+    bank = state.RESOURCES.bank(dataset, encoder_name, n, progress=prog)
+    encoder = state.RESOURCES.encoder(encoder_name)
+    codes = bank.codes.float().cpu()  # (N, K)
+    n = codes.shape[0]
+    n_eval = min(n, MAX_EVAL)
+    queries = _corrupted_queries(encoder, bank.images[:n_eval], kind, amount, seed=0)  # (B, K)
+    plain = HopfieldMemory(codes, similarity="dot", separation="softmax", beta=float(beta))
+    err0, acc0, hits0 = _evaluate(plain, queries, codes, steps)
+    cos0 = _kernel_cosines(codes, None)
+
+    # ---- Stage I, live: fit in a worker thread, stream the loss as it arrives
+    losses: list[float] = []
+    inbox: queue.Queue = queue.Queue()
+    result: dict = {}
+
+    def work():
+        try:
+            result["fit"] = fit_uhop_kernel(codes, iterations=iterations, lr=float(lr), t=float(t),
+                                            callback=lambda i, loss: inbox.put(loss))
+        except Exception as exc:  # re-raised in the generator, where gradio can show it
+            result["error"] = exc
+        finally:
+            inbox.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    last = 0.0
+    while True:
+        item = inbox.get()
+        if item is None:
+            break
+        losses.append(float(item))
+        if time.perf_counter() - last > 0.2:
+            last = time.perf_counter()
+            yield frame(loss=loss_figure(losses, iterations),
+                        status=f"Stage I: iteration {len(losses) - 1} / {iterations}, L_Φ = {losses[-1]:.4f}")
+    if "error" in result:
+        raise result["error"]
+    fit = result["fit"]
+    loss_fig = loss_figure(fit.loss_history, iterations)
+
+    # ---- before / after
+    uhop = uhop_memory(codes, fit, separation="softmax", beta=float(beta))
+    err1, acc1, hits1 = _evaluate(uhop, queries, codes, steps)
+    cos1 = _kernel_cosines(codes, fit.W)
+    hist = overlaid_histograms({"before: Φ = identity": cos0, "after Stage I: Φ(x) = Wx": cos1},
+                               title="Cosine similarity between stored memories in kernel space",
+                               xaxis="cos(Φ(ξ_μ), Φ(ξ_ν)), μ ≠ ν")
+    table = (f"| on {n_eval} queries ({kind} {amount:g}), β = {beta:g}, {steps} steps | plain MHN (W = I) | "
+             f"U-Hop ({iterations} Stage I steps) |\n|---|---|---|\n"
+             f"| separation loss L_Φ | {fit.loss_history[0]:.4f} | **{fit.loss_history[-1]:.4f}** |\n"
+             f"| retrieval error (MSE to the target memory) | {err0:.5f} | **{err1:.5f}** |\n"
+             f"| identity accuracy (nearest memory is the target) | {acc0:.3f} | **{acc1:.3f}** |\n"
+             f"| mean cosine between memories in kernel space | {cos0.mean():.3f} | **{cos1.mean():.3f}** |")
+    holds0, margin0, ver0 = _exact_count(codes, "dot", beta)
+    holds1, margin1, ver1 = _exact_count(codes, fit.kernel, beta)
+    gained = np.flatnonzero(holds1 & ~holds0)
+    lost = int(np.sum(holds0 & ~holds1))
+    exact = (f"**Exact fixed points with sparsemax (β = {beta:g}):** plain **{int(holds0.sum())} / {n}**, "
+             f"U-Hop **{int(holds1.sum())} / {n}** (Thm 2.2 margin ≥ 0). Checked by running one sparsemax step from "
+             f"each memory: {ver0} and {ver1} put all their weight on themselves. "
+             f"{len(gained)} memories became exact only after Stage I (gallery), {lost} stopped being exact.")
+    recon = bank.recon
+    gallery = [(recon[i], f"#{i}") for i in gained[:12]]
+    yield frame(loss=loss_fig, hist=hist, table=table, margin=margin_figure(margin0, margin1), exact=exact,
+                gallery=gallery, status="Stage II: retrieving the same query with both networks …")
+
+    # ---- Stage II, streamed next to the plain network
+    if int(query_index) < 0:  # auto: the first query the two networks disagree on (U-Hop right), else #0
+        wins = np.flatnonzero(hits1 & ~hits0)
+        q_idx = int(wins[0]) if len(wins) else 0
+        how = ("picked automatically: the first query U-Hop gets right and the plain network wrong"
+               if len(wins) else "no query where U-Hop wins; showing #0")
+    else:
+        q_idx, how = int(query_index) % n, "your choice"
+    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else _corrupted_queries(
+        encoder, bank.images[q_idx:q_idx + 1], kind, amount, seed=0)
+    query_img = _decode(encoder, q)[0]
+    target_img = _big(recon[q_idx])
+    e_plain, e_uhop = [], []
+    last_p = last_u = None
+    for sp, su in itertools.zip_longest(plain.stream(q, steps=steps), uhop.stream(q, steps=steps)):
+        last_p, last_u = sp or last_p, su or last_u
+        e_plain.append(float(last_p.energy[0]))
+        e_uhop.append(float(last_u.energy[0]))
+        yield frame(query=query_img, plain=_decode(encoder, last_p.state)[0], uhop=_decode(encoder, last_u.state)[0],
+                    target=target_img, energy=_energy_fig(e_plain, e_uhop, steps),
+                    status=f"Stage II: step {last_p.t if sp else last_u.t}")
+        if delay:
+            time.sleep(float(delay))
+    win_p = int(last_p.topk_indices[0, 0])
+    win_u = int(last_u.topk_indices[0, 0])
+    yield frame(status=f"Done. Query #{q_idx} ({how}): plain MHN's strongest memory #{win_p} "
+                       f"({'correct' if win_p == q_idx else 'wrong'}), U-Hop's #{win_u} "
+                       f"({'correct' if win_u == q_idx else 'wrong'}).")
+
+
+def _energy_fig(e_plain, e_uhop, steps: int):
+    fig = energy_figure({"plain MHN": e_plain, "U-Hop": e_uhop}, title="Energy per step (each model's own)",
+                        max_steps=steps, height=300)
+    fig.update_layout(font=dict(size=16), title_font=dict(size=18))
+    fig.update_traces(line=dict(width=4), marker=dict(size=8))
+    return fig
+
+
+def latent_choice() -> tuple[str, str]:
+    """(encoder for 'U-Hop on HEN latents', note): the default trained encoder, or pixels with a note."""
+    enc = state.default_encoder()
+    if enc == "pixels":
+        return enc, ("No trained encoder is available here (train one with `python -m hen_demo train-encoder`), "
+                     "so this runs on raw pixels.")
+    return enc, f"U-Hop on the latent codes of **{enc}** (HEN's encoder): a combination neither paper shows."
+
+
+def build_tab() -> None:
+    """The U-Hop tab (called inside ``with gr.Tab("U-Hop"):``)."""
+    gr.Markdown(TEXT, latex_delimiters=LATEX)
+    with gr.Row():
+        dataset = gr.Dropdown(state.dataset_choices(), value="digits", label="Dataset")
+        encoder = gr.Dropdown(state.encoder_choices(), value="pixels", label="Memory space (encoder)")
+        n = gr.Slider(10, 500, value=100, step=10, label="N memories")
+        kind = gr.Dropdown([c for c in CORRUPTIONS if c != "mask"], value="mask-random", label="Query corruption")
+        amount = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Amount")
+    with gr.Row():
+        iterations = gr.Slider(0, 300, value=60, step=10, label="Stage I iterations N")
+        lr = gr.Number(1.0, label="Stage I learning rate γ")
+        t = gr.Number(2.0, label="t (RBF scale)")
+        beta = gr.Number(1.0, label="β")
+        steps = gr.Slider(1, 30, value=8, step=1, label="Stage II steps T")
+        query_index = gr.Number(-1, precision=0, label="Query memory # (-1: auto)")
+    with gr.Row():
+        run_btn = gr.Button("Run U-Hop: Stage I, then Stage II", variant="primary", elem_id="uhop-run")
+        latent_btn = gr.Button("U-Hop on HEN latents (one click)", elem_id="uhop-latent")
+    status = gr.Markdown(elem_id="uhop-status")
+    with gr.Row():
+        loss_plot = gr.Plot(label="Stage I")
+        hist_plot = gr.Plot(label="Kernel-space similarities")
+    table = gr.Markdown()
+    with gr.Row():
+        with gr.Column(scale=3):
+            margin_plot = gr.Plot(label="Exact retrieval (Thm 2.2)")
+        with gr.Column(scale=2):
+            exact_text = gr.Markdown()
+            exact_gallery = gr.Gallery(label="became exact fixed points after Stage I", columns=6, height=200,
+                                       object_fit="contain", allow_preview=False)
+    gr.Markdown("### Stage II: the same corrupted query, plain modern Hopfield vs U-Hop")
+    with gr.Row():
+        query_img = gr.Image(label="query", interactive=False, height=220, elem_classes=["pixelated"])
+        plain_img = gr.Image(label="plain MHN", interactive=False, height=220, elem_classes=["pixelated"])
+        uhop_img = gr.Image(label="U-Hop", interactive=False, height=220, elem_classes=["pixelated"])
+        target_img = gr.Image(label="target memory", interactive=False, height=220, elem_classes=["pixelated"])
+    energy_plot = gr.Plot(label="Energy")
+
+    inputs = [dataset, encoder, n, kind, amount, iterations, lr, t, beta, steps, query_index]
+    outputs = [loss_plot, hist_plot, table, margin_plot, exact_text, exact_gallery, query_img, plain_img, uhop_img,
+               target_img, energy_plot, status]
+    run_btn.click(run_uhop, inputs, outputs)
+
+    def pick_latent():
+        enc, note = latent_choice()
+        return gr.update(value=enc), note
+
+    latent_btn.click(pick_latent, None, [encoder, status]).then(run_uhop, inputs, outputs)
