@@ -152,10 +152,10 @@ def cross_modal_patterns(
     txt = torch.as_tensor(text_codes, dtype=torch.float32).clone()
     if img.shape[0] != txt.shape[0]:
         raise ValueError("Image and text codes must describe the same number of memories.")
+    scale = float(img.norm(dim=1).mean() / txt.norm(dim=1).mean().clamp_min(1e-12))
     if bind is not None:
         i, j = int(bind[0]), int(bind[1])
         txt[j] = txt[i]
-    scale = float(img.norm(dim=1).mean() / txt.norm(dim=1).mean().clamp_min(1e-12))
     patterns = torch.cat([img, txt * scale], dim=1)  # (N, K_i + K_t)
     clamp = torch.zeros(patterns.shape[1], dtype=torch.bool)
     clamp[img.shape[1]:] = True

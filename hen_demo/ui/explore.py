@@ -8,6 +8,7 @@ retrieved image with the original and the encoder's own reconstruction (MSE, 1-S
 
 from __future__ import annotations
 
+import os
 import time
 
 import gradio as gr
@@ -154,8 +155,8 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
             yield (show(query_img),) + streamed + (None, None, None, "", None)
         elif frame.result is None:
             yield (gr.skip(),) + streamed + skip5
-        if frame.result is not None:
-            yield (gr.skip(),) + streamed + final_outputs(frame, pipe.bank, query_img)
+        if frame.result is not None:  # the last message carries every output (API clients see only it)
+            yield (show(query_img),) + streamed + final_outputs(frame, pipe.bank, query_img)
 
 
 @user_errors
@@ -163,7 +164,11 @@ def upload_query(path):
     """Load an uploaded file (validated: readable image, at most 4096 px a side) into the brush canvas."""
     if path is None:
         raise ValueError("No file was uploaded.")
-    img = load_image_file(path)  # ValueError for corrupt / huge / non-image files
+    try:
+        img = load_image_file(path)  # ValueError for corrupt / huge / non-image files
+    except ValueError as exc:  # say "your file", not the server's temporary path
+        name = os.path.basename(str(path))
+        raise ValueError(str(exc).replace(str(path), name)) from exc
     img = resize_square(img, EDITOR)
     return editor_value(img), "upload", -1
 

@@ -60,8 +60,8 @@ def energy_figure(
         y = np.asarray(list(values), dtype=float)
         fig.add_trace(
             go.Scatter(
-                x=np.arange(len(y)),
-                y=y,
+                x=list(range(len(y))),
+                y=y.tolist(),  # plain lists: readable JSON for API clients
                 mode="lines+markers",
                 name=name,
                 line=dict(color=COLORS[i % len(COLORS)], width=2),
@@ -128,7 +128,7 @@ def histogram_figure(
         color = next((c for key, c in palette.items() if name.lower().startswith(key)), COLORS[i % len(COLORS)])
         fig.add_trace(
             go.Histogram(
-                x=v,
+                x=v.tolist(),
                 name=f"{name} (n={len(v)})",
                 histnorm="probability density",
                 nbinsx=nbins,
@@ -184,7 +184,7 @@ def histogram_grid(
         for series, values in panels[name].items():
             color = next((c for key, c in palette.items() if series.lower().startswith(key)), COLORS[2])
             fig.add_trace(
-                go.Histogram(x=np.asarray(list(values), dtype=float), name=series, legendgroup=series,
+                go.Histogram(x=np.asarray(list(values), dtype=float).tolist(), name=series, legendgroup=series,
                              showlegend=col == 1, histnorm="probability density", nbinsx=nbins, opacity=0.6,
                              marker_color=color),
                 row=1, col=col,

@@ -1,0 +1,97 @@
+"""The launched app, driven through its HTTP API with gradio_client (what a browser's clicks call).
+
+A retrieval streams frames and ends with a decoded image and a finite, non-increasing energy curve; bad
+input (corrupt or huge upload, empty caption, N beyond the dataset, beta <= 0) comes back as a visible
+error message, and the app keeps serving the next request.
+"""
+
+import os
+
+import numpy as np
+import plotly.io
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from ui_server import running_app  # noqa: E402
+
+from hen_demo.ui import state  # noqa: E402
+
+N_PHOTOS = 27
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    os.environ.setdefault("HEN_CACHE_DIR", str(tmp_path_factory.mktemp("hen_cache")))
+    with running_app() as url:
+        yield Client(url, verbose=False)
+
+
+def explore_args(**over):
+    """Arguments of /retrieve in order, with a working default query (photo #1, bottom half hidden)."""
+    args = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=1.0, n=N_PHOTOS,
+                steps=30, tol=1e-6, source="stored memory", index=1, editor=None, caption="",
+                text_encoder=state.default_text_encoder(), corruption="occlude-bottom", amount=0.5, seed=0)
+    args.update(over)
+    return list(args.values())
+
+
+def test_retrieval_streams_an_image_and_a_descending_energy(client):
+    job = client.submit(*explore_args(), api_name="/retrieve")
+    result = job.result(timeout=120)
+    frames = job.outputs()
+    assert len(frames) >= 2  # at least the query frame and the final frame were streamed
+    query_img, state_img = result[0], result[1]
+    for path in (query_img, state_img):
+        assert path and os.path.exists(path)
+    img = np.asarray(Image.open(state_img))
+    assert img.ndim == 3 and img.shape[2] >= 3 and img.std() > 0  # a decoded picture, not a blank
+    details = result[10]
+    e = np.asarray(details["energies"], dtype=float)
+    assert len(e) >= 2 and np.isfinite(e).all()
+    assert (np.diff(e) <= 1e-5 * max(1.0, abs(e[0]))).all(), e
+    # the plot shows the same curve
+    plot = plotly.io.from_json(result[3]["plot"])
+    np.testing.assert_allclose(np.asarray(plot.data[0].y, dtype=float), e, rtol=1e-6)
+    assert details["verdict"] in ("retrieved", "metastable", "wrong")
+    assert "MSE" in result[9]
+
+
+def _error_message(call) -> str:
+    with pytest.raises(AppError) as info:
+        call()
+    return str(info.value)
+
+
+def test_bad_input_gives_visible_errors_and_the_app_keeps_serving(client, tmp_path):
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 10)
+    msg = _error_message(lambda: client.predict(handle_file(str(corrupt)), api_name="/upload_query"))
+    assert "corrupt" in msg.lower() or "not an image" in msg.lower()
+
+    huge = tmp_path / "huge.png"
+    Image.new("RGB", (8000, 8000)).save(huge)
+    msg = _error_message(lambda: client.predict(handle_file(str(huge)), api_name="/upload_query"))
+    assert "8000" in msg and "px" in msg
+
+    msg = _error_message(lambda: client.predict(*explore_args(source="caption", caption="   "), api_name="/retrieve"))
+    assert "caption" in msg.lower() and "empty" in msg.lower()
+
+    msg = _error_message(lambda: client.predict(*explore_args(n=100), api_name="/retrieve"))
+    assert "N = 100" in msg and "27" in msg and "photos" in msg
+
+    for beta in (0.0, -3.0):
+        msg = _error_message(lambda: client.predict(*explore_args(beta=beta), api_name="/retrieve"))
+        assert "beta" in msg.lower() and "positive" in msg.lower()
+
+    # still serving: a good upload and a good retrieval succeed after all those errors
+    good = tmp_path / "good.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(good)
+    editor, source, index = client.predict(handle_file(str(good)), api_name="/upload_query")
+    assert source == "upload" and index == -1
+    result = client.predict(*explore_args(), api_name="/retrieve")
+    assert os.path.exists(result[1]) and np.isfinite(result[10]["energies"]).all()
