@@ -22,7 +22,7 @@ from hen_demo.memory.classical import (
     random_bipolar,
 )
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.patterns import sklearn_digit_patterns, state_image
+from hen_demo.ui.patterns import labelled_grid, sklearn_digit_patterns, state_image
 from hen_demo.ui.teaching_figures import bar_figure, capacity_figure
 
 CAPACITY_TEXT = r"""
@@ -80,12 +80,14 @@ def spurious_demo(D, P, flip, seed):
         ok = bool(np.array_equal(final[mu], xi[mu]))
         exact += ok
         if len(gallery) < 8:
-            label = "✓ recalled" if ok else v.text
+            m = float(v.overlaps[mu])
+            label = ("recalled" if ok else f"spurious, m = {m:+.2f}" if v.kind == "spurious"
+                     else f"mixture of {v.indices}" if v.kind == "mixture" else f"{v.kind} #{v.indices[0]}")
             gallery.append((_pair(xi[mu], final[mu]), f"#{mu}: {label}"))
     text = (f"**N = {P}, D = {D} (N/D = {P / D:.3f}).** From {flip:.0%} flipped cues: **{exact}/{P}** recalled "
             f"exactly; final states: {kinds['stored']} stored patterns, {kinds['negated']} negated, "
-            f"{kinds['mixture']} 3-mixtures, {kinds['spurious']} other spurious. Each picture: target | final.")
-    return gallery, text
+            f"{kinds['mixture']} 3-mixtures, {kinds['spurious']} other spurious. Each pair: target | final.")
+    return labelled_grid([g[0] for g in gallery], [g[1] for g in gallery], columns=2, font_size=17), text
 
 
 @user_errors
@@ -116,12 +118,12 @@ def dam_recall(n, count, flip, seed):
     for mu in range(min(count, 6)):
         row = np.concatenate([_pair(cues[mu], f2[mu]), np.full((128, 6, 3), 255, np.uint8),
                               state_image(fn[mu], scale=8, grid=False)], axis=1)
-        gallery.append((row, f"#{mu}: n=2 {'✓' if ok2[mu] else '✗'} · n={n} {'✓' if okn[mu] else '✗'}"))
+        gallery.append((row, f"#{mu}: n=2 {'right' if ok2[mu] else 'wrong'}, n={n} {'right' if okn[mu] else 'wrong'}"))
     name = " (Minerva 2)" if n == 4 else ""
     text = (f"Digits are strongly correlated (they share strokes), so the classical network fails early. "
             f"Exact recall of {count} digits from {flip:.0%} flipped cues: **n = 2: {ok2.sum()}/{count}**, "
-            f"**n = {n}{name}: {okn.sum()}/{count}**. Each picture: cue | n = 2 | n = {n}.")
-    return gallery, text
+            f"**n = {n}{name}: {okn.sum()}/{count}**. Each row: cue | n = 2 | n = {n}.")
+    return labelled_grid([g[0] for g in gallery], [g[1] for g in gallery], columns=2, font_size=17), text
 
 
 @user_errors
@@ -136,7 +138,7 @@ def dam_capacity_plot(n_max, D, progress=gr.Progress()):
         curve = capacity_curve(D, x_all, n=n, flip=0.0, trials=1, seed=0, sweeps=3, max_cues=25,
                                progress=lambda f, d, k=k: progress((k + f) / len(orders), desc=f"n = {n}: {d}"))
         series[f"n = {n}" + (" (Minerva 2)" if n == 4 else "")] = curve.recall_fraction
-        markers[f"n={n}: {dam_capacity_estimate(D, n):.0f}"] = dam_capacity_estimate(D, n)
+        markers[f"estimate n={n}: {dam_capacity_estimate(D, n):.0f}"] = dam_capacity_estimate(D, n)
     fig = capacity_figure(x_all, series, markers, title=f"Fraction of stored patterns that are fixed points, D = {D}",
                           log_x=True, xaxis="number of stored patterns N (log scale)")
     table = "| n | estimate D^(n-1)/(2(2n-3)!! ln D) |\n|---|---|\n" + "\n".join(
@@ -176,8 +178,7 @@ def build_sections(patterns: gr.State, latex):
         curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
     with gr.Row():
         with gr.Column(scale=1):
-            spur_gallery = gr.Gallery(label="target | final state", columns=2, height=460, object_fit="contain",
-                                      allow_preview=False)
+            spur_gallery = gr.Image(label="target | final state", interactive=False, elem_id="classroom-spur-img")
             spur_text = gr.Markdown()
         with gr.Column(scale=1):
             cap_plot = gr.Plot(label="Capacity")
@@ -191,8 +192,7 @@ def build_sections(patterns: gr.State, latex):
         dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
     with gr.Row():
         with gr.Column(scale=1):
-            dam_gallery = gr.Gallery(label="cue | n = 2 | n", columns=2, height=460, object_fit="contain",
-                                     allow_preview=False)
+            dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False)
             dam_text = gr.Markdown()
         with gr.Column(scale=1):
             with gr.Row():

@@ -162,3 +162,23 @@ def gallery_strip(patterns, side: int | None = None, scale: int = 6, gap: int = 
             row.append(spacer)
         row.append(t)
     return np.concatenate(row, axis=1)
+
+
+def labelled_grid(tiles: list[np.ndarray], labels: list[str], columns: int = 2, gap: int = 14,
+                  font_size: int = 20) -> np.ndarray:
+    """Tiles (uint8 (h, w, 3), all the same size) in a grid, each with a caption above it; one uint8 picture.
+    Used instead of a gallery so wide tiles (target | final) stay large and readable on a projector."""
+    if not tiles:
+        raise ValueError("Nothing to show.")
+    h, w = tiles[0].shape[:2]
+    font = ImageFont.load_default(size=font_size)
+    cap = font_size + 8
+    rows = (len(tiles) + columns - 1) // columns
+    canvas = Image.new("RGB", (columns * w + (columns - 1) * gap, rows * (h + cap + gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for k, (tile, label) in enumerate(zip(tiles, labels)):
+        r, c = divmod(k, columns)
+        x, y = c * (w + gap), r * (h + cap + gap)
+        draw.text((x + 2, y + 2), label, fill=(20, 20, 20), font=font)
+        canvas.paste(Image.fromarray(np.ascontiguousarray(tile)), (x, y + cap))
+    return np.asarray(canvas)

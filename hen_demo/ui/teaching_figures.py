@@ -72,6 +72,10 @@ def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]]
         fig.add_trace(go.Scatter(x=list(load), y=list(values), mode="lines+markers", name=name,
                                  line=dict(color=COLORS[i % len(COLORS)], width=4), marker=dict(size=9)))
     for k, (label, xpos) in enumerate(markers.items()):
+        if log_x:  # plotly places vline annotations in log10 units on log axes: draw plain segments instead
+            fig.add_trace(go.Scatter(x=[xpos, xpos], y=[0, 1.02], mode="lines", name=label,
+                                     line=dict(color=COLORS[k % len(COLORS)], width=2, dash="dot")))
+            continue
         fig.add_vline(x=xpos, line=dict(color="#444", width=2, dash="dash" if k % 2 == 0 else "dot"),
                       annotation_text=label, annotation_position="top right" if k % 2 == 0 else "bottom right",
                       annotation_yshift=-22 * (k // 2), annotation_font=dict(size=15),
