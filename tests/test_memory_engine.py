@@ -190,7 +190,7 @@ def test_result_shapes_and_topk():
     assert HopfieldMemory(xi).retrieve(xi[:2], topk=0).topk_indices.shape == (2, 0)
 
 
-def test_auto_method_switches_to_sdpa_for_large_score_matrices(monkeypatch):
+def test_auto_method_uses_sdpa_on_cpu_and_matmul_without_flash(monkeypatch):
     import hen_demo.memory.fastpath as fp
     calls = []
     xi = _bank(n=50, k=8).float()
@@ -198,9 +198,21 @@ def test_auto_method_switches_to_sdpa_for_large_score_matrices(monkeypatch):
     monkeypatch.setattr(mem._fast_step, "step_sdpa", lambda s: calls.append("sdpa") or fp.FastAttentionStep.step_sdpa(mem._fast_step, s))
     monkeypatch.setattr(mem._fast_step, "step_matmul", lambda s: calls.append("mm") or fp.FastAttentionStep.step_matmul(mem._fast_step, s))
     mem.retrieve(xi[:4], steps=1)
-    monkeypatch.setattr(fp, "MATMUL_MAX_SCORES", 100)  # 4 x 50 logits > 100
+    monkeypatch.setattr(mem._fast_step, "_flash", None)  # as on a device without the CPU flash op
     mem.retrieve(xi[:4], steps=1)
-    assert calls == ["mm", "sdpa"]
+    assert calls == ["sdpa", "mm"]
+
+
+def test_public_sdpa_fallback_matches_reference():
+    """Where the CPU flash op is missing, sdpa + a separate log-sum-exp gives the same states and energies."""
+    xi = _bank(n=40, k=12).float()
+    q = _noisy(xi.double(), [0, 1, 2], sigma=0.7).float()
+    for sim in ("dot", "l2"):
+        mem = HopfieldMemory(xi, sim, "softmax", beta=0.4, fast_method="sdpa")
+        mem._fast_step._flash = None
+        a, b = mem.retrieve(q, steps=10, tol=0), mem.retrieve(q, steps=10, tol=0, fast=False)
+        torch.testing.assert_close(a.states, b.states, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(a.energies, b.energies, rtol=1e-4, atol=1e-3)
 
 
 def test_numpy_inputs_accepted():

@@ -4,20 +4,28 @@ One modern Hopfield step with softmax separation is attention (HEN eq. 4-6; Rams
 s' = softmax(beta * Xi s) Xi = SDPA(q = s, k = Xi, v = Xi, scale = beta). Inputs are 4-D
 (1, 1, B, D): on CPU that takes the flash kernel, which never builds the (B, N) score matrix.
 
-Similarities on the fast path (softmax only):
-    dot     q = s,            k = xi,                    v = xi,     scale = beta
-    l2      q = [s, 1],       k = [xi, -||xi||^2 / 2],   v = [xi, 0], scale = 2 beta
-            so the logits are 2 beta (xi.s - ||xi||^2/2) = -beta ||xi - s||^2 + beta ||s||^2; the last
-            term is constant per query and cancels in the softmax. Folding the key bias into an
-            extra dimension keeps the flash kernel (an additive attn_mask measured slower on CPU;
-            see bench.py). The zero column of v keeps q, k, v at one head size (flash requires it).
-    kernel  q = W s, k = W xi, v = xi (zero-padded to a common width), scale = beta (U-Hop eq. 2.4)
+Similarities on the fast path (softmax only), with logits = scale * q.k + key bias:
+    dot     q = s,    k = v = xi,  scale = beta,    no bias
+    l2      q = s,    k = v = xi,  scale = 2 beta,  key bias -beta ||xi||^2 (an additive attn_mask,
+            a stride-0 view expanded over the queries), so the logits are
+            2 beta xi.s - beta ||xi||^2 = -beta ||xi - s||^2 + beta ||s||^2; the last term is constant
+            per query and cancels in the softmax (our L2 convention z = -||xi - s||^2, similarity.py).
+    kernel  q = W s, k = W xi, v = xi, zero-padded to a common width rounded up to a multiple of 16,
+            scale = beta (U-Hop eq. 2.4)
 
 The energy needs log sum exp of the logits at every step. On CPU the flash op
 ``aten._scaled_dot_product_flash_attention_for_cpu`` returns it with the output at no extra cost
-(this is the op the public function dispatches to). Where that op is missing (other devices,
-other torch builds) we call the public function and compute the log-sum-exp with one extra
-chunked matmul; the result is the same.
+(it is the op the public function dispatches to). Where that op is missing (other devices, other
+torch builds) the public function would need one extra matmul for the log-sum-exp, so
+``method="auto"`` then takes the fused matmul step instead (matmul -> in-place exp -> matmul, one
+pass over the (B, N) logits for both the weights and the log-sum-exp).
+
+Measured on the shared 2-core CPU (torch 2.13, float32, B = 256, K = 2,352, N = 6,000 / 15,000;
+CPU-seconds because other jobs were running, so ratios only): flash sdpa 0.98-1.12 of torch.mm's
+throughput, the fused matmul step 0.90-0.93. For L2, the key bias as an expanded attn_mask ran at
+1.00-1.12, the same as folding it into an extra key column padded to a multiple of 16 (1.01-1.05),
+while the unpadded fold (K + 1 = 2,353 wide) fell to 0.89-0.93; the mask needs no copy of the bank,
+so we use it. Hence "auto" = sdpa on CPU, fused matmul elsewhere.
 """
 
 from __future__ import annotations
@@ -30,8 +38,6 @@ from .similarity import PreparedSimilarity
 
 FAST_SIMILARITIES = ("dot", "l2", "kernel")
 _CHUNK_ELEMENTS = 1 << 24
-# "auto" uses the fused matmul while the (B, N) logits stay below this many elements, sdpa above
-MATMUL_MAX_SCORES = 1 << 22
 
 
 def fast_supported(similarity: PreparedSimilarity, sep: Separation) -> bool:
@@ -44,79 +50,86 @@ def _pad(x: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class FastAttentionStep:
-    """Precomputed keys/values for one bank; ``step(states)`` -> (new states (B, K), lse (B,)).
+    """Keys, values and key bias for one bank; ``step(states)`` -> (new states (B, K), lse (B,)).
 
     Args:
         similarity: a PreparedSimilarity with name in FAST_SIMILARITIES.
         beta: inverse temperature (> 0).
+        method: "auto" (sdpa where its flash kernel returns the log-sum-exp, i.e. CPU; fused matmul
+            elsewhere), "sdpa" or "matmul".
     """
 
     def __init__(self, similarity: PreparedSimilarity, beta: float, method: str = "auto"):
         if method not in ("auto", "sdpa", "matmul"):
             raise ValueError(f"Unknown fast-path method {method!r}; use 'auto', 'sdpa' or 'matmul'.")
-        self.method = method
-        self.n = similarity.patterns.shape[0]
         if similarity.name not in FAST_SIMILARITIES:
             raise ValueError(f"The fast path does not support the {similarity.name} similarity.")
+        self.method = method
         self.similarity = similarity
         xi = similarity.patterns  # (N, K)
         self.dim = xi.shape[1]
-        if similarity.name == "dot":
-            keys, values, self.scale = xi, xi, beta
-        elif similarity.name == "l2":
-            keys = torch.cat([xi, -0.5 * similarity.sq_norms[:, None]], dim=1)  # (N, K+1)
-            values = _pad(xi, self.dim + 1)  # (N, K+1)
-            self.scale = 2.0 * beta
+        self.bias = None  # (N,) additive key bias of the logits
+        if similarity.name == "kernel":
+            width = -(-max(similarity.keys.shape[1], self.dim) // 16) * 16
+            keys, values, self.scale = _pad(similarity.keys, width), _pad(xi, width), beta  # (N, D)
         else:
-            keys, values, self.scale = similarity.keys, xi, beta  # (N, D_phi), (N, K)
-        width = max(keys.shape[1], values.shape[1])
-        self.width = width
-        self.k = _pad(keys, width)[None, None].contiguous()  # (1, 1, N, D)
-        self.v = _pad(values, width)[None, None].contiguous()  # (1, 1, N, D)
+            keys = values = xi  # (N, K), no copy of the bank
+            self.scale = beta
+            if similarity.name == "l2":
+                self.scale = 2.0 * beta
+                self.bias = -beta * similarity.sq_norms  # (N,)
+        self.width = keys.shape[1]
+        self.k = keys[None, None]  # (1, 1, N, D)
+        self.v = values[None, None]  # (1, 1, N, D)
         self._flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 
     def queries(self, states: torch.Tensor) -> torch.Tensor:
-        """states (B, K) -> q (1, 1, B, D)."""
-        name = self.similarity.name
-        if name == "l2":
-            q = torch.cat([states, states.new_ones(states.shape[0], 1)], dim=1)
-        elif name == "kernel":
-            q = states @ self.similarity.W.T
-        else:
-            q = states
-        return _pad(q, self.width)[None, None].contiguous()
+        """states (B, K) -> q (B, D)."""
+        if self.similarity.name == "kernel":
+            return _pad(states @ self.similarity.W.T, self.width)
+        return states
+
+    def flash_available(self, device: torch.device) -> bool:
+        """True where sdpa's flash kernel also hands back the log-sum-exp (CPU builds of torch >= 2.2)."""
+        return device.type == "cpu" and self._flash is not None
 
     def step(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One softmax update of all rows of ``states`` (B, K); also returns lse (B,) of the logits."""
-        if self.method == "matmul" or (self.method == "auto" and states.shape[0] * self.n <= MATMUL_MAX_SCORES):
+        if self.method == "matmul" or (self.method == "auto" and not self.flash_available(states.device)):
             return self.step_matmul(states)
         return self.step_sdpa(states)
 
+    def _logits(self, q: torch.Tensor) -> torch.Tensor:
+        """scale * q k^T + bias for q (b, D): (b, N)."""
+        k = self.k[0, 0]
+        if self.bias is None:
+            return torch.mm(q, k.T).mul_(self.scale)
+        return torch.addmm(self.bias, q, k.T, alpha=self.scale)
+
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same update as one fused matmul -> in-place exp -> matmul: builds the (B, N) logits
-        once and gets the weights and the log-sum-exp from one pass over them."""
-        q = self.queries(states)[0, 0]  # (B, D)
-        k = self.k[0, 0]  # (N, D)
-        logits = torch.mm(q, k.T).mul_(self.scale)  # (B, N)
+        """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once
+        and one pass over them gives the weights and the log-sum-exp."""
+        logits = self._logits(self.queries(states))  # (B, N)
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, 1)
         weights = logits.sub_(lse).exp_()  # (B, N) softmax, in place
         return torch.mm(weights, self.v[0, 0])[:, : self.dim], lse[:, 0]
 
     def step_sdpa(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update through scaled_dot_product_attention (4-D inputs; flash kernel on CPU)."""
-        q = self.queries(states)
+        q = self.queries(states)[None, None]  # (1, 1, B, D)
+        mask = None
+        if self.bias is not None:
+            mask = self.bias.view(1, 1, 1, -1).expand(1, 1, q.shape[2], -1)  # (1, 1, B, N) stride-0 view
         if states.device.type == "cpu" and self._flash is not None:
             try:
-                out, lse = self._flash(q, self.k, self.v, 0.0, False, attn_mask=None, scale=self.scale)
+                out, lse = self._flash(q, self.k, self.v, 0.0, False, attn_mask=mask, scale=self.scale)
                 return out[0, 0, :, : self.dim], lse.reshape(-1)
             except (RuntimeError, TypeError):  # op present but refuses these inputs: public path below
                 self._flash = None
-        out = F.scaled_dot_product_attention(q, self.k, self.v, scale=self.scale)[0, 0, :, : self.dim]
-        return out, self.logsumexp(q[0, 0])
+        out = F.scaled_dot_product_attention(q, self.k, self.v, attn_mask=mask, scale=self.scale)
+        return out[0, 0, :, : self.dim], self.logsumexp(q[0, 0])
 
     def logsumexp(self, q: torch.Tensor) -> torch.Tensor:
-        """log sum_n exp(scale * q.k_n) for q (B, D), in row chunks: (B,)."""
-        k = self.k[0, 0]
-        rows = max(1, _CHUNK_ELEMENTS // max(1, k.shape[0]))
-        parts = [torch.logsumexp(self.scale * (q[i : i + rows] @ k.T), dim=-1) for i in range(0, q.shape[0], rows)]
-        return torch.cat(parts)
+        """log sum_n exp(logits) for q (B, D), in row chunks: (B,)."""
+        rows = max(1, _CHUNK_ELEMENTS // max(1, self.k.shape[2]))
+        return torch.cat([torch.logsumexp(self._logits(q[i : i + rows]), dim=-1) for i in range(0, q.shape[0], rows)])
