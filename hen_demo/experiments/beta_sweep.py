@@ -104,6 +104,9 @@ def _findings(table: pd.DataFrame) -> str:
         parts.append(f"{r.encoder}/{r.similarity}: best MSE {r.mse:.4f} (1−SSIM {r.one_minus_ssim:.3f}, identity "
                      f"{r.identity_accuracy:.0%}, metastable {r.metastable_fraction:.0%}) at β={r.beta:g}")
     text = "Best β per configuration — " + "; ".join(parts) + ". "
+    if (best.metastable_fraction > 0.5).any():
+        text += ("Where the lowest MSE comes with a high metastable fraction, it is a blurry average of many memories: "
+                 "MSE rewards averaging, which is why identity accuracy is reported next to it. ")
     pix = best[best.encoder == "pixels"]
     enc = best[best.encoder != "pixels"]
     if len(pix) and len(enc):
