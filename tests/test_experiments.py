@@ -174,3 +174,20 @@ def test_hetero_association_from_text_and_shared_caption_mixture():
     states, weights, _, _ = retrieve_batched(mem, text_queries(shared[:1], n, scale), 100, clamp=clamp)
     assert abs(float(weights[0, 0]) - 0.5) < 0.05 and abs(float(weights[0, 1]) - 0.5) < 0.05
     assert metrics.metastable_fraction(weights) == 1.0
+
+
+def test_experiments_tab_builds_runs_and_loads(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from hen_demo.ui import experiments_tab as tab
+
+    with gr.Blocks():
+        tab.build_tab()
+    fig, table, md, image, csv = tab._run("classical-capacity", "tiny", [], 0, progress=lambda *a, **k: None)
+    assert fig is not None and len(table) > 0 and "Ours (tiny" in md and csv.endswith(".csv")
+    monkeypatch.setattr(tab, "RESULTS", tmp_path)
+    with pytest.raises(gr.Error):
+        tab._load("classical-capacity")
+    run_experiment("classical-capacity", "tiny", out=tmp_path / "classical-capacity")
+    _, table, md, image, csv = tab._load("classical-capacity")
+    assert len(table) > 0 and "Committed offline result" in md and image.endswith(".png")
