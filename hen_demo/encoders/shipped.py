@@ -1,25 +1,83 @@
-"""Registry hooks for the project's own small encoders (vq-small, kl-small, dvae-small)."""
+"""The project's own small encoders (vq-small, kl-small, dvae-small), loaded from assets/encoders.
+
+Each ships as ``<name>.safetensors`` (weights), ``<name>.json`` (SmallConfig + training record) and
+``<name>.md`` (model card). Train them again with ``python -m hen_demo train-encoder --kind vq|kl|dvae``.
+"""
 
 from __future__ import annotations
 
-from hen_demo.encoders.base import EncoderUnavailable
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
 from hen_demo.data.offline import assets_dir
+from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
+from hen_demo.encoders.small_blocks import SmallConfig
+
+LABELS = {"vq": "VQ-VAE small (f4, trained here)", "kl": "KL-VAE small (f4, trained here)",
+          "dvae": "Discrete VAE small (Gumbel-softmax, f4, trained here)"}
 
 
-def weights_paths(name: str):
-    d = assets_dir() / "encoders"
+def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
+    d = Path(folder) if folder else assets_dir() / "encoders"
     return d / f"{name}.safetensors", d / f"{name}.json"
+
+
+class SmallAutoencoder(ImageEncoder):
+    """ImageEncoder wrapper around a SmallVQVAE / SmallKLVAE / SmallDVAE.
+
+    Args:
+        model: the network (with ``encode_latent`` and ``decode_latent``).
+        name: registry name. fingerprint: changes with the weights (bank cache key).
+    """
+
+    def __init__(self, model: torch.nn.Module, name: str, fingerprint: str, meta: dict | None = None) -> None:
+        super().__init__()
+        cfg: SmallConfig = model.cfg
+        self.model = model.eval()
+        self.name = name
+        self.label = LABELS.get(cfg.kind, name)
+        self.image_size = cfg.image_size
+        self.latent_shape = (cfg.latent_channels, cfg.grid, cfg.grid)
+        self.code_dim = cfg.code_dim
+        self.fingerprint = fingerprint
+        self.meta = meta or {}
+
+    def _modules(self):
+        return [self.model]
+
+    def _encode(self, x):
+        return self.model.encode_latent(x)
+
+    def _decode(self, z):
+        return self.model.decode_latent(z)
 
 
 def probe(name: str) -> str:
     st, js = weights_paths(name)
     if not (st.is_file() and js.is_file()):
-        return f"weights not found at {st} (train them with: python -m hen_demo train-encoder --kind {name.split('-')[0]})"
+        kind = name.split("-")[0]
+        return f"weights not found at {st} (train them with: python -m hen_demo train-encoder --kind {kind})"
     return ""
 
 
-def load(name: str, **kwargs):
-    reason = probe(name)
-    if reason:
-        raise EncoderUnavailable(f"{name} is unavailable: {reason}")
-    raise EncoderUnavailable(f"{name} is unavailable: the model code is not written yet")
+def load(name: str, folder=None, **kwargs) -> SmallAutoencoder:
+    from safetensors.torch import load_file
+
+    from hen_demo.encoders.train import build_model
+
+    st, js = weights_paths(name, folder)
+    if not (st.is_file() and js.is_file()):
+        raise EncoderUnavailable(f"{name} is unavailable: {probe(name) if folder is None else f'no weights in {folder}'}")
+    with open(js, encoding="utf-8") as f:
+        meta = json.load(f)
+    cfg = SmallConfig(**meta["config"])
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(load_file(str(st)))
+    except Exception as exc:
+        raise EncoderUnavailable(f"{name} is unavailable: its weights at {st} do not load ({exc})") from exc
+    digest = hashlib.sha256(st.read_bytes()).hexdigest()[:16]
+    return SmallAutoencoder(model, name, f"{name}:{digest}", meta)

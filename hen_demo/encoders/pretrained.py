@@ -1,0 +1,154 @@
+"""The papers' pretrained autoencoders through diffusers (HEN §3: KL-f8, VQ-f8, VQ-f16, KL-f16 of
+Rombach et al. 2022).
+
+* ``kl-f8``: ``AutoencoderKL`` from ``CompVis/ldm-text2im-large-256`` (subfolder ``vqvae``; despite its name
+  a KL autoencoder, 4 latent channels, f8), else the ``vae`` of ``CompVis/stable-diffusion-v1-4``.
+  Code = ``encode(x).latent_dist.mean``.
+* ``vq-f8``: ``VQModel`` from ``xvjiarui/ldm-vq-f8`` (a port of the LDM vq-f8). Code = ``encode(x).latents``,
+  the pre-quantisation latent; ``decode`` quantises to the nearest codebook entry first.
+* ``vq-f16``: the LDM vq-f16 converted with ``python -m hen_demo convert ldm`` into ``$HEN_WEIGHTS_DIR/vq-f16``;
+  without it, the labelled substitute ``xvjiarui/taming-vq-f16-n1024`` (taming-transformers VQGAN, 1024
+  codes of 256 dims: a much longer code).
+* ``kl-f16``: only from a converted LDM checkpoint in ``$HEN_WEIGHTS_DIR/kl-f16`` (no diffusers copy on a hub).
+
+Inputs are mapped from [0, 1] to [-1, 1] and outputs back. Default input sides make K close to the paper's
+2,352 (f8, 4 channels at 192 px: 24·24·4 = 2,304); change with ``get_image_encoder(name, image_size=...)``.
+diffusers prefers ``.safetensors`` and loads ``.bin`` files with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
+from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    cls: str  # diffusers class: "AutoencoderKL" | "VQModel"
+    sources: tuple  # ((repo id, subfolder or None), ...) tried in order
+    image_size: int  # default square input side
+    note: str = ""  # shown to users (e.g. "substitute")
+
+
+SPECS: dict[str, PretrainedSpec] = {
+    "kl-f8": PretrainedSpec("AutoencoderKL", (("CompVis/ldm-text2im-large-256", "vqvae"),
+                                              ("CompVis/stable-diffusion-v1-4", "vae")), 192),
+    "vq-f8": PretrainedSpec("VQModel", (("xvjiarui/ldm-vq-f8", None),), 192),
+    "vq-f16": PretrainedSpec("VQModel", (("xvjiarui/taming-vq-f16-n1024", None),), 256,
+                             "from the hub this is the substitute taming VQGAN f16 n1024, not the LDM vq-f16"),
+    "kl-f16": PretrainedSpec("AutoencoderKL", (), 256,
+                             "convert the LDM kl-f16 checkpoint with: python -m hen_demo convert ldm"),
+}
+
+
+def _cls(name: str):
+    import diffusers
+    return getattr(diffusers, SPECS[name].cls)
+
+
+def _cfg_file(sub) -> str:
+    return f"{sub}/config.json" if sub else "config.json"
+
+
+def probe(name: str, weights_dir=None, cache_dir=None) -> str:
+    spec = SPECS[name]
+    if local_folder(name, weights_dir) is not None:
+        return ""
+    if any(in_hf_cache(repo, _cfg_file(sub), cache_dir) for repo, sub in spec.sources):
+        return ""
+    if not spec.sources:
+        return f"no local weights (set HEN_WEIGHTS_DIR and {spec.note})"
+    reason = hub_reason()
+    if reason:
+        return f"not in the local cache and {reason}; or put a diffusers folder in $HEN_WEIGHTS_DIR/{name}"
+    return ""
+
+
+class DiffusersAutoencoder(ImageEncoder):
+    """ImageEncoder over a diffusers ``AutoencoderKL`` or ``VQModel``.
+
+    Args:
+        model: the diffusers model. name: registry name. image_size: square input side (multiple of f).
+        source: where the weights came from (shown in the UI and used in the cache fingerprint).
+    """
+
+    def __init__(self, model, name: str, image_size: int, source: str, label: str = "") -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.is_vq = type(model).__name__ == "VQModel"
+        cfg = model.config
+        f = 2 ** (len(cfg.block_out_channels) - 1)
+        if image_size % f:
+            raise ValueError(f"{name} needs an image size divisible by {f}; got {image_size}")
+        ch = (cfg.vq_embed_dim or cfg.latent_channels) if self.is_vq else cfg.latent_channels
+        self.name, self.image_size, self.source = name, int(image_size), source
+        self.label = label or name
+        self.latent_shape = (int(ch), image_size // f, image_size // f)
+        self.code_dim = int(ch * (image_size // f) ** 2)
+        self.fingerprint = f"{name}:{source}:{image_size}"
+
+    def _modules(self):
+        return [self.model]
+
+    def _encode(self, x):
+        x = x.to(self.model.dtype) * 2.0 - 1.0  # [0, 1] -> [-1, 1]
+        if self.is_vq:
+            return self.model.encode(x).latents  # pre-quantisation latents
+        return self.model.encode(x).latent_dist.mean
+
+    def _decode(self, z):
+        out = self.model.decode(z.to(self.model.dtype)).sample  # VQModel.decode quantises first
+        return (out.float() + 1.0) / 2.0
+
+
+def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=None, allow_download: bool = True,
+         **kwargs) -> DiffusersAutoencoder:
+    """Load ``name`` from the first place that has it (see ``hen_demo.encoders.weights``)."""
+    spec = SPECS[name]
+    try:
+        cls = _cls(name)
+    except (ImportError, AttributeError) as exc:
+        raise EncoderUnavailable(f"{name} is unavailable: diffusers cannot be imported ({exc})") from exc
+    size = int(image_size or spec.image_size)
+    label = f"{name} ({spec.note})" if spec.note else name
+    errors = []
+    folder = local_folder(name, weights_dir)
+    if folder is not None:
+        try:
+            return DiffusersAutoencoder(cls.from_pretrained(folder, local_files_only=True), name, size,
+                                        f"folder:{folder}", label=name)
+        except Exception as exc:
+            errors.append(f"{folder}: {type(exc).__name__}: {exc}")
+    elif weights_dir:
+        errors.append(f"{weights_dir} has no config.json")
+    for repo, sub in spec.sources:  # the local cache first, never the network
+        if not in_hf_cache(repo, _cfg_file(sub), cache_dir):
+            continue
+        try:
+            m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir, local_files_only=True)
+            return DiffusersAutoencoder(m, name, size, f"hub:{repo}/{sub or ''}", label=label)
+        except Exception as exc:
+            errors.append(f"cache {repo}: {type(exc).__name__}: {exc}")
+    reason = hub_reason()
+    if allow_download and spec.sources and not reason:
+        for repo, sub in spec.sources:
+            try:
+                m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir)
+                return DiffusersAutoencoder(m, name, size, f"hub:{repo}/{sub or ''}", label=label)
+            except Exception as exc:
+                errors.append(f"hub {repo}: {type(exc).__name__}: {exc}")
+    elif spec.sources:
+        errors.append(f"hub: {reason}")
+    else:
+        errors.append(spec.note)
+    raise EncoderUnavailable(f"{name} is unavailable: " + "; ".join(errors))
+
+
+@torch.no_grad()
+def _smoke(enc: DiffusersAutoencoder) -> tuple:  # used by tests: one encode/decode on zeros
+    z = enc.encode(torch.zeros(1, 3, enc.image_size, enc.image_size))
+    return tuple(z.shape), tuple(enc.decode(z).shape)
