@@ -8,7 +8,9 @@ and the roofline: T x (two torch.mm of the same shapes, B x K x N and B x N x K)
 retrieval also computes the energies and one final pass for the weights, which count against it.
 
 ``--json`` prints one JSON object; each size carries ``roofline_fraction``: the fast path's GFLOP/s
-divided by the roofline's (the lowest over the similarities benchmarked).
+divided by the roofline's (the lowest over the similarities benchmarked). Cases are timed round-robin,
+best of ``--repeats``; process CPU time is reported too (``cpu_s``, ``roofline_fraction_cpu_time``),
+which is the steadier ratio when other jobs share the CPU.
 ``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
 """
 
@@ -54,18 +56,24 @@ def _parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
     return sizes
 
 
-def _timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:
-    """Best wall time of ``repeats`` calls after one warm-up call; returns (seconds, last result)."""
+def _interleaved(cases: dict, device: torch.device, repeats: int) -> dict:
+    """Time every case ``repeats`` times, round-robin (so a burst of load elsewhere hits all cases
+    alike), after one warm-up call each. Returns {name: (best wall s, best CPU s, last result)}."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    out = fn()
-    sync()
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
+    best = {}
+    for name, fn in cases.items():
         out = fn()
         sync()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        best[name] = [float("inf"), float("inf"), out]
+    for _ in range(max(1, repeats)):
+        for name, fn in cases.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            out = fn()
+            sync()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            entry = best[name]
+            entry[0], entry[1], entry[2] = min(entry[0], wall), min(entry[1], cpu), out
+    return {k: tuple(v) for k, v in best.items()}
 
 
 def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
@@ -83,33 +91,42 @@ def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
             out = torch.mm(p, patterns)
         return out
 
-    mm_time, _ = _timed(roofline, device, repeats)
-    row = {"N": n, "K": k, "B": b, "T": t, "device": str(device), "fast_method": method,
-           "roofline": {"time_s": mm_time, "gflops": flops / mm_time / 1e9}, "paths": {}}
-    fractions = []
+    def retrieval(mem, fast):
+        return lambda: mem.retrieve(queries, steps=t, tol=0.0, topk=5, fast=fast)
+
+    cases = {"roofline": roofline}
     for sim in sims:
         mem = HopfieldMemory(patterns, sim, "softmax", beta=beta, device=device, fast_method=method)
-        row["paths"][sim] = {}
-        for path, fast in (("fast", True), ("reference", False)):
-            secs, res = _timed(lambda: mem.retrieve(queries, steps=t, tol=0.0, topk=5, fast=fast), device, repeats)
-            done = int(res.n_steps.sum())  # updates actually run (queries may reach an exact fixed point)
-            work = 4.0 * n * k * done
-            row["paths"][sim][path] = {"time_s": secs, "gflops": work / secs / 1e9, "updates": done,
-                                       "roofline_fraction": (work / secs) / (flops / mm_time)}
-        fractions.append(row["paths"][sim]["fast"]["roofline_fraction"])
-    row["roofline_fraction"] = min(fractions)
+        cases[(sim, "fast")] = retrieval(mem, True)
+        cases[(sim, "reference")] = retrieval(mem, False)
+    timings = _interleaved(cases, device, repeats)
+    mm_time, mm_cpu, _ = timings.pop("roofline")
+    row = {"N": n, "K": k, "B": b, "T": t, "device": str(device), "fast_method": method,
+           "roofline": {"time_s": mm_time, "cpu_s": mm_cpu, "gflops": flops / mm_time / 1e9}, "paths": {}}
+    for (sim, path), (secs, cpu, res) in timings.items():
+        done = int(res.n_steps.sum())  # updates actually run (queries may reach an exact fixed point)
+        work = 4.0 * n * k * done
+        row["paths"].setdefault(sim, {})[path] = {
+            "time_s": secs, "cpu_s": cpu, "gflops": work / secs / 1e9, "updates": done,
+            "roofline_fraction": (work / secs) / (flops / mm_time),
+            "roofline_fraction_cpu_time": (work / cpu) / (flops / mm_cpu) if cpu > 0 and mm_cpu > 0 else None,
+        }
+    row["roofline_fraction"] = min(row["paths"][sim]["fast"]["roofline_fraction"] for sim in sims)
     return row
 
 
 def _print_table(rows: list[dict]) -> None:
-    print(f"{'device':<7}{'N':>7}{'K':>6}{'B':>5}{'T':>4}  {'case':<15}{'time s':>9}{'GFLOP/s':>10}{'of roofline':>13}")
+    print(f"{'device':<7}{'N':>7}{'K':>6}{'B':>5}{'T':>4}  {'case':<15}{'time s':>9}{'GFLOP/s':>10}{'of roofline':>13}"
+          f"{'(CPU-time)':>12}")
     for r in rows:
         head = f"{r['device']:<7}{r['N']:>7}{r['K']:>6}{r['B']:>5}{r['T']:>4}  "
-        print(head + f"{'torch.mm':<15}{r['roofline']['time_s']:>9.3f}{r['roofline']['gflops']:>10.1f}{1.0:>13.2f}")
+        print(head + f"{'torch.mm':<15}{r['roofline']['time_s']:>9.3f}{r['roofline']['gflops']:>10.1f}{1.0:>13.2f}"
+              f"{1.0:>12.2f}")
         for sim, paths in r["paths"].items():
             for path, v in paths.items():
+                cpu = v["roofline_fraction_cpu_time"]
                 print(head + f"{sim + ' ' + path:<15}{v['time_s']:>9.3f}{v['gflops']:>10.1f}"
-                      f"{v['roofline_fraction']:>13.2f}")
+                      f"{v['roofline_fraction']:>13.2f}" + (f"{cpu:>12.2f}" if cpu is not None else f"{'-':>12}"))
         print(head + f"fast path roofline_fraction (worst similarity): {r['roofline_fraction']:.2f}")
 
 
