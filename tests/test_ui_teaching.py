@@ -85,6 +85,16 @@ def test_attention_demo_matches_sdpa_on_screen():
     assert diff < 1e-4
 
 
+def test_add_drawing_binarises_and_switches_the_source():
+    canvas = np.zeros((256, 256, 4), np.uint8)  # transparent sketchpad layer
+    canvas[100:156, 40:216, 3] = 255  # an opaque black bar
+    drawings, picture, note, source = classroom.add_drawing({"composite": canvas, "background": None}, [])
+    assert len(drawings) == 1 and drawings[0].reshape(16, 16)[7, 5] == 1 and drawings[0][0] == -1
+    assert source["value"] == "my drawings"
+    xi, *_ = classroom.store("my drawings", "", 5, 10, drawings)
+    assert xi.shape == (1, 256)
+
+
 def test_classroom_bad_inputs():
     with pytest.raises(Exception):  # user_errors turns ValueError into gr.Error
         classroom.store("my drawings", "", 5, 10, [])
@@ -148,6 +158,18 @@ def test_both_tabs_in_a_headless_browser(tmp_path):
             page.get_by_role("tab", name="Classroom").click()
             page.locator("#classroom-recall").wait_for(timeout=30_000)
             page.wait_for_timeout(3000)  # page load stores the default letters and makes a noisy query
+            # draw an X on the sketchpad and add it as a pattern
+            page.locator("button[aria-label='Brush']").first.click()
+            box = page.locator("canvas").first.bounding_box()
+            for sign in (1, -1):
+                x0 = box["x"] + box["width"] * (0.5 - 0.2 * sign)
+                page.mouse.move(x0, box["y"] + box["height"] * 0.2)
+                page.mouse.down()
+                for k in range(1, 16):
+                    page.mouse.move(x0 + sign * k * box["width"] * 0.027, box["y"] + box["height"] * (0.2 + k * 0.04))
+                page.mouse.up()
+            page.get_by_role("button", name="Add drawing").click()
+            page.get_by_text("1 drawing(s) ready").wait_for(timeout=30_000)
             page.locator("#classroom-recall").click()
             page.locator("#classroom-status").get_by_text("Final state").wait_for(timeout=60_000)
             assert "stored pattern" in page.locator("#classroom-status").inner_text()

@@ -114,7 +114,9 @@ def add_drawing(editor_value, drawings):
     if np.all(vec == -1):
         raise ValueError("The drawing is empty: draw with the dark brush.")
     drawings = list(drawings or []) + [vec]
-    return drawings, gallery_strip(np.stack(drawings), scale=6), f"{len(drawings)} drawing(s) ready."
+    note = (f"{len(drawings)} drawing(s) ready; press *Store*. Drawings that are mostly background share it, "
+            "which adds cross-talk: thick, different strokes work best.")
+    return drawings, gallery_strip(np.stack(drawings), scale=6), note, gr.update(value="my drawings")
 
 
 def masked_query(pattern: np.ndarray, kind: str, fraction: float, seed: int = 0) -> np.ndarray:
@@ -230,7 +232,7 @@ def build_tab() -> None:
             info = gr.Markdown()
             stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, height=140)
         with gr.Column(scale=1):
-            sketch = gr.Sketchpad(label="Draw a pattern (dark brush)", canvas_size=(256, 256), height=300,
+            sketch = gr.Sketchpad(label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256), height=300,
                                   brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
             add_btn = gr.Button("Add drawing")
             drawings_img = gr.Image(label="My drawings", interactive=False, height=90)
@@ -278,7 +280,7 @@ def build_tab() -> None:
 
     store_inputs = [source, letters, digit_count, random_count, drawings]
     store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, attn_index]
-    add_btn.click(add_drawing, [sketch, drawings], [drawings, drawings_img, drawings_info])
+    add_btn.click(add_drawing, [sketch, drawings], [drawings, drawings_img, drawings_info, source])
     corr_inputs = [patterns, corr_index, mask_kind, mask_frac]
     corr_outputs = [masked_img, amari_img, kohonen_img, corr_info]
     corr_btn.click(kohonen_vs_amari, corr_inputs, corr_outputs)

@@ -214,7 +214,12 @@ def build_sections(patterns: gr.State, latex):
 
     spur_btn.click(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text])
     curve_btn.click(capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
+    # moving the N slider re-stores and re-measures (about a second on a laptop CPU)
+    cap_P.release(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text]).then(
+        capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
     dam_btn.click(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
+    for c in (dam_n, dam_count):
+        c.release(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
     dam_cap_btn.click(dam_capacity_plot, [dam_n, dam_D], [dam_plot, dam_table])
     attn_inputs = [patterns, attn_index, attn_flip, attn_beta]
     for c in (attn_index, attn_flip, attn_beta):
