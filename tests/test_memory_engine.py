@@ -76,8 +76,11 @@ def test_fast_l2_step_equals_cdist_reference(beta, method):
 def test_fast_and_reference_paths_agree_over_many_steps(method):
     xi = _bank(n=80, k=20, seed=3).float()
     q = _noisy(xi.double(), list(range(10)), sigma=1.0).float()
-    for sim in ("dot", "l2", LinearKernel(torch.randn(24, 20, generator=torch.Generator().manual_seed(2)) / 5)):
-        mem = HopfieldMemory(xi, sim, "softmax", beta=0.3, fast_method=method)
+    kernel = LinearKernel(torch.randn(24, 20, generator=torch.Generator().manual_seed(2)) / 5)
+    for sim in ("dot", "l2", "cosine", kernel):
+        beta = 3.0 if sim == "cosine" else 0.3
+        mem = HopfieldMemory(xi, sim, "softmax", beta=beta, fast_method=method)
+        assert mem._fast_step is not None
         a, b = mem.retrieve(q, steps=30, fast=True), mem.retrieve(q, steps=30, fast=False)
         torch.testing.assert_close(a.states, b.states, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(a.energies[0], b.energies[0], rtol=1e-4, atol=1e-3)
@@ -135,15 +138,19 @@ def test_sparsemax_energy_matches_uhop_eq_2_3():
     torch.testing.assert_close(mem.energy(s), 0.5 * (s * s).sum(-1) - psi / beta)
 
 
-def test_update_is_gradient_step_of_energy_autograd():
-    """hamux-style check: for dot/softmax the update equals s - grad E(s) (so s' = Xi^T softmax)."""
+@pytest.mark.parametrize("sim, sep, step", [("dot", "softmax", 1.0), ("dot", "sparsemax", 1.0),
+                                             ("dot", "entmax:1.5", 1.0), ("l2", "softmax", 0.5),
+                                             ("l2", "sparsemax", 0.5)])
+def test_update_is_gradient_step_of_energy_autograd(sim, sep, step):
+    """hamux-style check: the update equals s - c grad E(s) (c = 1 for dot, 1/2 for l2, whose convex
+    part is ||s||^2), i.e. the closed-form update is the CCCP step of the reported energy."""
     xi = _bank(n=12, k=5)
-    s = _noisy(xi, [3], sigma=0.7).requires_grad_(True)
-    mem = HopfieldMemory(xi, "dot", "softmax", beta=1.3, dtype=torch.float64)
+    s = _noisy(xi, [3, 4], sigma=0.7).requires_grad_(True)
+    mem = HopfieldMemory(xi, sim, sep, beta=1.3, dtype=torch.float64)
     from hen_demo.memory.energy import hopfield_energy
     e = hopfield_energy(mem.sim, mem.separation, mem.beta, s)
     (g,) = torch.autograd.grad(e.sum(), s)
-    torch.testing.assert_close(s.detach() - g, mem.update(s.detach()))
+    torch.testing.assert_close(s.detach() - step * g, mem.update(s.detach()))
 
 
 def test_clamp_keeps_clamped_dims_and_fills_the_rest():

@@ -67,11 +67,11 @@ def energy_from_lse(similarity: PreparedSimilarity, states: torch.Tensor, lse: t
                     beta: float) -> torch.Tensor:
     """Softmax energy from the natural-log log-sum-exp of the fast path's logits (fastpath.py).
 
-    ``lse`` (B,) = log sum_n exp(logit_n): for dot / kernel the logits are beta z; for l2 they are
+    ``lse`` (B,) = log sum_n exp(logit_n): for dot / cosine / kernel the logits are beta z; for l2 they are
     beta (2 xi.s - ||xi||^2) = beta z + beta ||s||^2, so E = ||s||^2 - lse / beta. Returns E (B,).
     """
     name = similarity.name
-    if name in ("dot", "kernel"):
+    if name in ("dot", "kernel", "cosine"):
         return similarity.self_term(states) - lse / beta
     if name == "l2":
         return (states * states).sum(-1) - lse / beta

@@ -10,6 +10,7 @@ Similarities on the fast path (softmax only), with logits = scale * q.k + key bi
             a stride-0 view expanded over the queries), so the logits are
             2 beta xi.s - beta ||xi||^2 = -beta ||xi - s||^2 + beta ||s||^2; the last term is constant
             per query and cancels in the softmax (our L2 convention z = -||xi - s||^2, similarity.py).
+    cosine  q = s / ||s||, k = xi / ||xi||, v = xi, scale = beta (zero vectors stay zero)
     kernel  q = W s, k = W xi, v = xi, zero-padded to a common width rounded up to a multiple of 16,
             scale = beta (U-Hop eq. 2.4)
 
@@ -34,14 +35,14 @@ import torch
 import torch.nn.functional as F
 
 from .separation import Separation
-from .similarity import PreparedSimilarity
+from .similarity import PreparedSimilarity, safe_normalize
 
-FAST_SIMILARITIES = ("dot", "l2", "kernel")
+FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
 _CHUNK_ELEMENTS = 1 << 24
 
 
 def fast_supported(similarity: PreparedSimilarity, sep: Separation) -> bool:
-    """The fast path covers softmax separation with dot, l2 and kernel similarity."""
+    """The fast path covers softmax separation with dot, l2, cosine and kernel similarity."""
     return sep.kind == "softmax" and similarity.name in FAST_SIMILARITIES
 
 
@@ -72,6 +73,8 @@ class FastAttentionStep:
         if similarity.name == "kernel":
             width = -(-max(similarity.keys.shape[1], self.dim) // 16) * 16
             keys, values, self.scale = _pad(similarity.keys, width), _pad(xi, width), beta  # (N, D)
+        elif similarity.name == "cosine":
+            keys, values, self.scale = similarity.keys, xi, beta  # (N, K) unit rows, (N, K)
         else:
             keys = values = xi  # (N, K), no copy of the bank
             self.scale = beta
@@ -87,6 +90,8 @@ class FastAttentionStep:
         """states (B, K) -> q (B, D)."""
         if self.similarity.name == "kernel":
             return _pad(states @ self.similarity.W.T, self.width)
+        if self.similarity.name == "cosine":
+            return safe_normalize(states)
         return states
 
     def flash_available(self, device: torch.device) -> bool:

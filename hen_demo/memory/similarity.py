@@ -76,7 +76,7 @@ def check_similarity(similarity) -> str | LinearKernel:
     )
 
 
-def _safe_normalize(x: torch.Tensor) -> torch.Tensor:
+def safe_normalize(x: torch.Tensor) -> torch.Tensor:
     """Rows divided by their L2 norm; zero rows stay zero (cosine of a zero vector := 0)."""
     norm = x.norm(dim=-1, keepdim=True)
     return torch.where(norm > 0, x / norm.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x))
@@ -101,7 +101,7 @@ class PreparedSimilarity:
             self.W = self.kind.W.to(device=patterns.device, dtype=patterns.dtype)  # (D_phi, K)
             self.keys = patterns @ self.W.T  # (N, D_phi) Phi(xi_n)
         elif self.kind == "cosine":
-            self.keys = _safe_normalize(patterns)  # (N, K)
+            self.keys = safe_normalize(patterns)  # (N, K)
         else:
             self.keys = patterns
         self.sq_norms = (patterns * patterns).sum(-1)  # (N,) ||xi_n||^2, used by the L2 fast path
@@ -118,7 +118,7 @@ class PreparedSimilarity:
         if kind == "dot":
             return states @ self.patterns.T
         if kind == "cosine":
-            return _safe_normalize(states) @ self.keys.T
+            return safe_normalize(states) @ self.keys.T
         p = 2.0 if kind == "l2" else 1.0
         rows = max(1, _CHUNK_ELEMENTS // max(1, self.patterns.shape[0]))
         out = []
