@@ -54,8 +54,10 @@ HEBB_TEXT = r"""
 ### Hebbian learning
 Presenting each pattern once with the activity-product rule $\Delta W = \eta\,\xi_\mu \xi_\mu^\top$ ($\eta = 1$) gives
 $$W = \sum_{\mu=1}^{N} \xi_\mu \xi_\mu^\top = \Xi^\top \Xi .$$
-The heatmap shows $W$ ($D\times D$, diagonal set to 0: no self-coupling). Correlated patterns (letters sharing
-strokes) add *cross-talk*; try storing `HOPE` instead of `XOLT`.
+The heatmap shows $W$ ($D\times D$, diagonal set to 0: no self-coupling). $W_{ij} = \sum_\mu \xi_{\mu i}\xi_{\mu j}$
+ranges from $-N$ to $N$: red where neurons $i$ and $j$ agree in most stored patterns, blue where they disagree.
+Every pattern is stored in the same matrix at once. Correlated patterns (letters sharing strokes) add
+*cross-talk*; try storing `HOPE` instead of `XOLT`, then recall.
 """
 
 CORR_TEXT = r"""
@@ -238,8 +240,11 @@ def build_tab() -> None:
             drawings_img = gr.Image(label="My drawings", interactive=False, height=90)
             drawings_info = gr.Markdown()
 
-    gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
-    weights_plot = gr.Plot(label="Weight matrix W")
+    with gr.Row():
+        with gr.Column(scale=1):
+            gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
+        with gr.Column(scale=1):
+            weights_plot = gr.Plot(label="Weight matrix W")
 
     gr.Markdown(CORR_TEXT, latex_delimiters=LATEX)
     with gr.Row():

@@ -30,8 +30,8 @@ CAPACITY_TEXT = r"""
 Store $N$ random patterns in $D$ neurons. The signal on neuron $i$ is $D\,\xi_{\mu i}$; the cross-talk from the other
 $N-1$ patterns is a sum of $\approx ND$ random $\pm1$ terms, of size $\sqrt{ND}$. Recall works while the ratio
 $\sqrt{D/N}$ is large: the Hopfield network stores about $\mathbf{0.14\,D}$ patterns (Amit, Gutfreund & Sompolinsky;
-perfect recall of *every* bit only up to $D/(2\ln D)$). Past that the memory "crap-in, crap-out": the dynamics end
-in **spurious** minima, e.g. mixtures $\operatorname{sgn}(\pm\xi_1\pm\xi_2\pm\xi_3)$. (Negated patterns
+perfect recall of *every* bit only up to $D/(2\ln D)$). Past that, recall collapses ("crap in, crap out"): the
+dynamics end in **spurious** minima, e.g. mixtures $\operatorname{sgn}(\pm\xi_1\pm\xi_2\pm\xi_3)$. (Negated patterns
 $-\xi_\mu$ are minima too, since $E(-\sigma) = E(\sigma)$.)
 """
 

@@ -26,7 +26,7 @@ def _style(fig: go.Figure, title: str, xaxis: str, yaxis: str, height: int) -> g
     return fig
 
 
-def weight_matrix_figure(weights: np.ndarray, title: str = "Hebbian weights W = ΞᵀΞ", height: int = 430):
+def weight_matrix_figure(weights: np.ndarray, title: str = "Hebbian weights W = ΞᵀΞ", height: int = 520):
     """Heatmap of a (D, D) weight matrix on a symmetric colour scale (blue < 0 < red)."""
     w = np.asarray(weights, dtype=float)
     peak = float(np.abs(w).max()) or 1.0
