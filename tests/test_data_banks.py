@@ -77,3 +77,21 @@ def test_bank_from_user_images(tmp_path):
     bank = build_bank(ds, "pixels", cache_dir=tmp_path)
     assert bank.n == 5 and bank.dataset == "photos"
     assert build_bank(ds, "pixels", cache_dir=tmp_path).meta["from_cache"]
+
+
+def test_bank_with_text_codes(tmp_path):
+    bank = build_bank("photos", "pixels", n=4, text_encoder="pixelized", cache_dir=tmp_path)
+    assert bank.text_codes is not None and bank.text_codes.shape == (4, 2352)
+    assert bank.text_encoder == "pixelized"
+    plain = build_bank("photos", "pixels", n=4, cache_dir=tmp_path)
+    assert plain.key != bank.key and plain.text_codes is None
+    again = build_bank("photos", "pixels", n=4, text_encoder="pixelized", cache_dir=tmp_path)
+    assert again.meta["from_cache"] and torch.equal(again.text_codes, bank.text_codes)
+
+
+def test_build_bank_cli(tmp_path, capsys):
+    from hen_demo.__main__ import main
+    rc = main(["build-bank", "--dataset", "faces", "--encoder", "pixels", "--n", "8", "--cache-dir", str(tmp_path)])
+    assert rc == 0 and "8 memories" in capsys.readouterr().out
+    rc = main(["build-bank", "--dataset", "faces", "--encoder", "pixels", "--n", "999", "--cache-dir", str(tmp_path)])
+    assert rc == 2

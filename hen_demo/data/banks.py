@@ -143,7 +143,7 @@ def load_bank(key: str, cache_dir=None) -> MemoryBank | None:
 
 
 def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encoder=None, cache_dir=None,
-               progress=None, use_cache: bool = True, device=None, batch_size: int = 128) -> MemoryBank:
+               progress=None, use_cache: bool = True, device=None, batch_size: int = 64) -> MemoryBank:
     """Encode ``n`` items of ``dataset`` with ``encoder`` into a MemoryBank, reusing the disk cache.
 
     Args:
