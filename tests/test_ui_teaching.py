@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pytest
 
-from hen_demo.memory.classical import HebbianHopfield, flip_bits
+from hen_demo.memory.classical import flip_bits
 from hen_demo.ui import classroom, classroom_capacity
 from hen_demo.ui.patterns import (
     binarise_drawing,

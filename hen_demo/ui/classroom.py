@@ -234,7 +234,8 @@ def build_tab() -> None:
             info = gr.Markdown()
             stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, height=140)
         with gr.Column(scale=1):
-            sketch = gr.Sketchpad(label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256), height=300,
+            sketch = gr.Sketchpad(label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256),
+                                  height=300,
                                   brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
             add_btn = gr.Button("Add drawing")
             drawings_img = gr.Image(label="My drawings", interactive=False, height=90)

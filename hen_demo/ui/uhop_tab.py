@@ -26,8 +26,8 @@ from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uho
 from hen_demo.metrics import identity_accuracy, nearest_memory
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.teaching_figures import loss_figure, margin_figure, overlaid_histograms
 from hen_demo.ui.plots import energy_figure
+from hen_demo.ui.teaching_figures import loss_figure, margin_figure, overlaid_histograms
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 MAX_EVAL = 200  # queries used for the before/after numbers
