@@ -130,3 +130,24 @@ def test_pick_device_cpu():
     assert pick_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert pick_device().type == expected
+
+
+@pytest.mark.parametrize("method", ["matmul", "sdpa"])
+def test_half_precision_paths_stay_finite(monkeypatch, method):
+    """bfloat16 is refused on CPU for users, but its code path (used on GPUs) is exercised here on CPU:
+    scores, weights and energies are computed in float32 so beta * z and ||s||^2 cannot overflow."""
+    import hen_demo.memory.hopfield as hop
+    monkeypatch.setattr(hop, "resolve_device_dtype", lambda device, dtype: (torch.device("cpu"), torch.bfloat16))
+    xi = torch.randint(0, 256, (30, 64), generator=torch.Generator().manual_seed(0)).float()  # pixel scale
+    q = xi[:3].clone()
+    q[:, 32:] = 0
+    for sim in ("dot", "l2", "kernel"):
+        for sep in ("softmax", "sparsemax"):
+            for beta in (1e-6, 1.0, 1e6):
+                sim_arg = LinearKernel(torch.eye(64)) if sim == "kernel" else sim
+                mem = HopfieldMemory(xi, sim_arg, sep, beta=beta, fast_method=method)
+                assert mem.dtype == torch.bfloat16
+                out = mem.retrieve(q, steps=3)
+                assert out.energies.dtype == torch.float32
+                for name in ("states", "energies", "weights"):
+                    assert torch.isfinite(getattr(out, name)).all(), (sim, sep, beta, name)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import torch
 
 from .separation import Separation, conjugate
-from .similarity import PreparedSimilarity
+from .similarity import PreparedSimilarity, accurate
 
 # energy along the dynamics is monotone for these (similarity name, separation kind) pairs
 MONOTONE = {("dot", "softmax"), ("dot", "entmax"), ("kernel", "softmax"), ("kernel", "entmax"),
@@ -59,8 +59,8 @@ def hopfield_energy(
 ) -> torch.Tensor:
     """E(s) for states (B, K) -> (B,). ``scores`` (B, N) and ``weights`` (B, N) may be passed to avoid
     recomputing z(s) and Sep(beta z(s))."""
-    z = similarity.scores(states) if scores is None else scores
-    return similarity.self_term(states) - conjugate(sep, z, beta, weights)
+    z = accurate(similarity.scores(states) if scores is None else scores)
+    return similarity.self_term(states) - conjugate(sep, z, beta, None if weights is None else accurate(weights))
 
 
 def energy_from_lse(similarity: PreparedSimilarity, states: torch.Tensor, lse: torch.Tensor,
@@ -74,5 +74,5 @@ def energy_from_lse(similarity: PreparedSimilarity, states: torch.Tensor, lse: t
     if name in ("dot", "kernel", "cosine"):
         return similarity.self_term(states) - lse / beta
     if name == "l2":
-        return (states * states).sum(-1) - lse / beta
+        return (accurate(states) ** 2).sum(-1) - lse / beta
     raise ValueError(f"The fast path does not support the {name} similarity.")

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from .separation import Separation
-from .similarity import PreparedSimilarity, safe_normalize
+from .similarity import PreparedSimilarity, accurate, safe_normalize
 
 FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
 _CHUNK_ELEMENTS = 1 << 24
@@ -105,18 +105,21 @@ class FastAttentionStep:
         return self.step_sdpa(states)
 
     def _logits(self, q: torch.Tensor) -> torch.Tensor:
-        """scale * q k^T + bias for q (b, D): (b, N)."""
+        """scale * q k^T + bias for q (b, D): (b, N), at least float32 (beta * z overflows half precision)."""
         k = self.k[0, 0]
+        if q.dtype in (torch.float16, torch.bfloat16):
+            logits = torch.mm(q, k.T).float().mul_(self.scale)
+            return logits if self.bias is None else logits.add_(self.bias)
         if self.bias is None:
             return torch.mm(q, k.T).mul_(self.scale)
-        return torch.addmm(self.bias, q, k.T, alpha=self.scale)
+        return torch.addmm(self.bias.to(q.dtype), q, k.T, alpha=self.scale)
 
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once
         and one pass over them gives the weights and the log-sum-exp."""
         logits = self._logits(self.queries(states))  # (B, N)
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, 1)
-        weights = logits.sub_(lse).exp_()  # (B, N) softmax, in place
+        weights = logits.sub_(lse).exp_().to(self.v.dtype)  # (B, N) softmax, in place
         return torch.mm(weights, self.v[0, 0])[:, : self.dim], lse[:, 0]
 
     def step_sdpa(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +127,7 @@ class FastAttentionStep:
         q = self.queries(states)[None, None]  # (1, 1, B, D)
         mask = None
         if self.bias is not None:
-            mask = self.bias.view(1, 1, 1, -1).expand(1, 1, q.shape[2], -1)  # (1, 1, B, N) stride-0 view
+            mask = self.bias.to(q.dtype).view(1, 1, 1, -1).expand(1, 1, q.shape[2], -1)  # (1, 1, B, N) view
         if states.device.type == "cpu" and self._flash is not None:
             try:
                 out, lse = self._flash(q, self.k, self.v, 0.0, False, attn_mask=mask, scale=self.scale)
@@ -132,7 +135,7 @@ class FastAttentionStep:
             except (RuntimeError, TypeError):  # op present but refuses these inputs: public path below
                 self._flash = None
         out = F.scaled_dot_product_attention(q, self.k, self.v, attn_mask=mask, scale=self.scale)
-        return out[0, 0, :, : self.dim], self.logsumexp(q[0, 0])
+        return out[0, 0, :, : self.dim], accurate(self.logsumexp(q[0, 0]))
 
     def logsumexp(self, q: torch.Tensor) -> torch.Tensor:
         """log sum_n exp(logits) for q (B, D), in row chunks: (B,)."""

@@ -17,7 +17,7 @@ from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, fast_supported
 from .separation import parse_separation, separate
-from .similarity import LinearKernel, PreparedSimilarity, check_similarity
+from .similarity import LinearKernel, PreparedSimilarity, accurate, check_similarity
 
 # bound on B_chunk * N for the reference path's (B, N) score matrices
 _CHUNK_ELEMENTS = 1 << 24
@@ -159,7 +159,8 @@ class HopfieldMemory:
 
     def weights(self, states) -> torch.Tensor:
         """p = Sep(beta z): states (B, K) -> (B, N)."""
-        return separate(self.separation, self.sim.scores(self._queries(states)), self.beta)
+        z = accurate(self.sim.scores(self._queries(states)))
+        return separate(self.separation, z, self.beta).to(self.dtype)
 
     def energy(self, states) -> torch.Tensor:
         """E(s) of the chosen model (HEN eq. 1; U-Hop eq. 1.1, 2.2; see energy.py): (B, K) -> (B,)."""
@@ -170,10 +171,12 @@ class HopfieldMemory:
         return self.weights(states) @ self.patterns
 
     def _evaluate(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reference path for states s (b, K): (weights (b, N), energies (b,))."""
-        z = self.sim.scores(s)  # (b, N)
+        """Reference path for states s (b, K): (weights (b, N), energies (b,)). Scores, weights and
+        energies are computed in float32 when the working dtype is bfloat16/float16."""
+        z = accurate(self.sim.scores(s))  # (b, N)
         p = separate(self.separation, z, self.beta)  # (b, N)
-        return p, hopfield_energy(self.sim, self.separation, self.beta, s, scores=z, weights=p)
+        e = hopfield_energy(self.sim, self.separation, self.beta, s, scores=z, weights=p)
+        return p.to(self.dtype), e
 
     # ---- argument checks --------------------------------------------------------------------
     def _options(self, steps, tol, clamp, topk):
@@ -251,7 +254,8 @@ class HopfieldMemory:
         converged (b,), n_steps (b,)."""
         b = q.shape[0]
         s = q.clone()  # (b, K) current states of all queries
-        energies = torch.full((steps + 1, b), float("nan"), dtype=self.dtype, device=self.device)
+        e_dtype = accurate(q).dtype  # energies at least in float32
+        energies = torch.full((steps + 1, b), float("nan"), dtype=e_dtype, device=self.device)
         n_steps = torch.zeros(b, dtype=torch.long, device=self.device)
         converged = torch.zeros(b, dtype=torch.bool, device=self.device)
         active = torch.arange(b, device=self.device)  # rows still moving
@@ -259,7 +263,7 @@ class HopfieldMemory:
             cur = s[active]
             if use_fast:
                 new, lse = self._fast_step.step(cur)
-                energies[t, active] = energy_from_lse(self.sim, cur, lse, self.beta).to(self.dtype)
+                energies[t, active] = energy_from_lse(self.sim, cur, lse, self.beta).to(e_dtype)
             else:
                 p, e = self._evaluate(cur)
                 energies[t, active] = e

@@ -76,6 +76,11 @@ def check_similarity(similarity) -> str | LinearKernel:
     )
 
 
+def accurate(x: torch.Tensor) -> torch.Tensor:
+    """x in float32 when it is bfloat16/float16 (sums of squares and energies overflow half precision)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def safe_normalize(x: torch.Tensor) -> torch.Tensor:
     """Rows divided by their L2 norm; zero rows stay zero (cosine of a zero vector := 0)."""
     norm = x.norm(dim=-1, keepdim=True)
@@ -104,7 +109,7 @@ class PreparedSimilarity:
             self.keys = safe_normalize(patterns)  # (N, K)
         else:
             self.keys = patterns
-        self.sq_norms = (patterns * patterns).sum(-1)  # (N,) ||xi_n||^2, used by the L2 fast path
+        self.sq_norms = (accurate(patterns) ** 2).sum(-1)  # (N,) ||xi_n||^2 (>= float32), for the L2 fast path
 
     @property
     def name(self) -> str:
@@ -131,11 +136,11 @@ class PreparedSimilarity:
         """The convex confinement term R(s) of the energy (see energy.py): (B, K) -> (B,).
 
         1/2 <s, s> for dot and cosine (HEN eq. 1 E_2), 1/2 K(s, s) for the kernel (U-Hop eq. 2.2),
-        0 for the distances, whose scores already contain -||s||^2.
+        0 for the distances, whose scores already contain -||s||^2. At least float32.
         """
         if isinstance(self.kind, LinearKernel):
-            f = states @ self.W.T
+            f = accurate(states.to(self.W.dtype) @ self.W.T)
             return 0.5 * (f * f).sum(-1)
         if self.kind in ("dot", "cosine"):
-            return 0.5 * (states * states).sum(-1)
-        return states.new_zeros(states.shape[0])
+            return 0.5 * (accurate(states) ** 2).sum(-1)
+        return accurate(states).new_zeros(states.shape[0])
