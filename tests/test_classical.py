@@ -159,3 +159,12 @@ def test_modern_hopfield_step_is_attention_and_lowers_lse_energy():
 def test_bad_inputs_raise_value_error(bad):
     with pytest.raises(ValueError):
         bad()
+
+
+def test_module_docstring_example_runs():
+    import textwrap
+
+    import hen_demo.memory.classical as classical
+
+    example = textwrap.dedent(classical.__doc__.split("Example::")[1])
+    exec(compile(example, "classical-example", "exec"), {})
