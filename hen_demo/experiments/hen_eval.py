@@ -76,7 +76,8 @@ def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch
     decoded = decode(img_states)  # (B, 3, s, s)
     per_mse = metrics.mse(decoded, reference_images)
     per_ssim = metrics.one_minus_ssim(decoded, reference_images)
-    nearest = metrics.nearest_memory(states, patterns)
+    # identity is judged on the image part only: a clamped text half would otherwise decide it by itself
+    nearest = metrics.nearest_memory(img_states, patterns if image_slice is None else patterns[:, image_slice])
     m = min(len(targets), rank_size)
     return dict(
         mse=float(per_mse.mean()),
