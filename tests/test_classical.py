@@ -168,3 +168,14 @@ def test_module_docstring_example_runs():
 
     example = textwrap.dedent(classical.__doc__.split("Example::")[1])
     exec(compile(example, "classical-example", "exec"), {})
+
+
+def test_dense_sync_minerva2_recalls_correlated_digits_where_n2_fails():
+    from hen_demo.ui.patterns import sklearn_digit_patterns
+
+    xi = sklearn_digit_patterns(5)[0]  # strongly correlated patterns (max overlap ~0.7)
+    cue = flip_bits(xi[3], 0.1, seed=0)
+    minerva = DenseAssociativeMemory(xi, n=4).run_sync(cue, steps=10)  # cubic update sgn(Xi^T (Xi s)^3)
+    classical = DenseAssociativeMemory(xi, n=2).run_sync(cue, steps=10)
+    np.testing.assert_array_equal(minerva.final, xi[3])
+    assert not np.array_equal(classical.final, xi[3])

@@ -183,6 +183,30 @@ class DenseAssociativeMemory:
         out = np.where(field > 0, 1, np.where(field < 0, -1, S)).astype(np.int8)
         return out.reshape(arr.shape)
 
+    def run_sync(self, s, steps: int = 20, exclude_self: bool = True) -> HopfieldTrace:
+        """Repeated synchronous steps (:meth:`update_sync`) from s (D,) until a fixed point, a 2-cycle or ``steps``.
+        The energy may rise under synchronous updates; the trace records it after every step."""
+        state = self._state(s)
+        if state.ndim != 1:
+            raise ValueError("run_sync takes a single state of shape (D,).")
+        if steps < 1:
+            raise ValueError("steps must be at least 1.")
+        states, energies = [state.copy()], [self.energy(state)]
+        converged = cycle = False
+        for _ in range(steps):
+            new = self.update_sync(states[-1], exclude_self=exclude_self)
+            if np.array_equal(new, states[-1]):
+                converged = True
+                break
+            states.append(new)
+            energies.append(self.energy(new))
+            if len(states) >= 3 and np.array_equal(states[-1], states[-3]):
+                cycle = True
+                break
+        t = len(states) - 1
+        return HopfieldTrace(np.stack(states), np.asarray(energies), np.full(t, -1, dtype=np.int64),
+                             np.ones(t, dtype=bool), np.arange(t + 1), converged, cycle, "sync")
+
 
 def lse_energy(patterns, state, beta: float) -> float:
     """Modern Hopfield energy (Ramsauer et al. 2021; slides 002 "Modern Hopfield"):
