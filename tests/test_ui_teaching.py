@@ -62,6 +62,7 @@ def test_kohonen_vs_amari_on_a_masked_letter():
     assert "0 of 256 cells wrong" in text
     assert masked.shape == amari.shape == kohonen.shape
     assert not np.array_equal(amari, kohonen)  # Kohonen's output is graded (cross-talk shows)
+    assert float(text.split("by at most ")[1].rstrip(".")) < 1e-9  # exact with orthonormal keys
 
 
 def test_capacity_and_dense_sections_give_textbook_numbers():
