@@ -131,6 +131,9 @@ def test_uhop_one_step_on_one_hot_memories():
 def test_make_config_overrides_and_unknown_name():
     cfg = make_config("beta-sweep", "quick", {"betas": [2.0], "nonexistent": 1})
     assert cfg.betas == [2.0]
+    assert make_config("uhop-noise", "quick", {"dataset": "mnist"}).datasets == ["mnist"]
+    assert make_config("beta-sweep", "quick", {"beta": 5.0}).betas == [5.0]
+    assert make_config("scale-out", "quick", {"beta": 5.0}).beta == 5.0
     with pytest.raises(ValueError, match="unknown experiment"):
         make_config("no-such-thing")
 

@@ -49,7 +49,12 @@ def make_config(name: str, size: str = "full", overrides: dict | None = None):
     else:
         raise ValueError(f"size must be 'full', 'quick' or 'tiny'; got {size!r}.")
     fields = {f.name for f in dataclasses.fields(cfg)}
-    applied = {k: v for k, v in (overrides or {}).items() if k in fields and v is not None}
+    overrides = dict(overrides or {})
+    # singular options map onto list fields: --dataset mnist -> datasets=["mnist"], --beta 5 -> betas=[5.0]
+    for one, many in (("dataset", "datasets"), ("beta", "betas"), ("text_encoder", "text_encoders")):
+        if overrides.get(one) is not None and one not in fields and many in fields and overrides.get(many) is None:
+            overrides[many] = [overrides.pop(one)]
+    applied = {k: v for k, v in overrides.items() if k in fields and v is not None}
     return dataclasses.replace(cfg, **applied)
 
 
