@@ -94,11 +94,11 @@ def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch
 
 def evaluate_memory(memory, patterns: torch.Tensor, queries: torch.Tensor, targets: np.ndarray, decode,
                     reference_images: np.ndarray, steps: int = 100, clamp=None,
-                    image_slice: slice | None = None) -> RetrievalScores:
+                    image_slice: slice | None = None, rank_size: int = 512) -> RetrievalScores:
     """Retrieve ``queries (B, K)`` from ``memory`` (one batched call) and score them (see score_retrieval)."""
     t0 = time.perf_counter()
     states, weights, n_steps, conv = retrieve_batched(memory, queries, steps, clamp=clamp)
-    s = score_retrieval(states, weights, patterns, targets, decode, reference_images, image_slice)
+    s = score_retrieval(states, weights, patterns, targets, decode, reference_images, image_slice, rank_size)
     return RetrievalScores(
         mse=s["mse"], one_minus_ssim=s["one_minus_ssim"], identity_accuracy=s["identity_accuracy"],
         metastable_fraction=s["metastable_fraction"], effective_memories=s["effective_memories"],

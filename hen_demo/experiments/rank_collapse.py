@@ -91,7 +91,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
             mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=float(beta),
                                  device=cfg.device)
             sc = evaluate_memory(mem, bank.codes, queries, np.arange(nq), decoder_of(enc), bank.recon[:nq],
-                                 steps=cfg.steps)
+                                 steps=cfg.steps, rank_size=nq)
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
                              similarity=cfg.similarity, beta=float(beta), r=np.nan, alpha=np.nan, n=n, n_queries=nq,
                              rank_collapse=sc.rank_collapse, identity_accuracy=sc.identity_accuracy,
@@ -114,7 +114,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 progress(done / total, f"KMN r={scale:g}·d, alpha={alpha:g}")
                 kmn = KernelMemoryNetwork(bank.codes, r=scale * d0, alpha=float(alpha), device=cfg.device)
                 sc = evaluate_memory(kmn, bank.codes, queries, np.arange(nq), decoder_of(enc), bank.recon[:nq],
-                                     steps=cfg.kmn_steps)
+                                     steps=cfg.kmn_steps, rank_size=nq)
                 rows.append(dict(model="KMN", encoder=cfg.kmn_encoder, similarity="exp-kernel", beta=np.nan,
                                  r=scale * d0, alpha=float(alpha), n=n, n_queries=nq, rank_collapse=sc.rank_collapse,
                                  identity_accuracy=sc.identity_accuracy, metastable_fraction=sc.metastable_fraction,
