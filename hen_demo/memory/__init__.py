@@ -23,3 +23,18 @@ __all__ = [
     "KernelMemoryNetwork", "UHopFit", "exact_retrieval_condition", "fit_uhop_kernel", "separation_loss",
     "uhop_memory", "UHopLayer",
 ]
+
+# Classical memories for teaching (slides 002), from hen_demo.memory.classical (added by the teaching workstream).
+from .classical import (  # noqa: E402
+    CorrelationMemory,
+    DenseAssociativeMemory,
+    HebbianHopfield,
+    HopfieldTrace,
+    capacity_curve,
+    classify_state,
+    measure_recall,
+    recall_fraction,
+)
+
+__all__ += ["CorrelationMemory", "DenseAssociativeMemory", "HebbianHopfield", "HopfieldTrace", "capacity_curve",
+            "classify_state", "measure_recall", "recall_fraction"]
