@@ -114,13 +114,19 @@ class FastAttentionStep:
             return torch.mm(q, k.T).mul_(self.scale)
         return torch.addmm(self.bias.to(q.dtype), q, k.T, alpha=self.scale)
 
+    def weights(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Softmax weights (B, N) (at least float32) and lse (B,) of the logits, from one pass over them."""
+        logits = self._logits(self.queries(states))  # (B, N)
+        top = logits.amax(dim=-1, keepdim=True)  # (B, 1); subtracting the max keeps exp exact at large beta
+        weights = logits.sub_(top).exp_()  # (B, N) in place
+        total = weights.sum(dim=-1, keepdim=True)  # (B, 1) >= 1
+        return weights.div_(total), (top + total.log())[:, 0]
+
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once
         and one pass over them gives the weights and the log-sum-exp."""
-        logits = self._logits(self.queries(states))  # (B, N)
-        lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, 1)
-        weights = logits.sub_(lse).exp_().to(self.v.dtype)  # (B, N) softmax, in place
-        return torch.mm(weights, self.v[0, 0])[:, : self.dim], lse[:, 0]
+        weights, lse = self.weights(states)
+        return torch.mm(weights.to(self.v.dtype), self.v[0, 0])[:, : self.dim], lse
 
     def step_sdpa(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update through scaled_dot_product_attention (4-D inputs; flash kernel on CPU)."""

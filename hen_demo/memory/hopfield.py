@@ -277,7 +277,11 @@ class HopfieldMemory:
             active = active[~done]
             if active.numel() == 0:
                 break
-        w, e_final = self._evaluate(s)  # weights and energy at the final states
+        if use_fast:  # weights and energy at the final states, from the fast path's logits
+            w, lse = self._fast_step.weights(s)
+            w, e_final = w.to(self.dtype), energy_from_lse(self.sim, s, lse, self.beta).to(e_dtype)
+        else:
+            w, e_final = self._evaluate(s)
         T = int(n_steps.max())
         energies = energies[: T + 1]
         cols = torch.arange(b, device=self.device)
