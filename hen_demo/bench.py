@@ -30,7 +30,8 @@ DEFAULT_SIZES = "6000x2352x256x10,15000x2352x256x10"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--ui", action="store_true", help="benchmark the app (hen_demo.ui.bench_ui) instead")
+    parser.add_argument("--ui", action="store_true",
+                        help="benchmark the app instead (hen_demo.ui.bench_ui; uses --json and --threads)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"comma-separated NxKxBxT sizes (default {DEFAULT_SIZES})")
     parser.add_argument("--similarities", default="dot,l2", help="comma-separated: dot, l2 (default both)")
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats per case; the best is kept")
     parser.add_argument("--beta", type=float, default=0.01, help="inverse temperature of the benchmark memory")
     parser.add_argument("--fast-method", default="auto", choices=["auto", "sdpa", "matmul"],
-                        help="fast-path kernel: auto (per shape), sdpa (scaled_dot_product_attention), matmul")
+                        help="fast-path kernel: auto (sdpa on CPU, fused matmul elsewhere), sdpa, matmul")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
 
 
