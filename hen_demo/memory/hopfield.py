@@ -19,7 +19,7 @@ from .fastpath import FastAttentionStep, fast_supported
 from .separation import parse_separation, separate
 from .similarity import LinearKernel, PreparedSimilarity, accurate, check_similarity
 
-# bound on B_chunk * N for the reference path's (B, N) score matrices
+# bound on B_chunk * N for the (B, N) score / weight matrices built per block of queries
 _CHUNK_ELEMENTS = 1 << 24
 
 
@@ -232,7 +232,7 @@ class HopfieldMemory:
         q = self._queries(queries)
         steps, tol, mask, k = self._options(steps, tol, clamp, topk)
         use_fast = (self.fast if fast is None else bool(fast)) and self._fast_step is not None
-        rows = q.shape[0] if use_fast else max(1, _CHUNK_ELEMENTS // self.n_memories)
+        rows = max(1, _CHUNK_ELEMENTS // self.n_memories)  # bounds every (rows, N) matrix, fast path included
         parts = [self._retrieve_block(q[i : i + rows], steps, tol, mask, use_fast) for i in range(0, q.shape[0], rows)]
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
