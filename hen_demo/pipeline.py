@@ -135,14 +135,17 @@ def cross_modal_patterns(
     image_codes: torch.Tensor,
     text_codes: torch.Tensor,
     bind: tuple[int, int] | None = None,
+    text_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Memories ``[image code; text code]`` for hetero-association (HEN sec. 3.2, Fig. 4).
+    """Memories ``[image code; c * text code]`` for hetero-association (HEN sec. 3.2, Fig. 4).
 
-    The text half is scaled so that its mean norm equals the image half's: the paper notes that disjoint
-    text and image spaces work "provided the Hopfield energy landscapes are appropriately normalized".
+    ``c = text_weight * mean ||image code|| / mean ||text code||``: with ``text_weight = 1`` both halves have
+    the same mean norm (the paper: disjoint text and image spaces work "provided the Hopfield energy
+    landscapes are appropriately normalized"); larger weights let the caption dominate the similarity.
 
     Args:
         image_codes: (N, K_i); text_codes: (N, K_t).
+        text_weight: > 0, the caption's weight relative to the image.
         bind: optional pair (i, j): memory j gets memory i's text code, so one caption names two images
             (HEN Fig. 6: associations no longer unique -> a metastable mixture).
     Returns:
@@ -152,7 +155,9 @@ def cross_modal_patterns(
     txt = torch.as_tensor(text_codes, dtype=torch.float32).clone()
     if img.shape[0] != txt.shape[0]:
         raise ValueError("Image and text codes must describe the same number of memories.")
-    scale = float(img.norm(dim=1).mean() / txt.norm(dim=1).mean().clamp_min(1e-12))
+    if not text_weight > 0:
+        raise ValueError(f"The caption weight must be positive (got {text_weight}).")
+    scale = float(text_weight * img.norm(dim=1).mean() / txt.norm(dim=1).mean().clamp_min(1e-12))
     if bind is not None:
         i, j = int(bind[0]), int(bind[1])
         txt[j] = txt[i]
@@ -184,13 +189,14 @@ class HENPipeline:
 
     @classmethod
     def build(cls, bank, encoder, config: RetrievalConfig, cross_modal: bool = False,
-              bind: tuple[int, int] | None = None, device=None) -> HENPipeline:
+              bind: tuple[int, int] | None = None, text_weight: float = 1.0, device=None) -> HENPipeline:
         """Build the Hopfield memory for ``bank`` (image-only, or [image; text] when ``cross_modal``)."""
         config.validate()
         if cross_modal:
             if bank.text_codes is None:
                 raise ValueError("This memory bank has no text codes; build it with a text encoder.")
-            patterns, _, scale = cross_modal_patterns(bank.codes, bank.text_codes, bind=bind)
+            patterns, _, scale = cross_modal_patterns(bank.codes, bank.text_codes, bind=bind,
+                                                      text_weight=text_weight)
         else:
             patterns, scale = bank.codes, 1.0
         memory = HopfieldMemory(patterns, similarity=config.similarity, separation=config.separation,

@@ -50,7 +50,7 @@ def test_retrieval_streams_an_image_and_a_descending_energy(client):
         assert path and os.path.exists(path)
     img = np.asarray(Image.open(state_img))
     assert img.ndim == 3 and img.shape[2] >= 3 and img.std() > 0  # a decoded picture, not a blank
-    details = result[10]
+    details = result[9]
     e = np.asarray(details["energies"], dtype=float)
     assert len(e) >= 2 and np.isfinite(e).all()
     assert (np.diff(e) <= 1e-5 * max(1.0, abs(e[0]))).all(), e
@@ -58,7 +58,7 @@ def test_retrieval_streams_an_image_and_a_descending_energy(client):
     plot = plotly.io.from_json(result[3]["plot"])
     np.testing.assert_allclose(np.asarray(plot.data[0].y, dtype=float), e, rtol=1e-6)
     assert details["verdict"] in ("retrieved", "metastable", "wrong")
-    assert "MSE" in result[9]
+    assert "MSE" in result[8]
 
 
 def _error_message(call) -> str:
@@ -94,4 +94,4 @@ def test_bad_input_gives_visible_errors_and_the_app_keeps_serving(client, tmp_pa
     editor, source, index = client.predict(handle_file(str(good)), api_name="/upload_query")
     assert source == "upload" and index == -1
     result = client.predict(*explore_args(), api_name="/retrieve")
-    assert os.path.exists(result[1]) and np.isfinite(result[10]["energies"]).all()
+    assert os.path.exists(result[1]) and np.isfinite(result[9]["energies"]).all()

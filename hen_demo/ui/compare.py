@@ -15,7 +15,7 @@ from hen_demo.data import CORRUPTIONS
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, show
+from hen_demo.ui.explore import badge, verdict_text, show
 from hen_demo.ui.memory_controls import LOG_BETA_MAX, LOG_BETA_MIN, beta_from_log, check_n, retrieval_config
 
 SIDES = ("A", "B")
@@ -29,7 +29,7 @@ def _status(frame, steps: int) -> str:
 
 def _verdict(frame) -> str:
     r = frame.result
-    return (f"**{badge(r.verdict.kind)} {r.verdict.text}**  \n"
+    return (f"**{badge(r.verdict.kind)} {verdict_text(r)}**  \n"
             f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · {r.steps} steps")
 
 
@@ -62,7 +62,7 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
                 last[i] = f
         out += [show(f.image) if f is not None else gr.skip() for f in frames]
         out += [_status(f, cfgs[i].steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
-        out += [plots.energy_figure(f.energies, title=f"Energy ({SIDES[i]})", height=220) if f is not None
+        out += [plots.as_plot(plots.energy_spec(f.energies, title=f"Energy ({SIDES[i]})", height=220)) if f is not None
                 else gr.skip() for i, f in enumerate(frames)]
         out += [_verdict(f) if f is not None and f.result is not None else gr.skip() for f in frames]
         yield tuple(out)
@@ -73,7 +73,7 @@ def _side(label: str, encoder: str, beta: float):
         gr.Markdown(f"### Configuration {label}")
         enc = gr.Dropdown(state.encoder_choices(), value=encoder, label="Encoder")
         sim = gr.Dropdown(state.SIMILARITIES, value="l2", label="Similarity")
-        log_beta = gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=math.log10(beta), step=0.05, label="log₁₀ β")
+        log_beta = gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05, label="log₁₀ β")
         beta_box = gr.Number(value=beta, label="β")
         log_beta.input(beta_from_log, log_beta, beta_box, queue=False, show_progress="hidden", api_name=False)
     return enc, sim, beta_box
@@ -104,7 +104,7 @@ def build_tab() -> None:
                 side = _side(label, enc, beta)
                 img = gr.Image(label=f"State {label}", height=220, interactive=False, elem_classes="pixelated")
                 status = gr.Markdown()
-                energy = gr.Plot()
+                energy = gr.Plot(label=f"Energy {label}")
                 verdict = gr.Markdown()
                 if col == 0:
                     a = (side, img, status, energy, verdict)

@@ -1,7 +1,7 @@
 """The controls that configure one Hopfield memory: dataset, encoder, similarity, separation, beta, N, T, tol.
 
 Used by the Explore, Compare and Text -> Image tabs. ``beta`` has two linked widgets: a slider over
-log10(beta) (0.01 .. 1000, what a hand can sweep) and a number box with the exact value (what an expert
+log10(beta) (0.001 .. 1000, what a hand can sweep) and a number box with the exact value (what an expert
 types; 0 or a negative value there gives a visible error on Retrieve).
 """
 
@@ -14,7 +14,7 @@ import gradio as gr
 
 from hen_demo.ui import state
 
-LOG_BETA_MIN, LOG_BETA_MAX = -2.0, 3.0
+LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
 
 
 @dataclass
@@ -45,7 +45,7 @@ def beta_from_log(log_beta: float) -> float:
 def log_from_beta(beta: float | None):
     if beta is None or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
         return gr.skip()  # leave the slider; the error shows on Retrieve
-    return min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX)
+    return round(min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX), 2)
 
 
 def encoder_note(name: str) -> str:
@@ -74,28 +74,35 @@ def build_memory_controls(
     steps: int = 50,
     tol: float = 1e-6,
     show_dataset: bool = True,
+    elem_prefix: str | None = None,
 ) -> MemoryControls:
     """Create the controls (inside the current Blocks context) and wire their small handlers."""
     dataset = dataset or state.DEFAULT_DATASET
     size = state.dataset_size(dataset) or n
+
+    def eid(name: str) -> str | None:  # stable element ids for the browser test and benchmark
+        return f"{elem_prefix}-{name}" if elem_prefix else None
+
     c = MemoryControls(
-        dataset=gr.Dropdown(state.dataset_choices(), value=dataset, label=f"{prefix}Dataset", visible=show_dataset),
+        dataset=gr.Dropdown(state.dataset_choices(), value=dataset, label=f"{prefix}Dataset", visible=show_dataset,
+                            elem_id=eid("dataset")),
         encoder=gr.Dropdown(state.encoder_choices(), value=encoder or state.default_encoder(),
                             label=f"{prefix}Encoder Φ_enc / Φ_dec", info="raw pixels = the plain modern Hopfield network"),
         similarity=gr.Dropdown(state.SIMILARITIES, value=similarity, label=f"{prefix}Similarity f_sim"),
         separation=gr.Dropdown(state.SEPARATIONS, value=separation, label=f"{prefix}Separation",
                                info="softmax = HEN eq. 2; sparsemax / entmax give sparse weights"),
-        log_beta=gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=math.log10(beta), step=0.05,
+        log_beta=gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05,
                            label=f"{prefix}log₁₀ β (inverse temperature)"),
-        beta=gr.Number(value=beta, label=f"{prefix}β", minimum=None, precision=None),
+        beta=gr.Number(value=beta, label=f"{prefix}β", minimum=None, precision=None, elem_id=eid("beta")),
         n=gr.Slider(10, max(10, int(size)), value=min(n, int(size)), step=10, label=f"{prefix}Memories N"),
-        steps=gr.Slider(1, 300, value=steps, step=1, label=f"{prefix}Steps T (at most)"),
-        tol=gr.Number(value=tol, label=f"{prefix}Tolerance (stop when ‖s⁽ᵗ⁺¹⁾ − s⁽ᵗ⁾‖ < tol)"),
+        steps=gr.Slider(1, 300, value=steps, step=1, label=f"{prefix}Steps T (at most)", elem_id=eid("steps")),
+        tol=gr.Number(value=tol, label=f"{prefix}Tolerance (stop when ‖s⁽ᵗ⁺¹⁾ − s⁽ᵗ⁾‖ < tol)", elem_id=eid("tol")),
         encoder_note=gr.Markdown(encoder_note(encoder or state.default_encoder())),
     )
     c.log_beta.input(beta_from_log, c.log_beta, c.beta, queue=False, show_progress="hidden", api_name=False)
-    c.beta.input(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
-    c.dataset.input(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
+    # .change (not .input): examples and other tabs set these too, and the linked widgets must follow
+    c.beta.change(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
+    c.dataset.change(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
     c.encoder.input(encoder_note, c.encoder, c.encoder_note, queue=False, show_progress="hidden", api_name=False)
     return c
 

@@ -1,11 +1,18 @@
-"""Plotly figure builders shared by every tab: energy curves, top-k weight bars, histograms.
+"""Plotly figures shared by every tab: energy curves, top-k weight bars, histograms, lines.
 
-Pure presentation: each function takes plain numbers and returns a ``plotly.graph_objects.Figure``.
-Figures are kept small (few points, no images) so they stream cheaply, many times a second.
+Each builder has two forms:
+
+* ``*_spec(...) -> dict``: the figure as a plain plotly JSON dict (``{"data": [...], "layout": {...}}``);
+* ``*_figure(...) -> plotly.graph_objects.Figure``: the same, as a Figure (for ``gr.Plot`` or further edits).
+
+Streaming tabs send :func:`as_plot` of a spec instead of a Figure: building a ``go.Figure`` validates
+every property (~20-100 ms on a busy CPU), which would cap the Explore tab below 10 frames per second;
+a dict serialises in microseconds and plotly.js draws it the same way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,182 +20,209 @@ import plotly.graph_objects as go
 
 # one colour per configuration / distribution, reused across tabs so A is always A
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-
-_MARGIN = dict(l=50, r=15, t=40, b=40)
-
+SELF_COLOR, CROSS_COLOR = COLORS[1], COLORS[0]  # HEN Fig. 3: red = self, blue = cross
 
 _AXIS = dict(gridcolor="#e6e6e6", zerolinecolor="#cccccc", linecolor="#999999")
 
 
-def _layout(fig: go.Figure, title: str, height: int, xaxis: str, yaxis: str) -> go.Figure:
-    # template=None on purpose: copying a named plotly template costs ~10 ms per figure, and the Explore tab
-    # builds two figures per streamed frame. The few styles we want are set directly.
-    fig.update_layout(
-        dict(
-            template=None,
-            title=dict(text=title, font=dict(size=14)),
-            height=height,
-            margin=_MARGIN,
-            paper_bgcolor="white",
-            plot_bgcolor="white",
-            font=dict(family="sans-serif", size=12, color="#333"),
-            xaxis=dict(title=dict(text=xaxis), **_AXIS),
-            yaxis=dict(title=dict(text=yaxis), **_AXIS),
-            legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-        )
+def _layout(title: str, height: int, xaxis: str, yaxis: str, **extra) -> dict:
+    # no named template on purpose: copying one costs ~10 ms per figure
+    layout = dict(
+        title=dict(text=title, font=dict(size=14)),
+        height=height,
+        margin=dict(l=55, r=15, t=40, b=45),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        font=dict(family="sans-serif", size=12, color="#333"),
+        xaxis=dict(title=dict(text=xaxis), **_AXIS),
+        yaxis=dict(title=dict(text=yaxis), **_AXIS),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
-    return fig
+    layout.update(extra)
+    return layout
 
 
-def energy_figure(
+def _floats(values) -> list[float]:
+    return np.asarray(list(values), dtype=float).tolist()
+
+
+def as_plot(spec: dict):
+    """A spec ready for ``gr.Plot`` without building a ``go.Figure`` (fast path for streaming)."""
+    from gradio.components.plot import PlotData
+
+    return PlotData(type="plotly", plot=json.dumps(spec))
+
+
+def to_figure(spec: dict) -> go.Figure:
+    return go.Figure(spec)
+
+
+# ---- energy -------------------------------------------------------------------------------------
+def energy_spec(
     curves: Mapping[str, Sequence[float]] | Sequence[float],
     title: str = "Energy E(s⁽ᵗ⁾)",
     height: int = 280,
     max_steps: int | None = None,
-) -> go.Figure:
+) -> dict:
     """Energy per iteration (HEN eq. 1), one line per configuration.
 
     Args:
         curves: the energies at steps 0..t, or a mapping ``name -> energies`` for several configurations.
-        max_steps: when given, the x axis spans 0..max_steps from the first frame, so the plot does not
-            rescale while a retrieval streams.
+        max_steps: when given, the x axis spans 0..max_steps from the first frame (no rescaling while streaming).
     """
     if not isinstance(curves, Mapping):
         curves = {"energy": curves}
-    fig = go.Figure(layout=dict(template=None))
+    data = []
     for i, (name, values) in enumerate(curves.items()):
-        y = np.asarray(list(values), dtype=float)
-        fig.add_trace(
-            go.Scatter(
-                x=list(range(len(y))),
-                y=y.tolist(),  # plain lists: readable JSON for API clients
-                mode="lines+markers",
-                name=name,
-                line=dict(color=COLORS[i % len(COLORS)], width=2),
-                marker=dict(size=5),
-            )
-        )
-    _layout(fig, title, height, "iteration t", "energy")
-    fig.update_layout(showlegend=len(curves) > 1)
-    longest = max((len(v) for v in curves.values()), default=1)
-    fig.update_xaxes(tickformat="d", dtick=1 if longest <= 12 else None)
+        y = _floats(values)
+        data.append(dict(type="scatter", mode="lines+markers", name=name, x=list(range(len(y))), y=y,
+                         line=dict(color=COLORS[i % len(COLORS)], width=2), marker=dict(size=5)))
+    longest = max((len(d["y"]) for d in data), default=1)
+    layout = _layout(title, height, "iteration t", "energy", showlegend=len(data) > 1)
+    layout["xaxis"].update(tickformat="d", **({"dtick": 1} if longest <= 12 else {}))
     if max_steps is not None:
-        fig.update_xaxes(range=[-0.5, max(max_steps, 1) + 0.5])
-    return fig
+        layout["xaxis"]["range"] = [-0.5, max(max_steps, 1) + 0.5]
+    return dict(data=data, layout=layout)
 
 
-def topk_figure(
+def energy_figure(curves, title: str = "Energy E(s⁽ᵗ⁾)", height: int = 280, max_steps: int | None = None) -> go.Figure:
+    """:func:`energy_spec` as a ``go.Figure``."""
+    return to_figure(energy_spec(curves, title=title, height=height, max_steps=max_steps))
+
+
+# ---- top-k weights ------------------------------------------------------------------------------
+def topk_spec(
     indices: Sequence[int],
     weights: Sequence[float],
     target: int | None = None,
-    title: str = "Top memories by weight p_n",
-    height: int = 260,
-) -> go.Figure:
-    """Horizontal bars of the top-k memory weights (softmax / sparsemax output of HEN eq. 2/6).
+    title: str = "Top memories by weight pₙ",
+    height: int = 240,
+) -> dict:
+    """Horizontal bars of the top-k memory weights (the softmax / sparsemax output of HEN eq. 2 / 6).
 
-    The bar of the correct memory (``target``) is drawn green, the others grey-blue.
+    The bar of the correct memory (``target``) is green, the others grey-blue; the largest is on top.
     """
-    idx = [int(i) for i in indices]
-    w = [float(x) for x in weights]
+    idx = [int(i) for i in indices][::-1]
+    w = _floats(weights)[::-1]
     labels = [f"#{i}" + (" ✓" if target is not None and i == target else "") for i in idx]
     colors = ["#2ca02c" if target is not None and i == target else "#6b8fb8" for i in idx]
-    fig = go.Figure(
-        go.Bar(
-            x=w[::-1],
-            y=labels[::-1],
-            orientation="h",
-            marker_color=colors[::-1],
-            text=[f"{x:.3f}" for x in w[::-1]],
-            textposition="auto",
-        ),
-        layout=dict(template=None),
-    )
-    _layout(fig, title, height, "weight", "")
-    fig.update_xaxes(range=[0, 1])
-    return fig
+    data = [dict(type="bar", orientation="h", x=w, y=labels, marker=dict(color=colors),
+                 text=[f"{x:.3f}" for x in w], textposition="auto")]
+    layout = _layout(title, height, "weight pₙ", "")
+    layout["xaxis"]["range"] = [0, 1]
+    layout["yaxis"]["type"] = "category"
+    return dict(data=data, layout=layout)
 
 
-def histogram_figure(
+def topk_figure(indices, weights, target: int | None = None, title: str = "Top memories by weight pₙ",
+                height: int = 240) -> go.Figure:
+    return to_figure(topk_spec(indices, weights, target, title=title, height=height))
+
+
+# ---- histograms ---------------------------------------------------------------------------------
+def _series_color(name: str, i: int) -> str:
+    low = name.lower()
+    if low.startswith("self"):
+        return SELF_COLOR
+    if low.startswith("cross"):
+        return CROSS_COLOR
+    return COLORS[i % len(COLORS)]
+
+
+def histogram_spec(
     samples: Mapping[str, Sequence[float]],
     title: str = "Cosine similarity of queries and memories",
     xaxis: str = "cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ)",
     height: int = 320,
     nbins: int = 60,
-) -> go.Figure:
-    """Overlaid, normalised histograms (HEN Fig. 3: self vs cross similarity).
-
-    Args:
-        samples: ``name -> values``; each histogram is normalised to a probability density so a few
-            self-similarities and many cross-similarities can be compared on one axis.
-    """
-    fig = go.Figure(layout=dict(template=None))
-    palette = {"self": COLORS[1], "cross": COLORS[0]}
-    for i, (name, values) in enumerate(samples.items()):
-        v = np.asarray(list(values), dtype=float)
-        color = next((c for key, c in palette.items() if name.lower().startswith(key)), COLORS[i % len(COLORS)])
-        fig.add_trace(
-            go.Histogram(
-                x=v.tolist(),
-                name=f"{name} (n={len(v)})",
-                histnorm="probability density",
-                nbinsx=nbins,
-                opacity=0.6,
-                marker_color=color,
-            )
-        )
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, title, height, xaxis, "density")
+) -> dict:
+    """Overlaid histograms normalised to densities (HEN Fig. 3: a few self vs many cross similarities)."""
+    data = [dict(type="histogram", x=_floats(v), name=f"{name} (n={len(v)})", histnorm="probability density",
+                 nbinsx=nbins, opacity=0.6, marker=dict(color=_series_color(name, i)))
+            for i, (name, v) in enumerate(samples.items())]
+    return dict(data=data, layout=_layout(title, height, xaxis, "density", barmode="overlay"))
 
 
-def lines_figure(
-    x: Sequence[float],
-    series: Mapping[str, Sequence[float]],
-    title: str,
-    xaxis: str,
-    yaxis: str,
-    height: int = 300,
-    log_x: bool = False,
-) -> go.Figure:
-    """Generic line plot (e.g. a metric against N or beta), one line per series."""
-    fig = go.Figure(layout=dict(template=None))
-    for i, (name, values) in enumerate(series.items()):
-        fig.add_trace(
-            go.Scatter(
-                x=list(x),
-                y=list(values),
-                mode="lines+markers",
-                name=name,
-                line=dict(color=COLORS[i % len(COLORS)], width=2),
-            )
-        )
-    _layout(fig, title, height, xaxis, yaxis)
-    if log_x:
-        fig.update_xaxes(type="log")
-    return fig
+def histogram_figure(samples, title: str = "Cosine similarity of queries and memories", xaxis: str = "cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ)",
+                     height: int = 320, nbins: int = 60) -> go.Figure:
+    return to_figure(histogram_spec(samples, title=title, xaxis=xaxis, height=height, nbins=nbins))
 
 
-def histogram_grid(
+def histogram_grid_spec(
     panels: Mapping[str, Mapping[str, Sequence[float]]],
     title: str = "Self vs cross cosine similarity (HEN Fig. 3)",
     height: int = 340,
     nbins: int = 60,
-) -> go.Figure:
-    """One histogram panel per configuration, side by side: ``panel title -> {"self": ..., "cross": ...}``."""
-    from plotly.subplots import make_subplots
+    xaxis: str = "cosine",
+) -> dict:
+    """One histogram panel per configuration side by side: ``panel title -> {"self ...": v, "cross ...": v}``."""
+    names = list(panels) or [""]
+    cols = len(names)
+    gap = 0.06
+    width = (1.0 - gap * (cols - 1)) / cols
+    layout = _layout(title, height, xaxis, "density", barmode="overlay", annotations=[])
+    data = []
+    for c, name in enumerate(names):
+        ax = "" if c == 0 else str(c + 1)
+        lo = c * (width + gap)
+        layout[f"xaxis{ax}"] = dict(domain=[lo, lo + width], anchor=f"y{ax}", title=dict(text=xaxis), **_AXIS)
+        layout[f"yaxis{ax}"] = dict(anchor=f"x{ax}", **_AXIS, **({"title": dict(text="density")} if c == 0 else {}))
+        layout["annotations"].append(dict(text=name, x=lo + width / 2, y=1.0, xref="paper", yref="paper",
+                                          xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=13)))
+        for i, (series, v) in enumerate(panels.get(name, {}).items()):
+            data.append(dict(type="histogram", x=_floats(v), name=series, legendgroup=series, showlegend=c == 0,
+                             histnorm="probability density", nbinsx=nbins, opacity=0.6,
+                             marker=dict(color=_series_color(series, i)), xaxis=f"x{ax}", yaxis=f"y{ax}"))
+    layout["margin"]["t"] = 70
+    return dict(data=data, layout=layout)
 
-    names = list(panels)
-    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, shared_yaxes=False)
-    fig.update_layout(template=None)
-    palette = {"self": COLORS[1], "cross": COLORS[0]}
-    for col, name in enumerate(names, start=1):
-        for series, values in panels[name].items():
-            color = next((c for key, c in palette.items() if series.lower().startswith(key)), COLORS[2])
-            fig.add_trace(
-                go.Histogram(x=np.asarray(list(values), dtype=float).tolist(), name=series, legendgroup=series,
-                             showlegend=col == 1, histnorm="probability density", nbinsx=nbins, opacity=0.6,
-                             marker_color=color),
-                row=1, col=col,
-            )
-        fig.update_xaxes(title_text="cosine", row=1, col=col)
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, title, height, "cosine", "density")
+
+def histogram_grid(panels, title: str = "Self vs cross cosine similarity (HEN Fig. 3)", height: int = 340,
+                   nbins: int = 60) -> go.Figure:
+    return to_figure(histogram_grid_spec(panels, title=title, height=height, nbins=nbins))
+
+
+# ---- generic lines ------------------------------------------------------------------------------
+def lines_spec(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xaxis: str, yaxis: str,
+               height: int = 300, log_x: bool = False) -> dict:
+    """A metric against a parameter (e.g. against N or beta), one line per series."""
+    data = [dict(type="scatter", mode="lines+markers", name=name, x=_floats(x), y=_floats(v),
+                 line=dict(color=COLORS[i % len(COLORS)], width=2)) for i, (name, v) in enumerate(series.items())]
+    layout = _layout(title, height, xaxis, yaxis)
+    if log_x:
+        layout["xaxis"]["type"] = "log"
+    return dict(data=data, layout=layout)
+
+
+def lines_figure(x, series, title: str, xaxis: str, yaxis: str, height: int = 300, log_x: bool = False) -> go.Figure:
+    return to_figure(lines_spec(x, series, title, xaxis, yaxis, height=height, log_x=log_x))
+
+
+# ---- one streamed frame: energy so far + top-k weights side by side ---------------------------------
+def dynamics_spec(
+    energies: Sequence[float],
+    indices: Sequence[int],
+    weights: Sequence[float],
+    target: int | None = None,
+    height: int = 300,
+) -> dict:
+    """Energy curve so far (left) and the top-k weights pₙ (right) in one figure.
+
+    One figure per streamed frame instead of two halves the browser's plotting work, which is what limits
+    the frame rate on a small CPU.
+    """
+    e = energy_spec(energies)
+    k = topk_spec(indices, weights, target)
+    data = e["data"] + [dict(d, xaxis="x2", yaxis="y2") for d in k["data"]]
+    layout = _layout("", height, "iteration t", "energy E(s⁽ᵗ⁾)", showlegend=False)
+    layout["xaxis"].update(e["layout"]["xaxis"], domain=[0.0, 0.56])
+    layout["xaxis2"] = dict(k["layout"]["xaxis"], domain=[0.7, 1.0], anchor="y2")
+    layout["yaxis2"] = dict(k["layout"]["yaxis"], anchor="x2")
+    layout["margin"]["t"] = 35
+    layout["annotations"] = [
+        dict(text="Energy so far", x=0.28, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+             showarrow=False, font=dict(size=14)),
+        dict(text="Top-k weights pₙ", x=0.85, y=1.0, xref="paper", yref="paper", xanchor="center",
+             yanchor="bottom", showarrow=False, font=dict(size=14)),
+    ]
+    return dict(data=data, layout=layout)

@@ -59,7 +59,7 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
         panels[f"{name}: overlap {s.overlap:.2f}"] = {"self i=j": s.self_cos, "cross i≠j": s.cross_cos}
         rows.append([label, round(s.overlap, 3), round(s.d_prime, 2), round(s.margin_fraction, 3),
                      round(float(np.mean(s.self_cos)), 3), round(float(np.mean(s.cross_cos)), 3)])
-    fig = plots.histogram_grid(panels, title=f"cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ), {dataset}, N={n}, query: {kind} {amount}")
+    fig = plots.as_plot(plots.histogram_grid_spec(panels, title=f"cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ), {dataset}, N={n}, query: {kind} {amount}"))
     return fig, rows
 
 
