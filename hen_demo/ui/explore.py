@@ -226,8 +226,7 @@ def gallery_items(dataset, n):
     n = min(int(n or state.DEFAULT_N), state.dataset_size(dataset) or int(n or state.DEFAULT_N))
     ds = state.RESOURCES.dataset(dataset, n)
     k = min(GALLERY, n)
-    caps = list(ds.captions or [""] * n)
-    return [(np.asarray(ds.images[i]), f"#{i} {caps[i][:40]}") for i in range(k)]
+    return [(np.asarray(ds.images[i]), f"#{i}") for i in range(k)]
 
 
 @user_errors
@@ -288,13 +287,14 @@ def build_tab() -> None:
             energy = gr.Plot(label="Energy and top-k weights", elem_id="explore-energy")
             topk_gallery = gr.Gallery(label="Top-k memories (stored originals)", columns=5, height=140,
                                       allow_preview=False, object_fit="contain")
-    with gr.Row():
-        original = gr.Image(label="Original", height=200, interactive=False, format="png")
-        recon = gr.Image(label="Encoder's own reconstruction", height=200, interactive=False, format="png")
-        retrieved = gr.Image(label="Retrieved", height=200, interactive=False, format="png")
-        with gr.Column(scale=2):
-            verdict = gr.Markdown()
-            details = gr.JSON(label="Details", open=False)
+            with gr.Row():
+                original = gr.Image(label="Original", height=170, interactive=False, format="png", min_width=100)
+                recon = gr.Image(label="Encoder's reconstruction", height=170, interactive=False, format="png",
+                                 min_width=100)
+                retrieved = gr.Image(label="Retrieved", height=170, interactive=False, format="png", min_width=100)
+            verdict = gr.Markdown(elem_id="explore-verdict")
+    with gr.Accordion("Details (JSON: energies, metrics)", open=False):
+        details = gr.JSON(label="Details")
 
     inputs = mc.inputs() + [source, index, editor, caption, text_encoder, corruption, amount, seed]
     outputs = [query_img, state_img, status, energy, topk_gallery, original, recon, retrieved, verdict, details]

@@ -70,7 +70,9 @@ def build_tab() -> None:
                 "metastable mixtures (HEN Fig. 3). *Overlap* = shared area of the two normalised histograms.")
     from hen_demo.ui.explore import DEFAULTS
 
-    available = [v for lab, v in state.encoder_choices() if "(unavailable" not in lab]
+    choices = [(lab, v) for lab, v in state.encoder_choices() if "(unavailable" not in lab]
+    missing = [v for lab, v in state.encoder_choices() if "(unavailable" in lab]
+    available = [v for _, v in choices]
     default = [e for e in ("pixels", state.default_encoder()) if e in available]
     with gr.Row():
         dataset = gr.Dropdown(state.dataset_choices(), value=state.DEFAULT_DATASET, label="Dataset")
@@ -79,8 +81,10 @@ def build_tab() -> None:
                                  label="Corruption of the queries")
         amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05, label="amount")
         seed = gr.Number(value=0, precision=0, label="seed", min_width=60)
-    encoders = gr.CheckboxGroup(state.encoder_choices(), value=sorted(set(default), key=default.index),
-                                label="Encoders to compare")
+    encoders = gr.CheckboxGroup(choices, value=sorted(set(default), key=default.index),
+                                label="Encoders to compare",
+                                info=("Not available here: " + ", ".join(missing) + " (the Explore tab's encoder "
+                                      "list says why)") if missing else None)
     go = gr.Button("Compute", variant="primary")
     fig = gr.Plot(label="Histograms")
     table = gr.Dataframe(headers=["encoder", "overlap", "d′", "nearest = own memory", "mean self cos",

@@ -63,7 +63,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
     query, clamp = pipe.caption_query(text_code)
     bound = [] if target is None else [target] + ([bind[1]] if bind else [])
     ds = pipe.bank
-    targets = [(show(np.asarray(ds.images[i]), 128), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
+    targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
     previous = None
     for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
         out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous)
@@ -79,7 +79,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
                         f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
             md = (f"### {badge(r.verdict.kind)} {verdict_text(r)}{note}  \n"
                   f"Nearest memory #{r.nearest}" + (f" · MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f}"
-                                                    if target is not None else "")
+                                                    if target is not None and not bind else "")
                   + f" · {r.steps} steps")
             yield out + ((targets if frame.t == 0 else gr.skip()), md)
 
@@ -113,8 +113,8 @@ def build_tab() -> None:
                 bind_index = gr.Number(value=DEFAULTS["bind_index"], precision=0, label="second image #",
                                        min_width=80)
             go = gr.Button("Recall from caption", variant="primary")
-            targets = gr.Gallery(label="Memory (memories) the caption names", columns=2, height=170,
-                                 allow_preview=False)
+            targets = gr.Gallery(label="Stored image(s) the caption names", columns=2, height=200,
+                                 allow_preview=False, object_fit="contain")
         with gr.Column(scale=5, min_width=360):
             state_img = gr.Image(label="Image half Φ_dec(ŝ_I⁽ᵗ⁾)", height=220, interactive=False,
                                  elem_classes="pixelated")

@@ -1,0 +1,97 @@
+"""The tabs' event handlers called directly (no server): Compare, Separability, Text -> Image, controls.
+
+Small banks (photos, N <= 27, raw pixels or the offline text encoders) keep this fast.
+"""
+
+import re
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from hen_demo.ui import compare, explore, memory_controls, separability, state, text2image
+
+
+def _no_progress(*args, **kwargs):
+    return None
+
+
+def test_explore_editor_mask_and_clean_query():
+    img = np.full((64, 64, 3), 120, dtype=np.uint8)
+    layer = np.zeros((256, 256, 4), dtype=np.uint8)
+    layer[:128, :, 3] = 255  # top half painted
+    value = {"background": explore.show(img, 256), "layers": [layer], "composite": None}
+    bg, mask = explore.editor_image_and_mask(value)
+    assert bg.shape == (256, 256, 3) and mask.shape == (256, 256)
+    assert mask[:128].all() and not mask[128:].any()
+    clean, m, target = explore.clean_query("photos", 27, "upload", -1, value)
+    assert target is None and (m == mask).all() and clean.shape == (256, 256, 3)
+    with pytest.raises(ValueError, match="between #0 and #26"):
+        explore.clean_query("photos", 27, "stored memory", 27, None)
+
+
+def test_log_beta_widgets_round_trip():
+    for beta in (0.001, 0.05, 1.0, 150.0, 1000.0):
+        assert memory_controls.beta_from_log(memory_controls.log_from_beta(beta)) == pytest.approx(beta, rel=0.03)
+    # 0, negative and empty leave the slider alone; Retrieve reports the error
+    for bad in (0.0, -2.0, None):
+        assert memory_controls.log_from_beta(bad) == gr.skip()
+    with pytest.raises(ValueError, match="positive"):
+        memory_controls.retrieval_config("l2", "softmax", 0.0, 10, 1e-6)
+    with pytest.raises(ValueError, match="more than the 27 images"):
+        memory_controls.check_n("photos", 28)
+
+
+def test_unavailable_encoder_is_labelled_and_refused():
+    labels = dict((v, lab) for lab, v in state.encoder_choices())
+    missing = [v for v, lab in labels.items() if "(unavailable" in lab]
+    if not missing:
+        pytest.skip("every encoder is available here")
+    assert "unavailable" in memory_controls.encoder_note(missing[0])
+    with pytest.raises(ValueError, match="unavailable"):
+        state.check_available("encoder", missing[0])
+
+
+@pytest.mark.slow
+def test_compare_streams_both_sides_to_a_verdict():
+    frames = list(compare.compare.__wrapped__("photos", 27, 20, 1e-6, 2, "noise", 0.2, 0,
+                                              "pixels", "l2", 0.05, "pixels", "dot", 0.01, progress=_no_progress))
+    assert len(frames) >= 2
+    first, last = frames[0], frames[-1]
+    assert isinstance(first[0], np.ndarray)  # the corrupted query is shown on the first frame
+    assert isinstance(first[1], np.ndarray) and isinstance(first[2], np.ndarray)
+    # both verdicts arrive (possibly at different frames: the sides may converge at different steps)
+    verdicts = [f[7] for f in frames if isinstance(f[7], str)] + [f[8] for f in frames if isinstance(f[8], str)]
+    assert len(verdicts) == 2 and all("MSE" in v for v in verdicts)
+    assert last is frames[-1]
+
+
+@pytest.mark.slow
+def test_separability_raw_pixels_on_photos():
+    fig, rows = separability.compute.__wrapped__("photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
+    assert len(rows) == 1
+    label, overlap, d_prime, nearest_own = rows[0][:4]
+    assert 0.0 <= overlap <= 1.0 and np.isfinite(d_prime)
+    # light noise: each photo is still closest to its own memory
+    assert nearest_own == pytest.approx(1.0)
+    import json
+
+    spec = json.loads(fig.plot)
+    assert len(spec["data"]) == 2  # self and cross histograms
+
+
+@pytest.mark.slow
+def test_text_to_image_recalls_the_captioned_photo_and_binding_mixes():
+    enc = state.default_text_encoder()
+    caption = explore.EXAMPLE_CAPTION
+    args = ("photos", "pixels", "l2", "softmax", 0.001, 27, 60, 1e-6, caption, enc)
+    frames = list(text2image.text_to_image.__wrapped__(*args, False, 10, 3.0, progress=_no_progress))
+    md = frames[-1][-1]
+    assert "RETRIEVED" in md and "#1" in md
+    frames = list(text2image.text_to_image.__wrapped__(*args, True, 10, 3.0, progress=_no_progress))
+    md = frames[-1][-1]
+    assert "METASTABLE" in md  # HEN Fig. 6: one caption, two images -> a 50/50 mixture
+    weights = dict(re.findall(r"#(\d+) p=([\d.]+)", md.split("Bound memories:")[1]))
+    assert set(weights) == {"1", "10"} and all(0.45 < float(w) < 0.55 for w in weights.values())
+    with pytest.raises(ValueError, match="empty"):
+        list(text2image.text_to_image.__wrapped__(*args[:8], "  ", enc, False, 10, 3.0, progress=_no_progress))
