@@ -79,7 +79,6 @@ def warm_up() -> float:
         enc = state.default_encoder()
         state.RESOURCES.encoder(enc)
         state.RESOURCES.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
-        state.RESOURCES.dataset(state.DEFAULT_DATASET, state.DEFAULT_N)
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
     return time.perf_counter() - t0

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hen_demo.data import build_bank, list_datasets, load_dataset
+from hen_demo.data import build_bank, list_datasets
 from hen_demo.encoders import (
     EncoderUnavailable,
     get_image_encoder,
@@ -111,8 +111,12 @@ class Resources:
         )
 
     def dataset(self, name: str, n: int, seed: int = 0):
-        """The first ``n`` images of dataset ``name`` in bank order (an ``ImageDataset``)."""
-        return self._datasets.get((name, int(n), int(seed)), lambda: load_dataset(name, n=int(n), seed=int(seed)))
+        """The ``n`` stored images of dataset ``name`` in bank order (``.images`` uint8 (n, H, W, 3), ``.captions``).
+
+        Read from the default encoder's memory bank (the one the app warms up, loaded from the disk cache in
+        milliseconds) rather than regenerating the dataset; the images of a bank do not depend on its encoder.
+        """
+        return self._datasets.get((name, int(n), int(seed)), lambda: self.bank(name, default_encoder(), n, seed))
 
     def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
              progress: Callable[[float, str], None] | None = None):
