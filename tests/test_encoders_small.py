@@ -62,3 +62,28 @@ def test_trainer_runs_and_its_output_loads(tmp_path):
     z = enc.encode(torch.rand(2, 3, 40, 40))
     assert z.shape == (2, 512)
     assert np.isfinite(rec["metrics"]["tiles"]["mse"])
+
+
+def test_warm_start_dvae_tokens_are_nearest_kmeans_centres(tmp_path):
+    """After warm_start_from_kl, the dVAE's argmax token = the nearest embedding to the KL posterior mean."""
+    from safetensors.torch import save_file
+
+    from hen_demo.encoders.small_blocks import SmallConfig
+    from hen_demo.encoders.train import build_model, warm_start_from_kl
+
+    torch.manual_seed(0)
+    small = dict(channels=16, latent_channels=8, codebook_size=16, groups=2)
+    kl = build_model(SmallConfig(kind="kl", **small)).eval()
+    save_file({k: v.contiguous() for k, v in kl.state_dict().items()}, str(tmp_path / "kl.safetensors"))
+    dvae = build_model(SmallConfig(kind="dvae", **small)).eval()
+    imgs = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    warm_start_from_kl(dvae, tmp_path / "kl.json", imgs)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        m = kl.encode_latent(x)  # (3, 8, 8, 8)
+        groups = m.reshape(3, 2, 4, 8, 8).permute(0, 1, 3, 4, 2)  # (3, G, g, g, dg)
+        table = dvae.table  # (V, dg)
+        d2 = ((groups[..., None, :] - table) ** 2).sum(-1)  # (3, G, g, g, V)
+        nearest = d2.argmin(-1).reshape(6, 8, 8)
+        assert torch.equal(dvae.tokens(x), nearest)
+        assert torch.allclose(dvae.decoder.net[0].weight, kl.decoder.net[0].weight)

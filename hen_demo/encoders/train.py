@@ -77,6 +77,78 @@ def reconstruct(model, images_u8: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> torch.Tensor:
+    """Plain Lloyd k-means on rows of x (M, d) -> centres (k, d); empty clusters take random points."""
+    g = torch.Generator().manual_seed(seed)
+    c = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
+    for _ in range(iters):
+        d2 = x.pow(2).sum(1, keepdim=True) - 2 * x @ c.T + c.pow(2).sum(1)[None]
+        a = d2.argmin(1)
+        sums = torch.zeros_like(c).index_add_(0, a, x)
+        counts = torch.bincount(a, minlength=k).float()
+        empty = counts == 0
+        c = sums / counts.clamp(min=1)[:, None]
+        if empty.any():
+            c[empty] = x[torch.randint(0, x.shape[0], (int(empty.sum()),), generator=g)]
+    return c
+
+
+@torch.no_grad()
+def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> str:
+    """Initialise a VQ or dVAE from a trained kl-small of the same widths (documented in the model card).
+
+    Encoder body and decoder are copied; the codebook / token embeddings are k-means centres of the KL
+    posterior means' channel groups on training images. For the dVAE the logit layer is set so that
+    logit_v = (2 e_v·m - |e_v|²) / t, i.e. the nearest embedding to the KL mean m gets the largest logit
+    (a linear map of the encoder features, so it fits the 1×1 output convolution exactly).
+    """
+    from safetensors.torch import load_file
+    cfg: SmallConfig = model.cfg
+    kl_sd = load_file(str(Path(kl_path).with_suffix(".safetensors")))
+    G, dg, V, C = cfg.groups, cfg.group_dim, cfg.codebook_size, cfg.latent_channels
+    last = [k for k in kl_sd if k.startswith("encoder.net.") and k.endswith(".weight")]
+    last_idx = max(int(k.split(".")[2]) for k in last)
+    wk, bk = f"encoder.net.{last_idx}.weight", f"encoder.net.{last_idx}.bias"
+    w_mean, b_mean = kl_sd[wk][:C], kl_sd[bk][:C]  # (C, F, 1, 1), (C,): the posterior-mean head
+    own = model.state_dict()
+    body = {k: v for k, v in kl_sd.items() if (k.startswith("encoder.") and k not in (wk, bk))
+            or k.startswith("decoder.")}
+    own.update(body)
+    model.load_state_dict(own)
+    # posterior means of a sample of training images, split into channel groups
+    from hen_demo.encoders.kl_small import SmallKLVAE
+    kl = SmallKLVAE(SmallConfig(**{**cfg.__dict__, "kind": "kl"}))
+    kl.load_state_dict(kl_sd)
+    rng = np.random.default_rng(seed)
+    pick = train_u8[rng.permutation(len(train_u8))[:3000]]
+    x = torch.from_numpy(pick).permute(0, 3, 1, 2).float() / 255.0
+    m = torch.cat([kl.encode_latent(x[i:i + 256]) for i in range(0, len(x), 256)])  # (n, C, g, g)
+    vecs = m.reshape(m.shape[0], G, dg, -1).permute(0, 1, 3, 2).reshape(-1, dg)  # (n·G·g·g, dg)
+    centres = _kmeans(vecs[torch.randperm(vecs.shape[0])[:200_000]], V, iters=15, seed=seed)  # (V, dg)
+    if cfg.kind == "vq":
+        q = model.quantizer
+        model.encoder.net[last_idx].weight.copy_(w_mean)
+        model.encoder.net[last_idx].bias.copy_(b_mean)
+        expected = 32 * G * cfg.grid * cfg.grid / V
+        q.codebook.copy_(centres)
+        q.cluster_size.fill_(expected)
+        q.embed_sum.copy_(centres * expected)
+        q.initialised.fill_(True)
+        return f"copied encoder/decoder, k-means codebook of {V} entries"
+    # dVAE: logits from the mean head
+    d2 = vecs[:20000].pow(2).sum(1, keepdim=True) - 2 * vecs[:20000] @ centres.T + centres.pow(2).sum(1)[None]
+    t = float(d2.min(1).values.mean().clamp(min=1e-6))  # typical nearest squared distance sets the scale
+    conv = model.encoder.net[last_idx]  # (G·V, F, 1, 1)
+    wm = w_mean[:, :, 0, 0].reshape(G, dg, -1)  # (G, dg, F)
+    bm = b_mean.reshape(G, dg)
+    W = 2 * torch.einsum("vd,gdf->gvf", centres, wm) / t  # (G, V, F)
+    b = (2 * torch.einsum("vd,gd->gv", centres, bm) - centres.pow(2).sum(1)[None]) / t  # (G, V)
+    conv.weight.copy_(W.reshape(G * V, -1)[:, :, None, None])
+    conv.bias.copy_(b.reshape(-1))
+    model.embed.weight.copy_(centres.T[:, :, None, None])
+    return f"copied encoder body/decoder, k-means token embeddings ({V}), logit scale 1/{t:.3g}"
+
+
 def evaluate(model, held: dict) -> dict:
     from skimage.metrics import structural_similarity
     res = {}
@@ -157,7 +229,9 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
              f"- Input: {cfg.image_size}×{cfg.image_size} RGB in [0, 1]; f4 → latent {cfg.latent_channels}×{cfg.grid}"
              f"×{cfg.grid}; code K = {cfg.code_dim}.",
              f"- Widths: {cfg.channels} (half resolution) / {2 * cfg.channels} (grid); {cfg.num_res} residual "
-             f"block(s) at the grid; vocabulary/codebook {cfg.codebook_size} (VQ/dVAE).",
+             f"block(s) at the grid"
+             + (f"; {cfg.groups} tokens per grid position ({cfg.group_dim} channels each), vocabulary "
+                f"{cfg.codebook_size}." if cfg.kind != "kl" else "."),
              f"- Data: offline tiles (crops of 27 pictures from scikit-image/scikit-learn) except the held-out "
              f"photographs {', '.join(HELD_OUT_PHOTOS)}, plus 5/6 of scikit-learn digits and 4/5 of lfw_subset faces "
              f"({t['train_images']} training images), horizontal flips.",
@@ -166,19 +240,28 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
              + (f"KL weight {cfg.kl_weight}. " if cfg.kind != "vq" else f"Commitment {cfg.beta_commit}, EMA "
                 f"decay {cfg.ema_decay}. ")
              + (f"τ {cfg.tau_start} → {cfg.tau_end}." if cfg.kind == "dvae" else ""),
-             "", "Held-out reconstruction (never seen in training; SSIM from scikit-image, data_range 1):", "",
+             *([f"- Warm start: encoder body and decoder copied from `{Path(t['init_from']).stem}`; "
+                "codebook / token embeddings = k-means centres of its posterior means' channel groups"
+                + ("; logit layer set so the nearest embedding wins" if cfg.kind == "dvae" else "")
+                + " (`train.warm_start_from_kl`), then trained as above."] if t.get("init_from") else []),
+             "", f"Held-out reconstruction (never seen in training), measured at {cfg.image_size}×{cfg.image_size} "
+             "against the originals downscaled to the encoder's input; SSIM from scikit-image (data_range 1, "
+             "channel_axis):", "",
              "| set | images | MSE | SSIM |", "|---|---|---|---|"]
     for k, v in meta["metrics"].items():
         lines.append(f"| {k} | {v['n']} | {v['mse']:.5f} | {v['ssim']:.3f} |")
+    warm = f" --lr {t['lr']:g} --init-from assets/encoders/kl-small.json" if t.get("init_from") else ""
+    tau = f" --tau-start {cfg.tau_start:g}" if cfg.kind == "dvae" and cfg.tau_start != 1.0 else ""
     lines += ["", f"Reproduce: `python -m hen_demo train-encoder --kind {cfg.kind} --minutes "
-              f"{t['budget_minutes']:g} --seed {t['seed']}` (timing-based schedule: step counts vary with the machine).",
-              ""]
+              f"{t['budget_minutes']:g} --seed {t['seed']}{warm}{tau}` (timing-based schedule: step counts vary "
+              "with the machine).", ""]
     return "\n".join(lines)
 
 
 def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int = 32, lr: float = 2e-3,
           seed: int = 0, threads: int | None = 1, out_dir=None, name: str | None = None, log=print,
-          grid_png: str | None = None, max_tiles: int | None = None, device: str = "cpu", **cfg_kwargs) -> dict:
+          grid_png: str | None = None, max_tiles: int | None = None, device: str = "cpu", init_from=None,
+          **cfg_kwargs) -> dict:
     """Train one small autoencoder; returns the record saved in its JSON. See module docstring."""
     if kind not in KINDS:
         raise ValueError(f"unknown encoder kind {kind!r}; choose one of: {', '.join(KINDS)}")
@@ -196,7 +279,10 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
     log(f"[{name}] data: {len(train_u8)} training images, held-out "
         f"{ {k: len(v) for k, v in held.items()} } ({time.perf_counter() - t_data:.1f} s)")
     dev = torch.device(device)
-    model = build_model(cfg).to(dev)
+    model = build_model(cfg)
+    if init_from:
+        log(f"[{name}] warm start from {init_from}: {warm_start_from_kl(model, init_from, train_u8, seed)}")
+    model = model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     budget = minutes * 60.0
     t0 = time.perf_counter()
@@ -233,6 +319,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
         "steps": step, "seconds": round(seconds, 1), "batch": batch, "lr": lr, "seed": seed,
         "threads": torch.get_num_threads(), "device": device, "budget_minutes": minutes,
         "train_images": int(len(train_u8)), "held_out_photos": list(HELD_OUT_PHOTOS),
+        "init_from": str(init_from) if init_from else None,
         "final_train_logs": {k: round(v, 6) for k, v in ema.items()}}}
     save_model(model, cfg, out_dir, name, record)
     if grid_png:
@@ -257,13 +344,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--channels", type=int, default=None)
     parser.add_argument("--latent-channels", type=int, default=None)
     parser.add_argument("--codebook-size", type=int, default=None)
+    parser.add_argument("--init-from", default=None,
+                        help="warm start (vq/dvae) from a trained kl-small, e.g. assets/encoders/kl-small.json")
+    parser.add_argument("--tau-start", type=float, default=None, help="dVAE initial temperature")
 
 
 def run(args) -> int:
-    extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size")
+    extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size", "tau_start")
              if getattr(args, k) is not None}
     rec = train(args.kind, minutes=args.minutes, max_steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                 threads=args.threads, out_dir=args.out, name=args.name, grid_png=args.grid, max_tiles=args.max_tiles,
-                device=args.device, log=lambda s: print(s, flush=True), **extra)
+                device=args.device, init_from=args.init_from, log=lambda s: print(s, flush=True), **extra)
     print(json.dumps(rec["metrics"]))
     return 0
