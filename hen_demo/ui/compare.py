@@ -38,6 +38,7 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
             enc_a, sim_a, beta_a, enc_b, sim_b, beta_b, progress=gr.Progress()):
     """Stream both configurations together; yields (query, img A, img B, status A, status B, energy A,
     energy B, verdict A, verdict B)."""
+    state.check_available("dataset", dataset)
     n = check_n(dataset, n)
     if index is None or not 0 <= int(index) < n:
         raise ValueError(f"Pick a stored memory between #0 and #{n - 1}.")

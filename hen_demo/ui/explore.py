@@ -150,6 +150,7 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
              text_encoder, corruption, amount, seed, progress=gr.Progress()):
     """Stream one HEN retrieval. Yields the 10 outputs of the Explore tab at every iteration."""
     t0 = time.perf_counter()
+    state.check_available("dataset", dataset)
     state.check_available("encoder", encoder)
     n = check_n(dataset, n)
     cfg = retrieval_config(similarity, separation, beta, steps, tol)

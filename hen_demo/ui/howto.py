@@ -27,7 +27,9 @@ quadratic term is added). Each iteration replaces the state by a weighted averag
 $$\mathbf{s}^{(t+1)} \;=\; \Xi^\top \operatorname{softmax}\!\big(\beta\, f_{\mathrm{sim}}(\Xi,\mathbf{s}^{(t)})\big)
 \;=\; \sum_{n=1}^N p_n\,\xi_n,\qquad p_n = \frac{\exp(\beta\, f_{\mathrm{sim}}(\xi_n,\mathbf{s}^{(t)}))}{\sum_m \exp(\beta\, f_{\mathrm{sim}}(\xi_m,\mathbf{s}^{(t)}))} \qquad (2)$$
 
-The energy never increases along these updates, and the state settles in an attractor.
+For the dot product and the $\ell_2$ similarity with softmax (or entmax) the energy never increases along
+these updates (each one is a concave–convex step on eq. 1), and the state settles in an attractor; with the
+Manhattan or cosine similarity the curve is shown for comparison but is not guaranteed to descend.
 
 * **β** (inverse temperature) sharpens the softmax: large β picks one memory, small β averages many.
 * The **weights** $p_n$ are the bars of the *top-k* plot. The **effective number of memories**
@@ -55,14 +57,17 @@ the plain modern Hopfield network.
 
 ## Text → image (HEN sec. 3.2)
 Memories concatenate an image code and a text code, $\hat\xi_n = [\Phi^{I}_{\mathrm{enc}}(I_n);\,
-\Phi^{T}_{\mathrm{enc}}(T_n)]$. The query is $\hat{\mathbf{s}}^{(0)} = [\mathbf{0};\, \Phi^{T}_{\mathrm{enc}}(T)]$;
+c\,\Phi^{T}_{\mathrm{enc}}(T_n)]$, where the *caption weight* $c$ scales the text half relative to the image
+half (the paper: the two energy landscapes must be "appropriately normalized"). The query is
+$\hat{\mathbf{s}}^{(0)} = [\mathbf{0};\, c\,\Phi^{T}_{\mathrm{enc}}(T)]$;
 the text half is held fixed (clamped) while eq. 6 fills in the image half, which is then decoded with
 $\Phi^{I}_{\mathrm{dec}}$. If one caption is bound to two images, the two memories are equally good
 answers and the state stays a mixture of both (HEN Fig. 6).
 
 ## Reading the verdict
 * **retrieved** — one memory holds at least 90 % of the weight and it is the one the query came from;
-* **metastable mixture of k memories** — no memory reaches 90 %; *k* memories hold more than 5 % each;
+* **metastable mixture of k memories** — no memory reaches 90 % of the weight; about $k = 1/\sum_n p_n^2$
+  memories share it;
 * **wrong memory** — one memory dominates, but not the right one.
 """
 

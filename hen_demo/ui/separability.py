@@ -39,6 +39,7 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     """Histograms and a table (encoder, overlap, d', fraction nearest own memory) for each encoder."""
     if not encoders:
         raise ValueError("Choose at least one encoder.")
+    state.check_available("dataset", dataset)
     n = check_n(dataset, n)
     if n < 2:
         raise ValueError("Separability needs at least two memories.")

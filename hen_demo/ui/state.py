@@ -122,11 +122,14 @@ class Resources:
              progress: Callable[[float, str], None] | None = None):
         """The memory bank (cached in memory here and on disk by ``build_bank``)."""
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
-        return self._banks.get(
-            key,
-            lambda: build_bank(dataset, encoder, n=int(n), seed=int(seed), text_encoder=text_encoder,
-                               progress=progress),
-        )
+
+        def make():
+            # pass the cached encoder objects, so their weights are loaded once per process
+            tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
+            return build_bank(dataset, self.encoder(encoder), n=int(n), seed=int(seed), text_encoder=tenc,
+                              progress=progress, device=self.device)
+
+        return self._banks.get(key, make)
 
     def pipeline(self, key: BankKey, config: RetrievalConfig, cross_modal: bool = False,
                  bind: tuple[int, int] | None = None, text_weight: float = 1.0, progress=None) -> HENPipeline:

@@ -41,6 +41,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
     """Stream the image half filling in from a caption. Yields (state img, status, energy + top-k plot,
     top-k gallery, targets gallery, verdict markdown)."""
     t0 = time.perf_counter()
+    state.check_available("dataset", dataset)
     n = check_n(dataset, n)
     cfg = retrieval_config(similarity, separation, beta, steps, tol)
     caption = str(caption or "").strip()
