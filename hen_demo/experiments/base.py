@@ -127,6 +127,17 @@ def markdown_table(df: pd.DataFrame, digits: int = 4, max_rows: int = 60) -> str
     return "\n".join(lines)
 
 
+def _where(config: dict) -> str:
+    """Where the run happened, in words."""
+    dev = str(config.get("device") or "cpu")
+    if dev.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "a CUDA GPU"
+        return f"{name} (retrieval), {os.cpu_count()} CPU threads"
+    return f"{platform.machine()} CPU, {os.cpu_count()} threads"
+
+
 def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | None = None) -> str:
     """The markdown section for REPRODUCTION.md (paths relative to the results folder's parent)."""
     name = result.name
@@ -139,7 +150,7 @@ def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | Non
         "",
         "**What stood in:** " + (" ".join(result.stand_ins) if result.stand_ins else "nothing (same setting)."),
         "",
-        f"**Ours** (config: {cfg}; {result.seconds:.0f} s on {platform.machine()} CPU):",
+        f"**Ours** (config: {cfg}; {result.seconds:.0f} s on {_where(result.config)}):",
         "",
         markdown_table(table),
         "",

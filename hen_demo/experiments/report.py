@@ -80,7 +80,13 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
     lives elsewhere relative to the report.
     """
     root = Path(results)
-    names = list(EXPERIMENTS) + (["speed"] if (root / "speed").exists() and "speed" not in EXPERIMENTS else [])
+    # each experiment, followed by its variants (e.g. "scale-out-gpu", "scale-out-digits-gpu": other devices/data)
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    names = []
+    for name in EXPERIMENTS:
+        names.append(name)
+        names += [f for f in folders if f.startswith(name + "-") and f not in EXPERIMENTS]
+    names += [f for f in folders if f not in names]
     overview = ["| experiment | paper | size | time (s) | written |", "|---|---|---|---|---|"]
     sections, missing = [], []
     for name in names:
@@ -92,7 +98,8 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
             overview.append(f"| `{name}` | {PAPER_REF.get(name, '')} | not run | | |")
             continue
         size = meta.get("config", {}).get("size", "?")
-        overview.append(f"| [`{name}`](#{_anchor(meta.get('title', name), name)}) | {PAPER_REF.get(name, '')} | "
+        base = meta.get("name", name)
+        overview.append(f"| [`{name}`](#{_anchor(section.read_text(encoding='utf-8'))}) | {PAPER_REF.get(base, '')} | "
                         f"{size} | {meta.get('seconds', 0):.0f} | {meta.get('written', '')} |")
         text = section.read_text(encoding="utf-8")
         if link_prefix is not None:
@@ -108,10 +115,10 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
     return "\n".join(parts)
 
 
-def _anchor(title: str, name: str) -> str:
-    """GitHub's heading anchor for '## {title} (`{name}`)'."""
-    text = f"{title} ({name})".lower()
-    keep = "".join(ch for ch in text if ch.isalnum() or ch in " -_")
+def _anchor(section_text: str) -> str:
+    """GitHub's anchor for the section's first heading: lower case, punctuation dropped, spaces -> hyphens."""
+    heading = section_text.splitlines()[0].lstrip("#").strip() if section_text else ""
+    keep = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
     return keep.replace(" ", "-")
 
 
