@@ -15,7 +15,7 @@ from hen_demo.data import CORRUPTIONS
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, verdict_text, show
+from hen_demo.ui.explore import badge, show, verdict_text
 from hen_demo.ui.memory_controls import LOG_BETA_MAX, LOG_BETA_MIN, beta_from_log, check_n, retrieval_config
 
 SIDES = ("A", "B")
@@ -56,7 +56,8 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     streams = [p.stream(p.encode_image(query_img), c, target=target) for p, c in zip(pipes, cfgs)]
     last = [None, None]
     for fa, fb in zip_longest(*streams):
-        out = [show(query_img) if last[0] is None else gr.skip()]
+        first = last[0] is None
+        out = [show(query_img) if first else gr.skip()]
         frames = [fa, fb]
         for i, f in enumerate(frames):
             if f is not None:
@@ -65,7 +66,8 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
         out += [_status(f, cfgs[i].steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
         out += [plots.as_plot(plots.energy_spec(f.energies, title=f"Energy ({SIDES[i]})", height=220)) if f is not None
                 else gr.skip() for i, f in enumerate(frames)]
-        out += [_verdict(f) if f is not None and f.result is not None else gr.skip() for f in frames]
+        out += [_verdict(f) if f is not None and f.result is not None else ("" if first else gr.skip())
+                for f in frames]  # the first frame clears the previous run's verdicts
         yield tuple(out)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, verdict_text, frame_outputs, show
+from hen_demo.ui.explore import badge, frame_outputs, verdict_text
 from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
 
 DEFAULT_DATASET = "photos"
