@@ -80,7 +80,9 @@ def stream_timings(encoder: str, queries: int = 5, steps: int = 30, beta: float 
     """First-frame latency and frames/s of ``explore.retrieve`` (the Retrieve button's function)."""
     from hen_demo.ui import explore, state
 
-    state.RESOURCES.bank("tiles", encoder, 1000)  # the app warms this up at start
+    # what the app does before it is ready: registry listings (build_app) and the default bank (warm_up)
+    state.dataset_choices(), state.encoder_choices(), state.text_encoder_choices()
+    state.RESOURCES.bank("tiles", encoder, 1000)
     state.RESOURCES.dataset("tiles", 1000)
     fn = explore.retrieve.__wrapped__  # without the gr.Error wrapper; same work
     firsts, rates, counts = [], [], []
