@@ -95,3 +95,25 @@ def test_text_to_image_recalls_the_captioned_photo_and_binding_mixes():
     assert set(weights) == {"1", "10"} and all(0.45 < float(w) < 0.55 for w in weights.values())
     with pytest.raises(ValueError, match="empty"):
         list(text2image.text_to_image.__wrapped__(*args[:8], "  ", enc, False, 10, 3.0, progress=_no_progress))
+
+
+def test_missing_tab_is_skipped_but_a_broken_one_is_not(monkeypatch, tmp_path):
+    from hen_demo.ui import app
+
+    (tmp_path / "hen_broken_tab_for_test.py").write_text("import a_module_that_does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(app, "TABS", [("How it works", "hen_demo.ui.howto"),
+                                      ("Missing", "hen_demo.ui.no_such_tab_yet"),
+                                      ("Broken", "hen_broken_tab_for_test")])
+    assert [label for label, _ in app.available_tabs()] == ["How it works", "Broken"]
+    with pytest.raises(ImportError):
+        app.build_app(warm=False)
+    demo = app.build_app(warm=False, tabs=["How it works"])
+    assert isinstance(demo, gr.Blocks)
+
+
+def test_serve_command_line():
+    from hen_demo.__main__ import build_parser
+
+    args = build_parser(["serve", "--port", "7999", "--share"]).parse_args(["serve", "--port", "7999", "--share"])
+    assert args.port == 7999 and args.share is True and args.host
