@@ -95,3 +95,10 @@ def test_build_bank_cli(tmp_path, capsys):
     assert rc == 0 and "8 memories" in capsys.readouterr().out
     rc = main(["build-bank", "--dataset", "faces", "--encoder", "pixels", "--n", "999", "--cache-dir", str(tmp_path)])
     assert rc == 2
+
+
+def test_bench_bank_function_reports_build_and_cached_load():
+    from hen_demo.data.bench_bank import bench_bank
+    res = bench_bank(n=12, encoder="pixels", dataset="faces")
+    assert res["n"] == 12 and res["code_dim"] == 2352
+    assert res["build_s"] > 0 and res["cached_load_s"] >= 0 and isinstance(res["ok"], bool)

@@ -71,3 +71,12 @@ def test_missing_dvae_weights_are_explained(tmp_path, monkeypatch):
     monkeypatch.setenv("HEN_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(EncoderUnavailable, match="convert dalle"):
         get_image_encoder("dvae")
+
+
+def test_convert_cli_reports_missing_inputs(monkeypatch, capsys):
+    from hen_demo.__main__ import main
+    monkeypatch.delenv("HEN_WEIGHTS_DIR", raising=False)
+    assert main(["convert", "dalle"]) == 2
+    assert "error" in capsys.readouterr().out
+    assert main(["convert", "ldm", "--ckpt", "/nonexistent.ckpt", "--config", "/nonexistent.yaml",
+                 "--out", "/tmp/never-written"]) == 2

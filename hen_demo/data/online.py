@@ -21,7 +21,6 @@ Reading parquet needs pyarrow (``pip install pyarrow``).
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import socket
