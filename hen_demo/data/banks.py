@@ -1,4 +1,4 @@
-"""Memory banks: a dataset encoded into the matrix of memories Ξ = [ξ_1; …; ξ_N] (HEN eq. 7), cached on disk.
+"""Memory banks: a dataset encoded into the matrix of memories Ξ̂ = Φ_enc(Ξ) (HEN eq. 5), cached on disk.
 
 ``build_bank(dataset, encoder, n, seed)`` encodes n images into codes ``(N, K)``, decodes them again to get
 the encoder's own reconstructions (what HEN compares retrievals against, HEN §3 "Evaluation Metrics"), and

@@ -1,8 +1,8 @@
 """The one interface every image and text encoder implements (contract §2).
 
 An image encoder maps images ``(B, 3, H, W)`` floats in [0, 1] to codes ``(B, K)`` — the memories
-ξ_n ∈ R^{1×K} that HEN stores (HEN eq. 7: ξ_n = Φ_enc(x_n)) — and back with its decoder
-(HEN eq. 8: x̂ = Φ_dec(s^(T_f))). A text encoder maps captions to ``(B, K_text)``.
+ξ_n ∈ R^{1×K} that HEN stores (HEN eq. 5: Ξ̂ = Φ_enc(Ξ)) — and back with its decoder
+(HEN eq. 7: s^(T_f) = Φ_dec(ŝ^(T_f))). A text encoder maps captions to ``(B, K_text)``.
 """
 
 from __future__ import annotations
