@@ -101,10 +101,18 @@ PAPER = ("Not a paper result: issue 5 asks that one encoder at N = 6,000 with on
 def _findings(table: pd.DataFrame, cfg: Config) -> str:
     if table.empty:
         return "No runs."
-    parts = [f"{r.encoder} (K={r.K}) at N={r.n}: {r.total_s:.0f} s in total, of which retrieval {r.retrieve_s:.0f} s "
-             f"({r.steps_run} steps at {r.s_per_step:.1f} s each, {r.threads} threads, {r.device}; all {cfg.steps} steps "
-             f"would take ≈ {r.bank_s + r.queries_s + r.score_s + cfg.steps * r.s_per_step:.0f} s) — "
-             + ("within" if r.within_budget else "over") + f" the {r.budget_s:.0f} s budget"
+    def worst(r) -> str:
+        # few steps: the per-step time is dominated by one-off setup, so no extrapolation
+        if r.steps_run < 10:
+            return ""
+        return f"; all {cfg.steps} steps would take ≈ {r.bank_s + r.queries_s + r.score_s + cfg.steps * r.s_per_step:.0f} s"
+
+    parts = [f"{r.encoder} (K={r.K}) at N={r.n}: {r.total_s:.0f} s in total (bank {r.bank_s:.0f} s"
+             f"{' from cache' if r.bank_from_cache else ' built'}, retrieval {r.retrieve_s:.0f} s for {r.steps_run} steps "
+             f"on {r.device} with {r.threads} threads, decoding + scoring {r.score_s:.0f} s{worst(r)}) — "
+             + ("within" if r.total_s <= cfg.budget_s else "over") + f" the {cfg.budget_s:.0f} s budget"
              for _, r in table.iterrows()]
     note = "" if table.n.min() >= 6000 else " (this run used fewer than 6,000 memories; rerun without --quick)"
-    return "; ".join(parts) + note + f". CPU threads visible: {os.cpu_count()}; other jobs may have shared them."
+    where = ("SSIM scoring runs on the CPU" if table.device.astype(str).str.startswith("cuda").any() else
+             f"CPU threads visible: {os.cpu_count()}; other jobs may have shared them")
+    return "; ".join(parts) + note + f". {where}."
