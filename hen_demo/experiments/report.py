@@ -128,6 +128,7 @@ def run(args) -> int:
     fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=".report.", suffix=".md")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     print(f"wrote {out} ({len(text.splitlines())} lines) from {args.results}/")
     return 0
