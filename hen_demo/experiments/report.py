@@ -44,6 +44,8 @@ what this project measures:
 
 **Read this first.** The committed results are *offline* runs: no MS-COCO, MNIST, CIFAR-10, CLIP or the papers'
 pretrained encoders (VQ-f8/f16, KL-f8/f16, D-VAE) can be reached from the machines this project is built on.
+Sections whose title ends in "on an NVIDIA H100 GPU" are full-size runs (the papers' N) made with the same code and
+`--device cuda` on a GPU machine lent during development; the others ran on a 2-core CPU.
 Small offline stand-ins played their parts (each section says which): *tiles* (crops of 27 photographs shipped with
 scikit-image / scikit-learn) for MS-COCO, scikit-learn *digits* for MNIST, tiles for CIFAR-10, the project's own
 small encoders (`vq-small`, `kl-small`, `dvae-small`, trained here) for the papers' encoders, and MiniLM or
@@ -105,7 +107,11 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
         if link_prefix is not None:
             text = text.replace("(results/", f"({link_prefix.rstrip('/')}/")
         sections.append(text.rstrip() + "\n")
-    parts = [INTRO, "## Overview", "", *overview, ""]
+    parts = [INTRO]
+    summary = root / "SUMMARY.md"  # optional hand-written summary of the committed runs
+    if summary.exists():
+        parts += [summary.read_text(encoding="utf-8").rstrip(), ""]
+    parts += ["## Overview", "", *overview, ""]
     if missing:
         parts += [f"Not run yet: {', '.join(f'`{m}`' for m in missing)} "
                   f"(`python -m hen_demo experiment NAME --quick`, then `python -m hen_demo report`).", ""]
