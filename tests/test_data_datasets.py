@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hen_demo.data import list_datasets, load_dataset
-from hen_demo.data import online
+from hen_demo.data import list_datasets, load_dataset, online
 
 
 def test_offline_datasets_shapes_and_captions():

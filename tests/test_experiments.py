@@ -94,8 +94,8 @@ def test_well_separated_one_hot_memories_are_recalled_exactly():
 
 
 def test_low_beta_collapses_to_a_mixture():
-    from hen_demo.experiments.hen_eval import retrieve_batched
     from hen_demo import metrics
+    from hen_demo.experiments.hen_eval import retrieve_batched
     from hen_demo.memory import HopfieldMemory
 
     patterns = torch.eye(20)
@@ -155,9 +155,9 @@ def test_cli_and_report(tmp_path):
 def test_hetero_association_from_text_and_shared_caption_mixture():
     """HEN §3.2 / Fig. 6 on synthetic codes: a unique caption recalls its image; a caption bound to two
     images recalls a 50/50 mixture of them."""
+    from hen_demo import metrics
     from hen_demo.experiments.cross_modal import hetero_memory, text_queries
     from hen_demo.experiments.hen_eval import retrieve_batched
-    from hen_demo import metrics
     from hen_demo.memory import HopfieldMemory
 
     n = 10

@@ -76,7 +76,8 @@ def test_separability_well_separated_vs_overlapping():
     assert bad.overlap > 0.7 and abs(bad.d_prime) < 0.5
     assert 4000 < len(bad.cross_cos) < 6000
     # independent reference for one self cosine
-    q = rng.normal(size=(3, 5)); p = rng.normal(size=(4, 5))
+    q = rng.normal(size=(3, 5))
+    p = rng.normal(size=(4, 5))
     st = M.separability(q, p, [2, 0, 1])
     ref = q[0] @ p[2] / np.linalg.norm(q[0]) / np.linalg.norm(p[2])
     assert st.self_cos[0] == pytest.approx(ref)

@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hen_demo.experiments.registry import DEFAULT_RESULTS, EXPERIMENTS, make_config, parse_value, run_experiment
+from hen_demo.experiments.registry import (
+    DEFAULT_RESULTS,
+    EXPERIMENTS,
+    make_config,
+    parse_value,
+    run_experiment,
+)
 
 
 def _floats(text: str) -> list[float]:

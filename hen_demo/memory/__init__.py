@@ -6,26 +6,11 @@ classical memories (``hen_demo.memory.classical``). Public API (contract §1):
 
     HopfieldMemory, RetrievalResult, RetrievalStep, LinearKernel, pick_device,
     KernelMemoryNetwork, fit_uhop_kernel, UHopFit, separation_loss, exact_retrieval_condition,
-    uhop_memory, UHopLayer
+    uhop_memory, UHopLayer, and the classical memories (HebbianHopfield, CorrelationMemory,
+    DenseAssociativeMemory, capacity helpers)
 """
 
-from .devices import pick_device
-from .hopfield import HopfieldMemory, RetrievalResult, RetrievalStep
-from .separation import parse_separation, separate
-from .similarity import SIMILARITY_NAMES, LinearKernel
-from .kmn import KernelMemoryNetwork
-from .uhop import UHopFit, exact_retrieval_condition, fit_uhop_kernel, separation_loss, uhop_memory
-from .uhop_layer import UHopLayer
-
-__all__ = [
-    "HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device",
-    "SIMILARITY_NAMES", "parse_separation", "separate",
-    "KernelMemoryNetwork", "UHopFit", "exact_retrieval_condition", "fit_uhop_kernel", "separation_loss",
-    "uhop_memory", "UHopLayer",
-]
-
-# Classical memories for teaching (slides 002), from hen_demo.memory.classical (added by the teaching workstream).
-from .classical import (  # noqa: E402
+from .classical import (
     CorrelationMemory,
     DenseAssociativeMemory,
     HebbianHopfield,
@@ -35,6 +20,20 @@ from .classical import (  # noqa: E402
     measure_recall,
     recall_fraction,
 )
+from .devices import pick_device
+from .hopfield import HopfieldMemory, RetrievalResult, RetrievalStep
+from .kmn import KernelMemoryNetwork
+from .separation import parse_separation, separate
+from .similarity import SIMILARITY_NAMES, LinearKernel
+from .uhop import UHopFit, exact_retrieval_condition, fit_uhop_kernel, separation_loss, uhop_memory
+from .uhop_layer import UHopLayer
 
-__all__ += ["CorrelationMemory", "DenseAssociativeMemory", "HebbianHopfield", "HopfieldTrace", "capacity_curve",
-            "classify_state", "measure_recall", "recall_fraction"]
+__all__ = [
+    "HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device",
+    "SIMILARITY_NAMES", "parse_separation", "separate",
+    "KernelMemoryNetwork", "UHopFit", "exact_retrieval_condition", "fit_uhop_kernel", "separation_loss",
+    "uhop_memory", "UHopLayer",
+    # classical memories for teaching (slides 002)
+    "CorrelationMemory", "DenseAssociativeMemory", "HebbianHopfield", "HopfieldTrace", "capacity_curve",
+    "classify_state", "measure_recall", "recall_fraction",
+]
