@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from hen_demo.atomic import atomic_write
 from hen_demo.data.datasets import ImageDataset, load_dataset
 from hen_demo.data.images import to_float_tensor, to_uint8
 
@@ -85,28 +85,13 @@ def bank_cache_key(dataset, encoder_fingerprint: str, n, seed: int, text_fingerp
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename into ``path`` (same folder, so the rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_bank(bank: MemoryBank, folder: Path) -> Path:
     tensors = {"codes": bank.codes.contiguous(), "recon": torch.from_numpy(np.ascontiguousarray(bank.recon)),
                "images": torch.from_numpy(np.ascontiguousarray(bank.images))}
     if bank.text_codes is not None:
         tensors["text_codes"] = bank.text_codes.contiguous()
     st_path, js_path = folder / f"{bank.key}.safetensors", folder / f"{bank.key}.json"
-    _atomic_write_bytes(st_path, lambda tmp: save_file(tensors, tmp))
+    atomic_write(st_path, lambda tmp: save_file(tensors, tmp))
     meta = {"format": FORMAT_VERSION, "captions": bank.captions, "ids": bank.ids, "labels": bank.labels,
             "dataset": bank.dataset, "encoder": bank.encoder, "text_encoder": bank.text_encoder,
             "n": bank.n, "seed": bank.seed, "key": bank.key,
@@ -116,7 +101,7 @@ def save_bank(bank: MemoryBank, folder: Path) -> Path:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(meta, f)
 
-    _atomic_write_bytes(js_path, write_json)
+    atomic_write(js_path, write_json)
     return js_path
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from hen_demo.atomic import atomic_write
 from hen_demo.encoders.safe_unpickle import load_restricted, load_tensors, module_state_dict
 
 DALLE_URLS = {"encoder": "https://cdn.openai.com/dall-e/encoder.pkl",
@@ -148,16 +149,7 @@ def convert_dalle(encoder_pkl, decoder_pkl, out_dir) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, sd in (("encoder", enc_sd), ("decoder", dec_sd)):
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        os.close(fd)
-        try:
-            save_file(sd, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out / f"{name}.safetensors")
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(out / f"{name}.safetensors", lambda tmp, sd=sd: save_file(sd, tmp))
     return out
 
 

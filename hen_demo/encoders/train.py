@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hen_demo.atomic import atomic_write
 from hen_demo.encoders.small_blocks import SmallConfig
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
@@ -183,37 +182,24 @@ def _resize(images_u8: np.ndarray, size: int) -> np.ndarray:
                            for i in range(0, len(images_u8), 512)])
 
 
-def _atomic(path: Path, writer) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_model(model, cfg: SmallConfig, out_dir, name: str, record: dict) -> None:
     from safetensors.torch import save_file
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    _atomic(out / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
+    atomic_write(out / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
     meta = {"name": name, "config": asdict(cfg), "code_dim": cfg.code_dim,
             "latent_shape": [cfg.latent_channels, cfg.grid, cfg.grid], **record}
 
     def wj(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1)
-    _atomic(out / f"{name}.json", wj)
+    atomic_write(out / f"{name}.json", wj)
 
     def wm(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(model_card(name, cfg, meta))
-    _atomic(out / f"{name}.md", wm)
+    atomic_write(out / f"{name}.md", wm)
 
 
 def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:

@@ -17,13 +17,14 @@ import dataclasses
 import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from hen_demo.atomic import atomic_write, atomic_write_text
 
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], description)
 
@@ -87,27 +88,6 @@ def config_dict(config) -> dict:
     return json.loads(json.dumps(d, default=str))
 
 
-def _atomic_write(path: Path, writer: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename (nothing half-written is left)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    def w(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, w)
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 4, max_rows: int = 60) -> str:
@@ -176,18 +156,18 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         "md": out / "section.md",
         "meta": out / "meta.json",
     }
-    _atomic_write(paths["csv"], lambda tmp: result.table.to_csv(tmp, index=False))
+    atomic_write(paths["csv"], lambda tmp: result.table.to_csv(tmp, index=False))
     for key, df in result.extra_tables.items():
         p = out / f"{name}_{key}.csv"
-        _atomic_write(p, lambda tmp, df=df: df.to_csv(tmp, index=False))
+        atomic_write(p, lambda tmp, df=df: df.to_csv(tmp, index=False))
         paths[f"csv_{key}"] = p
     if result.mpl_figure is not None:
-        _atomic_write(paths["png"], lambda tmp: result.mpl_figure.savefig(tmp, dpi=110, bbox_inches="tight",
+        atomic_write(paths["png"], lambda tmp: result.mpl_figure.savefig(tmp, dpi=110, bbox_inches="tight",
                                                                           format="png"))
     if result.figure is not None:
-        _atomic_write(paths["html"], lambda tmp: result.figure.write_html(tmp, include_plotlyjs="cdn",
+        atomic_write(paths["html"], lambda tmp: result.figure.write_html(tmp, include_plotlyjs="cdn",
                                                                           full_html=True))
-    _write_text(paths["md"], section_markdown(result))
+    atomic_write_text(paths["md"], section_markdown(result))
     meta = {
         "name": name,
         "title": result.title,
@@ -197,5 +177,5 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
     }
-    _write_text(paths["meta"], json.dumps(meta, indent=2))
+    atomic_write_text(paths["meta"], json.dumps(meta, indent=2))
     return paths

@@ -11,10 +11,10 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
+from hen_demo.atomic import atomic_write_text
 from hen_demo.experiments.registry import EXPERIMENTS
 
 PAPER_REF = {
@@ -131,10 +131,6 @@ def _anchor(section_text: str) -> str:
 def run(args) -> int:
     text = build_report(args.results)
     out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=".report.", suffix=".md")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    atomic_write_text(out, text)
     print(f"wrote {out} ({len(text.splitlines())} lines) from {args.results}/")
     return 0
