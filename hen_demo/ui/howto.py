@@ -48,8 +48,10 @@ $$\hat{\mathbf{s}}^{(t+1)} = \hat\Xi^\top \operatorname{softmax}\!\big(\beta\, f
 
 $$\mathbf{s}^{(T_f)} = \Phi_{\mathrm{dec}}\big(\hat{\mathbf{s}}^{(T_f)}\big) \qquad (7)$$
 
-The encoder spreads the memories apart (compare the histograms in the *Separability* tab), so fewer
-spurious attractors exist and the dynamics land on the right memory. The Explore tab decodes
+HEN's hypothesis: the encoder spreads the memories apart (compare the histograms in the *Separability* tab),
+so fewer spurious attractors exist and the dynamics land on the right memory. How far that holds depends on the
+encoder and the damage: with this project's small offline encoders it holds for noisy queries but not for
+half-occluded ones (see REPRODUCTION.md). The Explore tab decodes
 $\hat{\mathbf{s}}^{(t)}$ at **every** iteration so you can watch eq. 6 work. The retrieved image is compared
 with the encoder's own reconstruction $\Phi_{\mathrm{dec}}(\Phi_{\mathrm{enc}}(x))$ of the stored image
 (MSE and $1-\mathrm{SSIM}$), as in the paper. With *raw pixels*, $\Phi_{\mathrm{enc}} = \Phi_{\mathrm{dec}} = I$:
