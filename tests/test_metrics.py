@@ -91,3 +91,11 @@ def test_verdict_kinds():
     assert v.kind == "metastable" and v.k == 3 and "mixture" in v.text
     with pytest.raises(ValueError):
         M.verdict(np.ones((2, 3)))
+
+
+def test_verdict_counts_a_thin_mixture_by_participation():
+    # 1,000 equal weights: nothing passes 5 %, but this is a mixture of ~1,000 memories, not "about 0"
+    v = M.verdict(np.full(1000, 1e-3), target=3)
+    assert v.kind == "metastable"
+    assert v.k == 1000
+    assert "about 1000 memories" in v.text
