@@ -19,7 +19,7 @@ def test_registry_lists_every_encoder_with_a_reason_when_unavailable():
     assert {i.name for i in infos} == IMAGE_NAMES
     for i in infos:
         assert i.available or i.reason, i
-    assert {i.name for i in list_text_encoders()} == {"minilm", "clip", "pixelized"}
+    assert {i.name for i in list_text_encoders()} == {"minilm", "clip", "clip-openclip", "pixelized"}
     by = {i.name: i for i in infos}
     assert by["pixels"].available and by["pixels"].code_dim == 2352
 

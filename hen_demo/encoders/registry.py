@@ -54,6 +54,8 @@ TEXT_ENCODERS: dict[str, _Entry] = {e.name: e for e in [
            384, None, True, True),
     _Entry("clip", "CLIP ViT-B/32 text encoder (512-d, needs the hub or a local copy)", _M + "text_clip", "probe",
            "load", 512, None, False, True),
+    _Entry("clip-openclip", "CLIP ViT-B/32 text encoder via open_clip (optional backend, needs torchvision)",
+           _M + "text_openclip", "probe", "load", 512, None, False, True),
     _Entry("pixelized", "Pixelized caption (text rendered as an image, HEN §3.2)", _M + "text_pixelized", "probe",
            "load", None, None, True, False),
 ]}

@@ -41,7 +41,7 @@ PAPER_DATASET_FOR = {
     "digits": "MNIST (U-Hop)", "mnist": "MNIST (U-Hop)",
     "faces": "CIFAR-10 (U-Hop)", "cifar10": "CIFAR-10 (U-Hop)",
 }
-ONLINE_NAMES = {"coco", "mnist", "cifar10", "vq-f8", "vq-f16", "kl-f8", "kl-f16", "dvae", "clip"}
+ONLINE_NAMES = {"coco", "mnist", "cifar10", "vq-f8", "vq-f16", "kl-f8", "kl-f16", "dvae", "clip", "clip-openclip"}
 
 
 def stand_in_note(kind: str, name: str) -> str:
