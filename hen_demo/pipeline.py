@@ -29,6 +29,7 @@ from hen_demo import metrics
 from hen_demo.data import corrupt
 from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.memory import HopfieldMemory
+from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 BETA_MIN, BETA_MAX = 1e-3, 1e5  # what the engine is asked to handle; the UI slider spans 0.01..1000
 
@@ -131,41 +132,6 @@ def corrupt_query(
     return to_uint8(x)[0]
 
 
-def cross_modal_patterns(
-    image_codes: torch.Tensor,
-    text_codes: torch.Tensor,
-    bind: tuple[int, int] | None = None,
-    text_weight: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Memories ``[image code; c * text code]`` for hetero-association (HEN sec. 3.2, Fig. 4).
-
-    ``c = text_weight * mean ||image code|| / mean ||text code||``: with ``text_weight = 1`` both halves have
-    the same mean norm (the paper: disjoint text and image spaces work "provided the Hopfield energy
-    landscapes are appropriately normalized"); larger weights let the caption dominate the similarity.
-
-    Args:
-        image_codes: (N, K_i); text_codes: (N, K_t).
-        text_weight: > 0, the caption's weight relative to the image.
-        bind: optional pair (i, j): memory j gets memory i's text code, so one caption names two images
-            (HEN Fig. 6: associations no longer unique -> a metastable mixture).
-    Returns:
-        patterns (N, K_i + K_t), clamp mask (K_i + K_t,) bool with the text dims True, text scale.
-    """
-    img = torch.as_tensor(image_codes, dtype=torch.float32)
-    txt = torch.as_tensor(text_codes, dtype=torch.float32).clone()
-    if img.shape[0] != txt.shape[0]:
-        raise ValueError("Image and text codes must describe the same number of memories.")
-    if not text_weight > 0:
-        raise ValueError(f"The caption weight must be positive (got {text_weight}).")
-    scale = float(text_weight * img.norm(dim=1).mean() / txt.norm(dim=1).mean().clamp_min(1e-12))
-    if bind is not None:
-        i, j = int(bind[0]), int(bind[1])
-        txt[j] = txt[i]
-    patterns = torch.cat([img, txt * scale], dim=1)  # (N, K_i + K_t)
-    clamp = torch.zeros(patterns.shape[1], dtype=torch.bool)
-    clamp[img.shape[1]:] = True
-    return patterns, clamp, scale
-
 
 class HENPipeline:
     """One memory bank + its encoder + a Hopfield memory over the bank's codes.
@@ -174,7 +140,7 @@ class HENPipeline:
         bank: a ``hen_demo.data.MemoryBank`` (codes, recon, images, captions, text_codes).
         encoder: the image encoder the bank was built with (``encode`` / ``decode``).
         memory: a ``HopfieldMemory`` over ``bank.codes`` or, for hetero-association, over
-            ``[codes; text codes]`` (see :func:`cross_modal_patterns`).
+            ``[codes; text codes]`` (see :func:`hen_demo.memory.hetero.hetero_patterns`).
         image_dims: how many leading dims of a memory are the image code (= encoder.code_dim).
         text_scale: the factor text codes were multiplied with in the memory (1 for image-only memories).
     Heavy objects are only referenced, never copied: one pipeline can serve many sessions.
@@ -195,8 +161,8 @@ class HENPipeline:
         if cross_modal:
             if bank.text_codes is None:
                 raise ValueError("This memory bank has no text codes; build it with a text encoder.")
-            patterns, _, scale = cross_modal_patterns(bank.codes, bank.text_codes, bind=bind,
-                                                      text_weight=text_weight)
+            patterns, _, scale = hetero_patterns(bank.codes, bank.text_codes, bind=bind,
+                                                 text_weight=text_weight)
         else:
             patterns, scale = bank.codes, 1.0
         memory = HopfieldMemory(patterns, similarity=config.similarity, separation=config.separation,
@@ -228,13 +194,10 @@ class HENPipeline:
 
     def caption_query(self, text_code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Query ``[0; text code]`` and its clamp mask (text dims held fixed), HEN sec. 3.2."""
-        t = torch.as_tensor(text_code, dtype=torch.float32).reshape(1, -1) * self.text_scale  # (1, K_t)
+        t = torch.as_tensor(text_code, dtype=torch.float32).reshape(1, -1)  # (1, K_t)
         if self.image_dims + t.shape[1] != self.memory_dim:
             raise ValueError("The caption's text code does not match the memory bank's text encoder.")
-        query = torch.cat([torch.zeros(1, self.image_dims), t], dim=1)  # (1, K_i + K_t)
-        clamp = torch.zeros(query.shape[1], dtype=torch.bool)
-        clamp[self.image_dims:] = True
-        return query, clamp
+        return caption_queries(t, self.image_dims, self.text_scale)  # (1, K_i + K_t), clamp
 
     def find_caption(self, caption: str) -> int | None:
         """Index of the first memory whose caption equals ``caption`` (case/space-insensitive), else None."""

@@ -156,25 +156,25 @@ def test_hetero_association_from_text_and_shared_caption_mixture():
     """HEN §3.2 / Fig. 6 on synthetic codes: a unique caption recalls its image; a caption bound to two
     images recalls a 50/50 mixture of them."""
     from hen_demo import metrics
-    from hen_demo.experiments.cross_modal import hetero_memory, text_queries
     from hen_demo.experiments.hen_eval import retrieve_batched
     from hen_demo.memory import HopfieldMemory
+    from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
     n = 10
     image = torch.eye(n)  # (10, 10) one-hot image codes, equal norms
     text = torch.tensor(np.random.default_rng(0).normal(size=(n, 6)), dtype=torch.float32)
-    patterns, scale, clamp = hetero_memory(image, text)
+    patterns, clamp, scale = hetero_patterns(image, text)
     assert clamp.sum() == 6 and not clamp[:n].any()
     assert abs(float(patterns[:, n:].norm(dim=1).mean()) - float(image.norm(dim=1).mean())) < 1e-4
     mem = HopfieldMemory(patterns, similarity="l2", separation="softmax", beta=50.0)
-    states, weights, _, _ = retrieve_batched(mem, text_queries(text, n, scale), 100, clamp=clamp)
+    states, weights, _, _ = retrieve_batched(mem, caption_queries(text, n, scale)[0], 100, clamp=clamp)
     assert metrics.identity_accuracy(states, patterns, np.arange(n)) == 1.0
     assert torch.allclose(states[:, n:], scale * text, atol=1e-5)  # text half stayed clamped
     shared = text.clone()
     shared[1] = shared[0]  # memories 0 and 1 now carry the same caption
-    patterns, scale, clamp = hetero_memory(image, shared)
+    patterns, clamp, scale = hetero_patterns(image, shared)
     mem = HopfieldMemory(patterns, similarity="l2", separation="softmax", beta=50.0)
-    states, weights, _, _ = retrieve_batched(mem, text_queries(shared[:1], n, scale), 100, clamp=clamp)
+    states, weights, _, _ = retrieve_batched(mem, caption_queries(shared[:1], n, scale)[0], 100, clamp=clamp)
     assert abs(float(weights[0, 0]) - 0.5) < 0.05 and abs(float(weights[0, 1]) - 0.5) < 0.05
     assert metrics.metastable_fraction(weights) == 1.0
 

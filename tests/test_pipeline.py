@@ -12,11 +12,11 @@ import torch
 
 from hen_demo.data.images import to_float_tensor
 from hen_demo.encoders import get_image_encoder
+from hen_demo.memory.hetero import hetero_patterns
 from hen_demo.pipeline import (
     HENPipeline,
     RetrievalConfig,
     corrupt_query,
-    cross_modal_patterns,
 )
 
 
@@ -90,10 +90,10 @@ def test_stream_frames_are_consecutive_and_energy_descends(pixels):
         assert f.topk_weights == sorted(f.topk_weights, reverse=True)
 
 
-def test_cross_modal_patterns_scale_and_bind():
+def test_hetero_patterns_scale_and_bind():
     img = torch.randn(6, 10) * 5
     txt = torch.randn(6, 4)
-    patterns, clamp, scale = cross_modal_patterns(img, txt, bind=(1, 4))
+    patterns, clamp, scale = hetero_patterns(img, txt, bind=(1, 4))
     assert patterns.shape == (6, 14) and clamp.tolist() == [False] * 10 + [True] * 4
     t = patterns[:, 10:]
     assert torch.allclose(t[4], t[1])  # memory 4 now carries memory 1's caption

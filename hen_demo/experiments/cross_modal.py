@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
 from hen_demo.experiments.hen_eval import evaluate_memory
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 NAME = "cross-modal"
 TITLE = "HEN Table 2 — recall from a caption (text half clamped)"
@@ -83,24 +83,6 @@ def resolve_text_encoders(names) -> tuple[list[str], list[str]]:
     return run, notes
 
 
-def hetero_memory(image_codes: torch.Tensor, text_codes: torch.Tensor, text_weight: float = 1.0):
-    """[image; c * text] memories (N, K_I + K_T), the scale c and the clamp mask (True on the text block).
-
-    c = text_weight * mean ||image code|| / mean ||text code||: with text_weight = 1 both halves have the same
-    mean norm; larger values let the caption dominate the similarity."""
-    if not text_weight > 0:
-        raise ValueError(f"text_weight must be positive; got {text_weight}.")
-    c = text_weight * float(image_codes.norm(dim=1).mean() / text_codes.norm(dim=1).mean().clamp_min(1e-12))
-    patterns = torch.cat([image_codes, c * text_codes], dim=1)  # (N, K_I + K_T)
-    clamp = torch.zeros(patterns.shape[1], dtype=torch.bool)
-    clamp[image_codes.shape[1]:] = True
-    return patterns, c, clamp
-
-
-def text_queries(text_codes: torch.Tensor, k_image: int, scale: float) -> torch.Tensor:
-    """[0; c * text] queries (B, K_I + K_T): blank image half (HEN §3.2)."""
-    return torch.cat([torch.zeros(len(text_codes), k_image), scale * text_codes], dim=1)
-
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.encoders import get_image_encoder
@@ -127,8 +109,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 nq = n if cfg.n_queries is None else min(n, cfg.n_queries)
                 for tw in cfg.text_weights:
                     progress(done / total, f"{enc_name} + {text_name}: N={n}, text weight {tw:g}")
-                    patterns, scale, clamp = hetero_memory(bank.codes[:n], bank.text_codes[:n], float(tw))
-                    queries = text_queries(bank.text_codes[:nq], k_img, scale)
+                    patterns, clamp, scale = hetero_patterns(bank.codes[:n], bank.text_codes[:n],
+                                                             text_weight=float(tw))
+                    queries, _ = caption_queries(bank.text_codes[:nq], k_img, scale)
                     mem = HopfieldMemory(patterns, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
                                          device=cfg.device)
                     sc = evaluate_memory(mem, patterns, queries, np.arange(nq), enc.decode, bank.recon[:nq],

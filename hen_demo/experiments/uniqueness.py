@@ -21,9 +21,9 @@ import torch
 from hen_demo import metrics
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
-from hen_demo.experiments.cross_modal import hetero_memory, text_queries
 from hen_demo.experiments.hen_eval import retrieve_batched
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders
+from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 NAME = "uniqueness"
 TITLE = "HEN Fig. 6 — two images bound to one caption recall a mixture"
@@ -41,7 +41,7 @@ class Config:
     similarities: list[str] = field(default_factory=lambda: ["dot", "l2"])
     # small β: a tie between a and b stays a mixture; large β: the image halves break the tie
     betas: list[float] = field(default_factory=lambda: [0.001, 100.0])
-    text_weight: float = 10.0  # caption dominates, so unique captions recall (see cross_modal.hetero_memory)
+    text_weight: float = 10.0  # caption dominates, so unique captions recall (see hen_demo.memory.hetero)
     steps: int = 100
     examples: int = 4  # pairs shown in the PNG
     seed: int = 0
@@ -80,8 +80,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 text = bank.text_codes.clone()
                 if condition == "shared":
                     text[torch.as_tensor(b_idx)] = text[torch.as_tensor(a_idx)]  # b now carries a's caption
-                patterns, scale, clamp = hetero_memory(bank.codes, text, cfg.text_weight)
-                queries = text_queries(text[torch.as_tensor(a_idx)], k_img, scale)  # (pairs, K_I + K_T)
+                patterns, clamp, scale = hetero_patterns(bank.codes, text, text_weight=cfg.text_weight)
+                queries, _ = caption_queries(text[torch.as_tensor(a_idx)], k_img, scale)  # (pairs, K_I + K_T)
                 mem = HopfieldMemory(patterns, similarity=sim, separation="softmax", beta=float(beta),
                                      device=cfg.device)
                 states, weights, _, _ = retrieve_batched(mem, queries, cfg.steps, clamp=clamp)

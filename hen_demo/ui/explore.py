@@ -29,7 +29,7 @@ GALLERY = 48  # stored memories offered in the picker
 # kl-small encoder retrieves 34 of 40 sampled queries, raw pixels 4 of 40 (the rest: metastable mixtures).
 DEFAULTS = dict(beta=0.05, steps=60, tol=1e-6, corruption="noise", amount=0.3, index=25)
 EXAMPLE_CAPTION = "Close-up of Chelsea, a tabby cat with green eyes and pink nose, looking at the camera."
-CAPTION_WEIGHT = 3.0  # caption half's weight in [image; text] memories (pipeline.cross_modal_patterns)
+CAPTION_WEIGHT = 3.0  # caption half's weight in [image; text] memories (hen_demo.memory.hetero.hetero_patterns)
 VERDICT_COLOR = {"retrieved": "#2ca02c", "metastable": "#e08a00", "wrong": "#d62728"}
 VERDICT_WORD = {"retrieved": "RETRIEVED", "metastable": "METASTABLE", "wrong": "WRONG MEMORY"}
 
