@@ -45,6 +45,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from hen_demo.memory.hopfield import HopfieldMemory
+from hen_demo.memory.similarity import LinearKernel, PreparedSimilarity
+
 # Largest N for which pairs=None computes the loss over all N^2 pairs exactly (an (N, N) matrix).
 # Above it, pairs=None samples: at N = 1000, K = D_Phi = 2048 an exact step takes ~1 s on 2 CPU
 # cores, a sampled one (65,536 pairs on 257 patterns) ~0.1-0.3 s.
@@ -85,13 +88,6 @@ def _kernel_weight(W) -> torch.Tensor:
         if isinstance(w, torch.Tensor):
             return w
     raise ValueError(f"expected a (D_Phi, K) weight matrix or a LinearKernel, got {type(W).__name__}.")
-
-
-def _make_linear_kernel(W: torch.Tensor):
-    """Wrap W (D_Phi, K) in hen_demo.memory.similarity.LinearKernel (owned by the core workstream)."""
-    from hen_demo.memory.similarity import LinearKernel
-
-    return LinearKernel(W)
 
 
 # ----------------------------------------------------------------------------- separation loss
@@ -295,7 +291,7 @@ def fit_uhop_kernel(
     with torch.no_grad():
         loss_norm = float(separation_loss(W_final, xi, t=t, pairs=pairs, generator=gen, include_self=include_self))
     return UHopFit(
-        kernel=_make_linear_kernel(W_final),
+        kernel=LinearKernel(W_final),
         loss_history=history,
         W_initial=W0,
         W_trained=W_trained,
@@ -319,8 +315,6 @@ def uhop_memory(patterns, fit: UHopFit, separation: str = "softmax", beta: float
     Retrieval is T_K(x) = Xi . Sep(beta K(Xi, x)) with K(u, v) = <W u, W v> (U-Hop eq. 2.4).
     Extra keyword arguments (device, dtype) go to HopfieldMemory.
     """
-    from hen_demo.memory.hopfield import HopfieldMemory
-
     return HopfieldMemory(patterns, similarity=fit.kernel, separation=separation, beta=beta, **kwargs)
 
 
@@ -328,19 +322,10 @@ def uhop_memory(patterns, fit: UHopFit, separation: str = "softmax", beta: float
 
 
 def _self_similarity_matrix(patterns: torch.Tensor, similarity) -> torch.Tensor:
-    """S (N, N) with S[nu, mu] = sim(xi_nu, xi_mu)."""
-    if isinstance(similarity, str) and similarity == "dot":
-        return patterns @ patterns.T
-    if isinstance(similarity, str):
-        from hen_demo.memory.hopfield import HopfieldMemory
-
-        mem = HopfieldMemory(patterns, similarity=similarity, separation="softmax", beta=1.0)
-        return mem.similarity_scores(patterns).to(patterns.dtype).T  # scores (B=mu, N=nu) -> (nu, mu)
-    W = _kernel_weight(similarity).to(dtype=patterns.dtype, device=patterns.device)
-    if W.ndim != 2 or W.shape[1] != patterns.shape[1]:
-        raise ValueError(f"the kernel's W has shape {tuple(W.shape)}; it needs K = {patterns.shape[1]} columns.")
-    feats = patterns @ W.T  # (N, D_Phi)
-    return feats @ feats.T
+    """S (N, N) with S[nu, mu] = sim(xi_nu, xi_mu), in the patterns' dtype and device."""
+    if not isinstance(similarity, str):
+        similarity = LinearKernel(_kernel_weight(similarity))
+    return PreparedSimilarity(similarity, patterns).scores(patterns).T  # scores (B=mu, N=nu) -> (nu, mu)
 
 
 def exact_retrieval_condition(
