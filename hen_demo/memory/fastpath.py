@@ -35,10 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from .separation import Separation
-from .similarity import PreparedSimilarity, accurate, safe_normalize
+from .similarity import _CHUNK_ELEMENTS, PreparedSimilarity, accurate, safe_normalize
 
 FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
-_CHUNK_ELEMENTS = 1 << 24
 
 
 def fast_supported(similarity: PreparedSimilarity, sep: Separation) -> bool:

@@ -17,10 +17,7 @@ from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, fast_supported
 from .separation import parse_separation, separate
-from .similarity import LinearKernel, PreparedSimilarity, accurate, check_similarity
-
-# bound on B_chunk * N for the (B, N) score / weight matrices built per block of queries
-_CHUNK_ELEMENTS = 1 << 24
+from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate, check_similarity
 
 
 @dataclass

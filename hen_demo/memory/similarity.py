@@ -22,7 +22,8 @@ import torch
 
 SIMILARITY_NAMES = ("dot", "l2", "manhattan", "cosine")
 
-# rows of the (B, N) score matrix computed at once by the distance similarities, to bound memory
+# bound on rows x N of any (rows, N) score / weight matrix built at once (distance scores here, the
+# fast path's log-sum-exp, HopfieldMemory.retrieve's blocks of queries), to bound memory
 _CHUNK_ELEMENTS = 1 << 24
 
 
