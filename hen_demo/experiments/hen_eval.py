@@ -16,9 +16,6 @@ import torch
 
 from hen_demo import metrics
 
-# keep the (chunk, N) score/weight matrices of one engine call under ~64M entries (~256 MB in float32)
-MAX_SCORE_ENTRIES = 64_000_000
-
 
 @dataclass
 class RetrievalScores:
@@ -48,19 +45,11 @@ class RetrievalScores:
 
 
 def retrieve_batched(memory, queries: torch.Tensor, steps: int, clamp=None, tol: float = 1e-6):
-    """Run ``memory.retrieve`` on all queries at once; split the batch only when the (B, N) matrices
-    would not fit comfortably (MAX_SCORE_ENTRIES). Returns (states (B, K), weights (B, N), steps, converged)."""
-    n = memory.patterns.shape[0] if hasattr(memory, "patterns") else queries.shape[0]
-    chunk = max(1, MAX_SCORE_ENTRIES // max(n, 1))
-    states, weights, conv, max_steps = [], [], [], 0
-    for i in range(0, queries.shape[0], chunk):
-        kw = {} if clamp is None else {"clamp": clamp}  # KMN has no clamp
-        out = memory.retrieve(queries[i:i + chunk], steps=steps, tol=tol, topk=1, **kw)
-        states.append(out.states)
-        weights.append(out.weights)
-        conv.append(out.converged)
-        max_steps = max(max_steps, int(out.steps))
-    return torch.cat(states), torch.cat(weights), max_steps, torch.cat(conv)
+    """Run ``memory.retrieve`` on all queries in one call (HopfieldMemory splits the batch itself to bound its
+    (B, N) matrices). Returns (states (B, K), weights (B, N), steps, converged)."""
+    kw = {} if clamp is None else {"clamp": clamp}  # KMN has no clamp
+    out = memory.retrieve(queries, steps=steps, tol=tol, topk=1, **kw)
+    return out.states, out.weights, int(out.steps), out.converged
 
 
 def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch.Tensor, targets: np.ndarray,
