@@ -25,18 +25,21 @@ SELF_COLOR, CROSS_COLOR = COLORS[1], COLORS[0]  # HEN Fig. 3: red = self, blue =
 _AXIS = dict(gridcolor="#e6e6e6", zerolinecolor="#cccccc", linecolor="#999999")
 
 
-def _layout(title: str, height: int, xaxis: str, yaxis: str, **extra) -> dict:
+def base_layout(title: str, height: int, xaxis: str, yaxis: str, projector: bool = False, **extra) -> dict:
+    """The layout every figure of the app shares; ``projector``: the teaching tabs' large fonts and margins."""
     # no named template on purpose: copying one costs ~10 ms per figure
+    font_size, title_size = (17, 20) if projector else (12, 14)
     layout = dict(
-        title=dict(text=title, font=dict(size=14)),
+        title=dict(text=title, font=dict(size=title_size)),
         height=height,
-        margin=dict(l=55, r=15, t=40, b=45),
+        margin=dict(l=70, r=20, t=60, b=60) if projector else dict(l=55, r=15, t=40, b=45),
         paper_bgcolor="white",
         plot_bgcolor="white",
-        font=dict(family="sans-serif", size=12, color="#333"),
+        font=dict(family="sans-serif", size=font_size, color="#333"),
         xaxis=dict(title=dict(text=xaxis), **_AXIS),
         yaxis=dict(title=dict(text=yaxis), **_AXIS),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02 if projector else 1.0, xanchor="right", x=1.0,
+                    **({"font": dict(size=15)} if projector else {})),
     )
     layout.update(extra)
     return layout
@@ -63,31 +66,35 @@ def energy_spec(
     title: str = "Energy E(s⁽ᵗ⁾)",
     height: int = 280,
     max_steps: int | None = None,
+    projector: bool = False,
 ) -> dict:
     """Energy per iteration (HEN eq. 1), one line per configuration.
 
     Args:
         curves: the energies at steps 0..t, or a mapping ``name -> energies`` for several configurations.
         max_steps: when given, the x axis spans 0..max_steps from the first frame (no rescaling while streaming).
+        projector: large fonts and thick lines (the teaching tabs, see :func:`base_layout`).
     """
     if not isinstance(curves, Mapping):
         curves = {"energy": curves}
+    width, marker = (4, 8) if projector else (2, 5)
     data = []
     for i, (name, values) in enumerate(curves.items()):
         y = _floats(values)
         data.append(dict(type="scatter", mode="lines+markers", name=name, x=list(range(len(y))), y=y,
-                         line=dict(color=COLORS[i % len(COLORS)], width=2), marker=dict(size=5)))
+                         line=dict(color=COLORS[i % len(COLORS)], width=width), marker=dict(size=marker)))
     longest = max((len(d["y"]) for d in data), default=1)
-    layout = _layout(title, height, "iteration t", "energy", showlegend=len(data) > 1)
+    layout = base_layout(title, height, "iteration t", "energy", projector, showlegend=len(data) > 1)
     layout["xaxis"].update(tickformat="d", **({"dtick": 1} if longest <= 12 else {}))
     if max_steps is not None:
         layout["xaxis"]["range"] = [-0.5, max(max_steps, 1) + 0.5]
     return dict(data=data, layout=layout)
 
 
-def energy_figure(curves, title: str = "Energy E(s⁽ᵗ⁾)", height: int = 280, max_steps: int | None = None) -> go.Figure:
+def energy_figure(curves, title: str = "Energy E(s⁽ᵗ⁾)", height: int = 280, max_steps: int | None = None,
+                  projector: bool = False) -> go.Figure:
     """:func:`energy_spec` as a ``go.Figure``."""
-    return to_figure(energy_spec(curves, title=title, height=height, max_steps=max_steps))
+    return to_figure(energy_spec(curves, title=title, height=height, max_steps=max_steps, projector=projector))
 
 
 # ---- top-k weights ------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def topk_spec(
     colors = ["#2ca02c" if target is not None and i == target else "#6b8fb8" for i in idx]
     data = [dict(type="bar", orientation="h", x=w, y=labels, marker=dict(color=colors),
                  text=[f"{x:.3f}" for x in w], textposition="auto")]
-    layout = _layout(title, height, "weight pₙ", "")
+    layout = base_layout(title, height, "weight pₙ", "")
     layout["xaxis"]["range"] = [0, 1]
     layout["yaxis"]["type"] = "category"
     return dict(data=data, layout=layout)
@@ -135,17 +142,19 @@ def histogram_spec(
     xaxis: str = "cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ)",
     height: int = 320,
     nbins: int = 60,
+    projector: bool = False,
 ) -> dict:
     """Overlaid histograms normalised to densities (HEN Fig. 3: a few self vs many cross similarities)."""
     data = [dict(type="histogram", x=_floats(v), name=f"{name} (n={len(v)})", histnorm="probability density",
                  nbinsx=nbins, opacity=0.6, marker=dict(color=_series_color(name, i)))
             for i, (name, v) in enumerate(samples.items())]
-    return dict(data=data, layout=_layout(title, height, xaxis, "density", barmode="overlay"))
+    return dict(data=data, layout=base_layout(title, height, xaxis, "density", projector, barmode="overlay"))
 
 
 def histogram_figure(samples, title: str = "Cosine similarity of queries and memories", xaxis: str = "cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ)",
-                     height: int = 320, nbins: int = 60) -> go.Figure:
-    return to_figure(histogram_spec(samples, title=title, xaxis=xaxis, height=height, nbins=nbins))
+                     height: int = 320, nbins: int = 60, projector: bool = False) -> go.Figure:
+    return to_figure(histogram_spec(samples, title=title, xaxis=xaxis, height=height, nbins=nbins,
+                                    projector=projector))
 
 
 def histogram_grid_spec(
@@ -160,7 +169,7 @@ def histogram_grid_spec(
     cols = len(names)
     gap = 0.06
     width = (1.0 - gap * (cols - 1)) / cols
-    layout = _layout(title, height, xaxis, "density", barmode="overlay", annotations=[])
+    layout = base_layout(title, height, xaxis, "density", barmode="overlay", annotations=[])
     data = []
     for c, name in enumerate(names):
         ax = "" if c == 0 else str(c + 1)
@@ -188,7 +197,7 @@ def lines_spec(x: Sequence[float], series: Mapping[str, Sequence[float]], title:
     """A metric against a parameter (e.g. against N or beta), one line per series."""
     data = [dict(type="scatter", mode="lines+markers", name=name, x=_floats(x), y=_floats(v),
                  line=dict(color=COLORS[i % len(COLORS)], width=2)) for i, (name, v) in enumerate(series.items())]
-    layout = _layout(title, height, xaxis, yaxis)
+    layout = base_layout(title, height, xaxis, yaxis)
     if log_x:
         layout["xaxis"]["type"] = "log"
     return dict(data=data, layout=layout)
@@ -214,7 +223,7 @@ def dynamics_spec(
     e = energy_spec(energies)
     k = topk_spec(indices, weights, target)
     data = e["data"] + [dict(d, xaxis="x2", yaxis="y2") for d in k["data"]]
-    layout = _layout("", height, "iteration t", "energy E(s⁽ᵗ⁾)", showlegend=False)
+    layout = base_layout("", height, "iteration t", "energy E(s⁽ᵗ⁾)", showlegend=False)
     layout["xaxis"].update(e["layout"]["xaxis"], domain=[0.0, 0.56])
     layout["xaxis2"] = dict(k["layout"]["xaxis"], domain=[0.7, 1.0], anchor="y2")
     layout["yaxis2"] = dict(k["layout"]["yaxis"], anchor="x2")

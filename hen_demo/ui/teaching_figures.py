@@ -8,21 +8,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-FONT = dict(size=17)
+from hen_demo.ui.plots import COLORS, base_layout
 
 
 def _style(fig: go.Figure, title: str, xaxis: str, yaxis: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title=dict(text=title, font=dict(size=20)),
-        font=FONT,
-        height=height,
-        margin=dict(l=70, r=20, t=60, b=60),
-        template="plotly_white",
-        xaxis_title=xaxis,
-        yaxis_title=yaxis,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=15)),
-    )
+    fig.update_layout(base_layout(title, height, xaxis, yaxis, projector=True))
     return fig
 
 
@@ -110,21 +100,6 @@ def loss_figure(losses: Sequence[float], total: int, title: str = "Separation lo
                                line=dict(color=COLORS[1], width=4), marker=dict(size=6)))
     _style(fig, title, "Stage I iteration", "L_Φ", height)
     fig.update_xaxes(range=[-0.5, max(total, 1) + 0.5])
-    return fig
-
-
-def overlaid_histograms(samples: Mapping[str, Sequence[float]], title: str, xaxis: str, height: int = 360,
-                        nbins: int = 50, x_range: tuple[float, float] | None = None):
-    """Overlaid density histograms, one per named sample."""
-    fig = go.Figure()
-    for i, (name, values) in enumerate(samples.items()):
-        v = np.asarray(list(values), dtype=float)
-        fig.add_trace(go.Histogram(x=v, name=name, histnorm="probability density", nbinsx=nbins, opacity=0.6,
-                                   marker_color=COLORS[i % len(COLORS)]))
-    fig.update_layout(barmode="overlay")
-    _style(fig, title, xaxis, "density", height)
-    if x_range is not None:
-        fig.update_xaxes(range=list(x_range))
     return fig
 
 

@@ -26,8 +26,8 @@ from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uho
 from hen_demo.metrics import identity_accuracy, nearest_memory
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.plots import energy_figure
-from hen_demo.ui.teaching_figures import loss_figure, margin_figure, overlaid_histograms
+from hen_demo.ui.plots import energy_figure, histogram_figure
+from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 MAX_EVAL = 200  # queries used for the before/after numbers
@@ -164,9 +164,9 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     uhop = uhop_memory(codes, fit, separation="softmax", beta=float(beta))
     err1, acc1, hits1 = _evaluate(uhop, queries, codes, steps)
     cos1 = _kernel_cosines(codes, fit.W)
-    hist = overlaid_histograms({"before: Φ = identity": cos0, "after Stage I: Φ(x) = Wx": cos1},
-                               title="Cosine similarity between stored memories in kernel space",
-                               xaxis="cos(Φ(ξ_μ), Φ(ξ_ν)), μ ≠ ν")
+    hist = histogram_figure({"before: Φ = identity": cos0, "after Stage I: Φ(x) = Wx": cos1},
+                            title="Cosine similarity between stored memories in kernel space",
+                            xaxis="cos(Φ(ξ_μ), Φ(ξ_ν)), μ ≠ ν", height=360, nbins=50, projector=True)
     table = (f"| on {n_eval} queries ({kind} {amount:g}), β = {beta:g}, {steps} steps | plain MHN (W = I) | "
              f"U-Hop ({iterations} Stage I steps) |\n|---|---|---|\n"
              f"| separation loss L_Φ | {fit.loss_history[0]:.4f} | **{fit.loss_history[-1]:.4f}** |\n"
@@ -217,11 +217,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
 
 
 def _energy_fig(e_plain, e_uhop, steps: int):
-    fig = energy_figure({"plain MHN": e_plain, "U-Hop": e_uhop}, title="Energy per step (each model's own)",
-                        max_steps=steps, height=300)
-    fig.update_layout(font=dict(size=16), title_font=dict(size=18))
-    fig.update_traces(line=dict(width=4), marker=dict(size=8))
-    return fig
+    return energy_figure({"plain MHN": e_plain, "U-Hop": e_uhop}, title="Energy per step (each model's own)",
+                         max_steps=steps, height=300, projector=True)
 
 
 def latent_choice() -> tuple[str, str]:
