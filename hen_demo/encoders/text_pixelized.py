@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from hen_demo.data.images import to_float_tensor
 from hen_demo.encoders.base import ImageEncoder, TextEncoder
 
 RENDER_SIZE = 128  # canvas side in pixels
@@ -72,8 +73,7 @@ class PixelizedText(TextEncoder):
         self.fingerprint = f"pixelized:v1:{int(hash_pattern)}:{image_encoder.fingerprint or image_encoder.name}"
 
     def render(self, captions: list[str]) -> torch.Tensor:  # (B, 3, RENDER_SIZE, RENDER_SIZE) in [0, 1]
-        arr = np.stack([render_caption(c, hash_pattern=self.hash_pattern) for c in captions])
-        return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
+        return to_float_tensor(np.stack([render_caption(c, hash_pattern=self.hash_pattern) for c in captions]))
 
     def _encode(self, captions: list[str]) -> torch.Tensor:
         return self.image_encoder.encode(self.render(captions))
