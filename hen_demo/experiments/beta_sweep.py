@@ -64,7 +64,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
                          progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
         enc = get_image_encoder(enc_name, device=cfg.device)
-        queries = occluded_queries(bank, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
+        queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         for sim in cfg.similarities:
             for beta in cfg.betas:

@@ -97,15 +97,16 @@ def evaluate_memory(memory, patterns: torch.Tensor, queries: torch.Tensor, targe
     )
 
 
-def occluded_queries(bank, encoder, kind: str = "occlude-bottom", amount: float = 0.5, seed: int = 0,
+def occluded_queries(images, encoder, kind: str = "occlude-bottom", amount: float = 0.5, seed: int = 0,
                      batch: int = 512) -> torch.Tensor:
-    """Encode corrupted copies of every stored image: (N, K) queries, query i belongs to memory i."""
+    """Encode corrupted copies of ``images`` (a bank's stored images, uint8 (N, H, W, 3)): (N, K) queries,
+    query i belongs to memory i."""
     from hen_demo.data import corrupt
     from hen_demo.data.images import to_float_tensor
 
     out = []
-    for i in range(0, len(bank.images), batch):
-        x = to_float_tensor(bank.images[i:i + batch])  # (b, 3, H, W)
+    for i in range(0, len(images), batch):
+        x = to_float_tensor(images[i:i + batch])  # (b, 3, H, W)
         out.append(encoder.encode(corrupt(x, kind=kind, amount=amount, seed=seed + i)))
     return torch.cat(out)
 

@@ -84,7 +84,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
                          progress=sub_progress(progress, done / total, (done + 0.5) / total))
         enc = get_image_encoder(enc_name, device=cfg.device)
-        queries = occluded_queries(_First(bank, nq), enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
+        queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
         for beta in cfg.betas:
             progress(done / total, f"{enc_name} · beta={beta:g}")
@@ -107,7 +107,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         else:
             bank = load_bank(cfg.dataset, cfg.kmn_encoder, n, cfg.seed)
             enc = get_image_encoder(cfg.kmn_encoder, device=cfg.device)
-            queries = occluded_queries(_First(bank, nq), enc, cfg.corruption, cfg.amount, cfg.seed)
+            queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)
         d0 = _median_nn_distance(bank.codes)
         for scale in cfg.kmn_r_scales:
             for alpha in cfg.kmn_alphas:
@@ -133,11 +133,6 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         name=NAME, title=TITLE, table=table, figure=pfig, mpl_figure=mfig, findings=_findings(table),
         paper=PAPER, stand_ins=notes_for(cfg.dataset, encoders, notes), config=config_dict(cfg),
         seconds=time.perf_counter() - t0)
-
-
-class _First:
-    def __init__(self, bank, n: int):
-        self.images = bank.images[:n]
 
 
 PAPER = (

@@ -79,8 +79,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         for n in sizes:
             progress(step / total, f"{enc_name}: N={n}")
             nq = n if cfg.n_queries is None else min(n, cfg.n_queries)
-            sub = _Prefix(bank, nq)
-            queries = occluded_queries(sub, enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
+            queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
             patterns = bank.codes[:n]
             mem = HopfieldMemory(patterns, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
                                  device=cfg.device)
@@ -98,13 +97,6 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         name=NAME, title=TITLE, table=table, figure=pfig, mpl_figure=mfig, findings=_findings(table),
         paper=PAPER, stand_ins=notes_for(cfg.dataset, encoders, notes), config=config_dict(cfg),
         seconds=time.perf_counter() - t0, extra_tables={"paper": PAPER_TABLE})
-
-
-class _Prefix:
-    """The first n stored images of a bank (what occluded_queries needs)."""
-
-    def __init__(self, bank, n: int):
-        self.images = bank.images[:n]
 
 
 PAPER = (

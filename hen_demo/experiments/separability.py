@@ -65,7 +65,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
                          progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
         enc = get_image_encoder(enc_name, device=cfg.device)
-        queries = occluded_queries(bank, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
+        queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         st = metrics.separability(queries, bank.codes, targets, max_cross=cfg.max_cross, seed=cfg.seed)
         panels[enc_name] = {"self  cos(s_i, ξ_i)": st.self_cos, "cross cos(s_i, ξ_j), j≠i": st.cross_cos}

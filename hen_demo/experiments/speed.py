@@ -64,7 +64,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         bank = load_bank(cfg.dataset, enc_name, n, cfg.seed)
         t1 = time.perf_counter()
         enc = get_image_encoder(enc_name, device=cfg.device)
-        queries = occluded_queries(bank, enc, seed=cfg.seed)
+        queries = occluded_queries(bank.images, enc, seed=cfg.seed)
         t2 = time.perf_counter()
         progress((i + 0.3) / len(encoders), f"{enc_name}: retrieving {n} queries")
         mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
