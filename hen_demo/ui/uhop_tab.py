@@ -26,12 +26,14 @@ from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uho
 from hen_demo.metrics import identity_accuracy, nearest_memory
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.plots import energy_figure, histogram_figure
+from hen_demo.ui.explore import show
+from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 MAX_EVAL = 200  # queries used for the before/after numbers
 MAX_COS_PAIRS = 20_000  # cosine pairs drawn for the histograms
+BIG = 224  # px side the Stage II images are upscaled to (nearest neighbour), readable on a projector
 
 TEXT = r"""
 ## U-Hop: learn the similarity, then retrieve
@@ -49,16 +51,10 @@ on some encoders' latents it can lower it. The table below reports what happens 
 """
 
 
-def _big(img: np.ndarray, side: int = 224) -> np.ndarray:
-    """Nearest-neighbour upscale of a small uint8 image (s, s, 3) so it reads on a projector."""
-    k = max(1, side // max(img.shape[0], 1))
-    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
-
-
 def _decode(encoder, codes: torch.Tensor) -> np.ndarray:
     """codes (B, K) -> uint8 images (B, s, s, 3), upscaled for display."""
     with torch.no_grad():
-        return np.stack([_big(im) for im in to_uint8(encoder.decode(codes.float()))])
+        return np.stack([show(im, BIG) for im in to_uint8(encoder.decode(codes.float()))])
 
 
 def _kernel_cosines(codes: torch.Tensor, W: torch.Tensor | None, seed: int = 0) -> np.ndarray:
@@ -197,15 +193,21 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     q = queries[q_idx:q_idx + 1] if q_idx < n_eval else _corrupted_queries(
         encoder, bank.images[q_idx:q_idx + 1], kind, amount, seed=0)
     query_img = _decode(encoder, q)[0]
-    target_img = _big(recon[q_idx])
+    target_img = show(recon[q_idx], BIG)
     e_plain, e_uhop = [], []
     last_p = last_u = None
     for sp, su in itertools.zip_longest(plain.stream(q, steps=steps), uhop.stream(q, steps=steps)):
+        first = last_p is None
         last_p, last_u = sp or last_p, su or last_u
         e_plain.append(float(last_p.energy[0]))
         e_uhop.append(float(last_u.energy[0]))
-        yield frame(query=query_img, plain=_decode(encoder, last_p.state)[0], uhop=_decode(encoder, last_u.state)[0],
-                    target=target_img, energy=_energy_fig(e_plain, e_uhop, steps),
+        # a network that has already stopped keeps its picture: decode only the states that moved
+        yield frame(query=query_img if first else skip, target=target_img if first else skip,
+                    plain=_decode(encoder, sp.state)[0] if sp else skip,
+                    uhop=_decode(encoder, su.state)[0] if su else skip,
+                    energy=as_plot(energy_spec({"plain MHN": e_plain, "U-Hop": e_uhop},
+                                               title="Energy per step (each model's own)", max_steps=steps,
+                                               height=300, projector=True)),
                     status=f"Stage II: step {last_p.t if sp else last_u.t}")
         if delay:
             time.sleep(float(delay))
@@ -214,11 +216,6 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     yield frame(status=f"Done. Query #{q_idx} ({how}): plain MHN's strongest memory #{win_p} "
                        f"({'correct' if win_p == q_idx else 'wrong'}), U-Hop's #{win_u} "
                        f"({'correct' if win_u == q_idx else 'wrong'}).")
-
-
-def _energy_fig(e_plain, e_uhop, steps: int):
-    return energy_figure({"plain MHN": e_plain, "U-Hop": e_uhop}, title="Energy per step (each model's own)",
-                         max_steps=steps, height=300, projector=True)
 
 
 def latent_choice() -> tuple[str, str]:
