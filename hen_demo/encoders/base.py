@@ -159,6 +159,9 @@ class TextEncoder:
     code_dim: int = 0
     fingerprint: str = ""
 
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+
     def encode(self, captions: list[str], batch_size: int = 64) -> torch.Tensor:
         captions = check_captions(captions)
         outs = [self._encode(captions[i:i + batch_size]).float().cpu() for i in range(0, len(captions), batch_size)]
@@ -170,4 +173,11 @@ class TextEncoder:
         raise NotImplementedError
 
     def to(self, device) -> "TextEncoder":
+        """Move the encoder's weights to ``device`` (returns self)."""
+        self.device = torch.device(device)
+        for m in self._modules():
+            m.to(self.device)
         return self
+
+    def _modules(self) -> list[torch.nn.Module]:
+        return []

@@ -30,16 +30,14 @@ def probe(name: str, weights_dir=None, cache_dir=None) -> str:
 
 class ClipText(TextEncoder):
     def __init__(self, tokenizer, model, source: str) -> None:
+        super().__init__()
         self.tokenizer, self.model = tokenizer, model.eval()
         self.name, self.label = "clip", "CLIP ViT-B/32 text"
         self.code_dim = int(model.config.projection_dim)
         self.fingerprint = f"clip:{source}"
-        self.device = torch.device("cpu")
 
-    def to(self, device):
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        return self
+    def _modules(self):
+        return [self.model]
 
     @torch.no_grad()
     def _encode(self, captions: list[str]) -> torch.Tensor:

@@ -39,18 +39,16 @@ class MiniLMText(TextEncoder):
     """Captions -> (B, 384) unit vectors."""
 
     def __init__(self, folder: Path) -> None:
+        super().__init__()
         from transformers import AutoModel, AutoTokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.model = AutoModel.from_pretrained(str(folder)).eval()
         self.name, self.label = "minilm", "all-MiniLM-L6-v2"
         self.code_dim = int(self.model.config.hidden_size)
         self.fingerprint = "minilm:" + hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()[:12]
-        self.device = torch.device("cpu")
 
-    def to(self, device):
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        return self
+    def _modules(self):
+        return [self.model]
 
     @torch.no_grad()
     def _encode(self, captions: list[str]) -> torch.Tensor:

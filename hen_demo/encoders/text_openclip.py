@@ -53,17 +53,15 @@ def probe(name: str, weights=None, **_) -> str:
 
 class OpenClipText(TextEncoder):
     def __init__(self, model, tokenizer, source: str) -> None:
+        super().__init__()
         self.model, self.tokenizer = model.eval(), tokenizer
         self.name, self.label = "clip-openclip", "CLIP ViT-B/32 text (open_clip)"
         with torch.no_grad():
             self.code_dim = int(self.model.encode_text(self.tokenizer(["a"])).shape[-1])
         self.fingerprint = f"clip-openclip:{source}"
-        self.device = torch.device("cpu")
 
-    def to(self, device):
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        return self
+    def _modules(self):
+        return [self.model]
 
     @torch.no_grad()
     def _encode(self, captions: list[str]) -> torch.Tensor:

@@ -65,6 +65,7 @@ class PixelizedText(TextEncoder):
     """
 
     def __init__(self, image_encoder: ImageEncoder, hash_pattern: bool = True) -> None:
+        super().__init__()
         self.image_encoder = image_encoder
         self.hash_pattern = hash_pattern
         self.name = "pixelized"
