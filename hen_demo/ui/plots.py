@@ -1,9 +1,8 @@
-"""Plotly figures shared by every tab: energy curves, top-k weight bars, histograms, lines.
+"""Plotly figures shared by every tab: energy curves, top-k weight bars, histograms.
 
-Each builder has two forms:
-
-* ``*_spec(...) -> dict``: the figure as a plain plotly JSON dict (``{"data": [...], "layout": {...}}``);
-* ``*_figure(...) -> plotly.graph_objects.Figure``: the same, as a Figure (for ``gr.Plot`` or further edits).
+Each builder ``*_spec(...) -> dict`` returns the figure as a plain plotly JSON dict
+(``{"data": [...], "layout": {...}}``); :func:`to_figure` makes a ``plotly.graph_objects.Figure`` of it
+(:func:`histogram_figure` does, for the U-Hop tab) when a caller needs one.
 
 Streaming tabs send :func:`as_plot` of a spec instead of a Figure: building a ``go.Figure`` validates
 every property (~20-100 ms on a busy CPU), which would cap the Explore tab below 10 frames per second;
@@ -91,12 +90,6 @@ def energy_spec(
     return dict(data=data, layout=layout)
 
 
-def energy_figure(curves, title: str = "Energy E(s⁽ᵗ⁾)", height: int = 280, max_steps: int | None = None,
-                  projector: bool = False) -> go.Figure:
-    """:func:`energy_spec` as a ``go.Figure``."""
-    return to_figure(energy_spec(curves, title=title, height=height, max_steps=max_steps, projector=projector))
-
-
 # ---- top-k weights ------------------------------------------------------------------------------
 def topk_spec(
     indices: Sequence[int],
@@ -119,11 +112,6 @@ def topk_spec(
     layout["xaxis"]["range"] = [0, 1]
     layout["yaxis"]["type"] = "category"
     return dict(data=data, layout=layout)
-
-
-def topk_figure(indices, weights, target: int | None = None, title: str = "Top memories by weight pₙ",
-                height: int = 240) -> go.Figure:
-    return to_figure(topk_spec(indices, weights, target, title=title, height=height))
 
 
 # ---- histograms ---------------------------------------------------------------------------------
@@ -184,27 +172,6 @@ def histogram_grid_spec(
                              marker=dict(color=_series_color(series, i)), xaxis=f"x{ax}", yaxis=f"y{ax}"))
     layout["margin"]["t"] = 70
     return dict(data=data, layout=layout)
-
-
-def histogram_grid(panels, title: str = "Self vs cross cosine similarity (HEN Fig. 3)", height: int = 340,
-                   nbins: int = 60) -> go.Figure:
-    return to_figure(histogram_grid_spec(panels, title=title, height=height, nbins=nbins))
-
-
-# ---- generic lines ------------------------------------------------------------------------------
-def lines_spec(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xaxis: str, yaxis: str,
-               height: int = 300, log_x: bool = False) -> dict:
-    """A metric against a parameter (e.g. against N or beta), one line per series."""
-    data = [dict(type="scatter", mode="lines+markers", name=name, x=_floats(x), y=_floats(v),
-                 line=dict(color=COLORS[i % len(COLORS)], width=2)) for i, (name, v) in enumerate(series.items())]
-    layout = base_layout(title, height, xaxis, yaxis)
-    if log_x:
-        layout["xaxis"]["type"] = "log"
-    return dict(data=data, layout=layout)
-
-
-def lines_figure(x, series, title: str, xaxis: str, yaxis: str, height: int = 300, log_x: bool = False) -> go.Figure:
-    return to_figure(lines_spec(x, series, title, xaxis, yaxis, height=height, log_x=log_x))
 
 
 # ---- one streamed frame: energy so far + top-k weights side by side ---------------------------------
