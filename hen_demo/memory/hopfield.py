@@ -65,6 +65,63 @@ def _as_float_tensor(x, what: str) -> torch.Tensor:
     return x
 
 
+def as_patterns(patterns, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Validated patterns (N, K) on ``device`` / ``dtype`` (shared with KernelMemoryNetwork)."""
+    xi = _as_float_tensor(patterns, "patterns")
+    if xi.ndim != 2 or xi.shape[0] < 1 or xi.shape[1] < 1:
+        raise ValueError(f"patterns must be a 2-D array (N memories, K dimensions); got shape {tuple(xi.shape)}.")
+    xi = xi.to(device=device, dtype=dtype)
+    _check_finite(xi, "patterns")
+    return xi
+
+
+def as_queries(queries, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Validated queries (B, K) from (B, K) or (K,) on ``device`` / ``dtype`` (shared with KernelMemoryNetwork)."""
+    q = _as_float_tensor(queries, "queries")
+    if q.ndim == 1:
+        q = q[None]
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise ValueError(f"queries must have shape (B, {dim}) or ({dim},) to match the patterns; "
+                         f"got {tuple(q.shape)}.")
+    if q.shape[0] < 1:
+        raise ValueError("queries is empty; pass at least one query.")
+    q = q.to(device=device, dtype=dtype)
+    _check_finite(q, "queries")
+    return q
+
+
+def check_run_options(steps, tol, topk, n_memories: int) -> tuple[int, float, int]:
+    """Validated ``steps`` (>= 1), ``tol`` (>= 0) and ``topk`` (None = 0, capped at N) of a retrieval run."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a whole number >= 1; got {steps!r}.")
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol must be a number >= 0; got {tol!r}.") from None
+    if not (tol >= 0 and np.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}.")
+    if topk is None:
+        topk = 0
+    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 0:
+        raise ValueError(f"topk must be a whole number >= 0; got {topk!r}.")
+    return int(steps), tol, min(int(topk), n_memories)
+
+
+def moved_less(new: torch.Tensor, old: torch.Tensor, tol: float) -> torch.Tensor:
+    """Convergence test ||s' - s|| <= tol * max(1, ||s||) (absolute below norm 1, relative above,
+    so float round-off cannot keep a large fixed point from converging). (b,) bool."""
+    delta = accurate(new - old).norm(dim=-1)
+    return delta <= tol * accurate(old).norm(dim=-1).clamp_min(1.0)
+
+
+def topk_cpu(w: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices (b, k) int64, values (b, k) float32) of the k largest entries of each row of w, on the CPU."""
+    if k == 0:
+        return torch.zeros(w.shape[0], 0, dtype=torch.long), torch.zeros(w.shape[0], 0)
+    vals, idx = torch.topk(w.float(), k, dim=-1)
+    return idx.cpu(), vals.cpu()
+
+
 class HopfieldMemory:
     """A modern Hopfield network over a bank of stored patterns.
 
@@ -88,11 +145,7 @@ class HopfieldMemory:
     def __init__(self, patterns, similarity="dot", separation="softmax", beta: float = 8.0,
                  device=None, dtype=None, fast: bool = True, fast_method: str = "auto"):
         self.device, self.dtype = resolve_device_dtype(device, dtype)
-        xi = _as_float_tensor(patterns, "patterns")
-        if xi.ndim != 2 or xi.shape[0] < 1 or xi.shape[1] < 1:
-            raise ValueError(f"patterns must be a 2-D array (N memories, K dimensions); got shape {tuple(xi.shape)}.")
-        xi = xi.to(device=self.device, dtype=self.dtype)
-        _check_finite(xi, "patterns")
+        xi = as_patterns(patterns, self.device, self.dtype)
         check_similarity(similarity)
         self.separation = parse_separation(separation)
         try:
@@ -138,17 +191,7 @@ class HopfieldMemory:
 
     # ---- single-state maps ------------------------------------------------------------------
     def _queries(self, queries) -> torch.Tensor:
-        q = _as_float_tensor(queries, "queries")
-        if q.ndim == 1:
-            q = q[None]
-        if q.ndim != 2 or q.shape[1] != self.dim:
-            raise ValueError(f"queries must have shape (B, {self.dim}) or ({self.dim},) to match the patterns; "
-                             f"got {tuple(q.shape)}.")
-        if q.shape[0] < 1:
-            raise ValueError("queries is empty; pass at least one query.")
-        q = q.to(device=self.device, dtype=self.dtype)
-        _check_finite(q, "queries")
-        return q
+        return as_queries(queries, self.dim, self.device, self.dtype)
 
     def similarity_scores(self, states) -> torch.Tensor:
         """z = sim(Xi, s) before beta: states (B, K) -> (B, N)."""
@@ -177,18 +220,7 @@ class HopfieldMemory:
 
     # ---- argument checks --------------------------------------------------------------------
     def _options(self, steps, tol, clamp, topk):
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a whole number >= 1; got {steps!r}.")
-        try:
-            tol = float(tol)
-        except (TypeError, ValueError):
-            raise ValueError(f"tol must be a number >= 0; got {tol!r}.") from None
-        if not (tol >= 0 and np.isfinite(tol)):
-            raise ValueError(f"tol must be a finite number >= 0; got {tol!r}.")
-        if topk is None:
-            topk = 0
-        if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 0:
-            raise ValueError(f"topk must be a whole number >= 0; got {topk!r}.")
+        steps, tol, k = check_run_options(steps, tol, topk, self.n_memories)
         mask = None
         if clamp is not None:
             mask = torch.as_tensor(np.asarray(clamp) if not isinstance(clamp, torch.Tensor) else clamp)
@@ -197,20 +229,7 @@ class HopfieldMemory:
             mask = mask.to(self.device)
             if not bool(mask.any()):
                 mask = None
-        return int(steps), tol, mask, min(int(topk), self.n_memories)
-
-    def _topk(self, w: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if k == 0:
-            return torch.zeros(w.shape[0], 0, dtype=torch.long), torch.zeros(w.shape[0], 0)
-        vals, idx = torch.topk(w.float(), k, dim=-1)
-        return idx.cpu(), vals.cpu()
-
-    @staticmethod
-    def _moved_less(new: torch.Tensor, old: torch.Tensor, tol: float) -> torch.Tensor:
-        """Convergence test ||s' - s|| <= tol * max(1, ||s||) (absolute below norm 1, relative above,
-        so float round-off cannot keep a large fixed point from converging). (b,) bool."""
-        delta = (new - old).float().norm(dim=-1)
-        return delta <= tol * old.float().norm(dim=-1).clamp_min(1.0)
+        return steps, tol, mask, k
 
     # ---- retrieval --------------------------------------------------------------------------
     def retrieve(self, queries, steps: int = 100, tol: float = 1e-6, clamp=None, topk: int = 5,
@@ -234,7 +253,7 @@ class HopfieldMemory:
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
         weights = torch.cat([p[2] for p in parts])
-        idx, vals = self._topk(weights, k)
+        idx, vals = topk_cpu(weights, k)
         return RetrievalResult(
             states=torch.cat([p[0] for p in parts]).float().cpu(),
             energies=energies.float().cpu(),
@@ -267,7 +286,7 @@ class HopfieldMemory:
                 new = p @ self.patterns
             if mask is not None:
                 new[:, mask] = q[active][:, mask]
-            done = self._moved_less(new, cur, tol)
+            done = moved_less(new, cur, tol)
             s[active] = new
             n_steps[active] = t + 1
             converged[active[done]] = True
@@ -306,7 +325,7 @@ class HopfieldMemory:
             new = p[active] @ self.patterns
             if mask is not None:
                 new[:, mask] = q[active][:, mask]
-            done = self._moved_less(new, cur, tol)
+            done = moved_less(new, cur, tol)
             s[active] = new
             converged[active[done]] = True
             p_new, e_new = self._evaluate(new)
@@ -316,7 +335,7 @@ class HopfieldMemory:
                 break
 
     def _frame(self, t, s, e, p, converged, k) -> RetrievalStep:
-        idx, vals = self._topk(p, k)
+        idx, vals = topk_cpu(p, k)
         return RetrievalStep(t=t, state=s.float().cpu().clone(), energy=e.float().cpu().clone(),
                              weights=p.float().cpu().clone(), topk_indices=idx, topk_weights=vals,
                              converged=converged.cpu().clone())

@@ -34,27 +34,19 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-import numpy as np
 import torch
 
-from hen_demo.memory.hopfield import RetrievalResult, RetrievalStep
+from hen_demo.memory.hopfield import (
+    RetrievalResult,
+    RetrievalStep,
+    as_patterns,
+    as_queries,
+    check_run_options,
+    moved_less,
+    topk_cpu,
+)
 
 ENERGY_LABEL = "fixed-point residual ||T(s) - s|| (KMN has no energy)"
-
-
-def _validate_patterns(patterns) -> torch.Tensor:
-    if isinstance(patterns, np.ndarray):
-        patterns = torch.from_numpy(np.asarray(patterns))
-    if not isinstance(patterns, torch.Tensor):
-        raise ValueError(f"patterns must be a (N, K) tensor or numpy array, got {type(patterns).__name__}.")
-    if patterns.ndim != 2 or patterns.shape[0] < 1 or patterns.shape[1] < 1:
-        raise ValueError(f"patterns must have shape (N, K) with N, K >= 1, got {tuple(patterns.shape)}.")
-    if patterns.dtype.is_complex:
-        raise ValueError("patterns must be real numbers.")
-    patterns = patterns.to(torch.float64)
-    if not torch.isfinite(patterns).all():
-        raise ValueError("patterns contain NaN or infinite values.")
-    return patterns
 
 
 def exponential_kernel(x: torch.Tensor, y: torch.Tensor, r: float, alpha: float) -> torch.Tensor:
@@ -107,7 +99,7 @@ class KernelMemoryNetwork:
         self.rtol = rtol
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.dtype = compute_dtype
-        self.patterns = _validate_patterns(patterns).to(device=self.device, dtype=compute_dtype)  # (N, K)
+        self.patterns = as_patterns(patterns, self.device, compute_dtype)  # (N, K)
         n = self.patterns.shape[0]
         gram = exponential_kernel(self.patterns, self.patterns, self.r, self.alpha)  # (N, N)
         gram = 0.5 * (gram + gram.T)  # exactly symmetric
@@ -139,50 +131,15 @@ class KernelMemoryNetwork:
         return exponential_kernel(s, self.patterns, self.r, self.alpha).float()
 
     def _check_queries(self, queries) -> torch.Tensor:
-        if isinstance(queries, np.ndarray):
-            queries = torch.from_numpy(np.asarray(queries))
-        if not isinstance(queries, torch.Tensor):
-            raise ValueError(f"queries must be a tensor or numpy array, got {type(queries).__name__}.")
-        if queries.ndim == 1:
-            queries = queries[None, :]
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise ValueError(
-                f"queries must have shape (B, {self.dim}) to match the stored patterns, got {tuple(queries.shape)}."
-            )
-        if queries.shape[0] < 1:
-            raise ValueError("queries is empty; pass at least one query.")
-        queries = queries.to(device=self.device, dtype=self.dtype)
-        if not torch.isfinite(queries).all():
-            raise ValueError("queries contain NaN or infinite values.")
-        return queries
+        return as_queries(queries, self.dim, self.device, self.dtype)
 
     # ------------------------------------------------------------------ dynamics
 
-    @staticmethod
-    def _moved_less(new: torch.Tensor, old: torch.Tensor, tol: float) -> torch.Tensor:
-        """Same convergence test as HopfieldMemory: ||s' - s|| <= tol * max(1, ||s||). (b,) bool."""
-        return (new - old).norm(dim=-1) <= tol * old.norm(dim=-1).clamp_min(1.0)
-
     def _frame(self, t, s, e, c, converged, k) -> RetrievalStep:
-        if k == 0:
-            idx, vals = torch.zeros(s.shape[0], 0, dtype=torch.long), torch.zeros(s.shape[0], 0)
-        else:
-            vals, idx = torch.topk(c, k, dim=-1)
-            idx, vals = idx.cpu(), vals.float().cpu()
+        idx, vals = topk_cpu(c, k)
         return RetrievalStep(t=t, state=s.float().cpu().clone(), energy=e.float().cpu().clone(),
                              weights=c.float().cpu().clone(), topk_indices=idx, topk_weights=vals,
                              converged=converged.cpu().clone())
-
-    def _options(self, steps, tol, topk):
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a whole number >= 1; got {steps!r}.")
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
-            raise ValueError(f"tol must be a finite number >= 0; got {tol!r}.")
-        if topk is None:
-            topk = 0
-        if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 0:
-            raise ValueError(f"topk must be a whole number >= 0; got {topk!r}.")
-        return int(steps), float(tol), min(int(topk), self.n_memories)
 
     def stream(self, queries, steps: int = 100, tol: float = 1e-6, topk: int = 5) -> Iterator[RetrievalStep]:
         """Yield a RetrievalStep for t = 0 (the query) and after each update (HEN eq. 3).
@@ -192,7 +149,7 @@ class KernelMemoryNetwork:
         converges when its update moves less than tol * max(1, ||s||) and then stays put; the stream
         ends when all queries converged or after `steps` updates.
         """
-        steps, tol, k = self._options(steps, tol, topk)
+        steps, tol, k = check_run_options(steps, tol, topk, self.n_memories)
         s = self._check_queries(queries).clone()  # (B, K); clone: never write into the caller's tensor
         c = self.coefficients(s)  # (B, N)
         nxt = c @ self.patterns  # (B, K) T(s_0)
@@ -202,7 +159,7 @@ class KernelMemoryNetwork:
         for t in range(1, steps + 1):
             active = (~converged).nonzero().squeeze(1)
             cur, new = s[active], nxt[active]
-            done = self._moved_less(new, cur, tol)
+            done = moved_less(new, cur, tol)
             s[active] = new
             converged[active[done]] = True
             c_new = self.coefficients(new)
