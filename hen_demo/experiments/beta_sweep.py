@@ -16,7 +16,7 @@ import pandas as pd
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
-from hen_demo.experiments.hen_eval import decoder_of, evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
 
 NAME = "beta-sweep"
@@ -71,7 +71,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 progress(done / n_runs, f"{enc_name} · {sim} · beta={beta:g}")
                 mem = HopfieldMemory(bank.codes, similarity=sim, separation="softmax", beta=float(beta),
                                      device=cfg.device)
-                sc = evaluate_memory(mem, bank.codes, queries, targets, decoder_of(enc), bank.recon,
+                sc = evaluate_memory(mem, bank.codes, queries, targets, enc.decode, bank.recon,
                                      steps=cfg.steps)
                 rows.append(dict(encoder=enc_name, similarity=sim, beta=float(beta), n=len(targets), **sc.row()))
                 done += 1

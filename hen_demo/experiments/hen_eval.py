@@ -109,8 +109,3 @@ def occluded_queries(images, encoder, kind: str = "occlude-bottom", amount: floa
         x = to_float_tensor(images[i:i + batch])  # (b, 3, H, W)
         out.append(encoder.encode(corrupt(x, kind=kind, amount=amount, seed=seed + i)))
     return torch.cat(out)
-
-
-def decoder_of(encoder):
-    """codes -> decoded images, for score_retrieval."""
-    return lambda codes: encoder.decode(codes)

@@ -19,7 +19,7 @@ import torch
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
-from hen_demo.experiments.hen_eval import decoder_of, evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
 
 NAME = "rank-collapse"
@@ -90,7 +90,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
             progress(done / total, f"{enc_name} · beta={beta:g}")
             mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=float(beta),
                                  device=cfg.device)
-            sc = evaluate_memory(mem, bank.codes, queries, np.arange(nq), decoder_of(enc), bank.recon[:nq],
+            sc = evaluate_memory(mem, bank.codes, queries, np.arange(nq), enc.decode, bank.recon[:nq],
                                  steps=cfg.steps, rank_size=nq)
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
                              similarity=cfg.similarity, beta=float(beta), r=np.nan, alpha=np.nan, n=n, n_queries=nq,
@@ -113,7 +113,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
             for alpha in cfg.kmn_alphas:
                 progress(done / total, f"KMN r={scale:g}·d, alpha={alpha:g}")
                 kmn = KernelMemoryNetwork(bank.codes, r=scale * d0, alpha=float(alpha), device=cfg.device)
-                sc = evaluate_memory(kmn, bank.codes, queries, np.arange(nq), decoder_of(enc), bank.recon[:nq],
+                sc = evaluate_memory(kmn, bank.codes, queries, np.arange(nq), enc.decode, bank.recon[:nq],
                                      steps=cfg.kmn_steps, rank_size=nq)
                 rows.append(dict(model="KMN", encoder=cfg.kmn_encoder, similarity="exp-kernel", beta=np.nan,
                                  r=scale * d0, alpha=float(alpha), n=n, n_queries=nq, rank_collapse=sc.rank_collapse,

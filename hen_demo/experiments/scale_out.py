@@ -15,7 +15,7 @@ import pandas as pd
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
-from hen_demo.experiments.hen_eval import decoder_of, evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
 
 NAME = "scale-out"
@@ -83,7 +83,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
             patterns = bank.codes[:n]
             mem = HopfieldMemory(patterns, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
                                  device=cfg.device)
-            sc = evaluate_memory(mem, patterns, queries, np.arange(nq), decoder_of(enc), bank.recon[:nq],
+            sc = evaluate_memory(mem, patterns, queries, np.arange(nq), enc.decode, bank.recon[:nq],
                                  steps=cfg.steps)
             rows.append(dict(encoder=enc_name, n=n, n_queries=nq, similarity=cfg.similarity, beta=cfg.beta,
                              **sc.row()))

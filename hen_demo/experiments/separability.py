@@ -18,7 +18,7 @@ import pandas as pd
 from hen_demo import metrics
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict
-from hen_demo.experiments.hen_eval import decoder_of, evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
 
 NAME = "separability"
@@ -72,7 +72,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         progress((i + 0.5) / len(encoders), f"{enc_name}: retrieval")
         mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
                              device=cfg.device)
-        sc = evaluate_memory(mem, bank.codes, queries, targets, decoder_of(enc), bank.recon, steps=cfg.steps)
+        sc = evaluate_memory(mem, bank.codes, queries, targets, enc.decode, bank.recon, steps=cfg.steps)
         rows.append(dict(encoder=enc_name, n=len(targets), self_mean=float(st.self_cos.mean()),
                          self_std=float(st.self_cos.std()), cross_mean=float(st.cross_cos.mean()),
                          cross_std=float(st.cross_cos.std()), overlap=st.overlap, d_prime=st.d_prime,
