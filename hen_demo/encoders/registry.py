@@ -92,6 +92,18 @@ def _unknown(kind: str, name, known) -> ValueError:
     return ValueError(f"unknown {kind} encoder {name!r}; choose one of: {', '.join(known)}")
 
 
+def _load(entry: _Entry, device, kwargs: dict):
+    """Import ``entry``'s module (a missing library -> EncoderUnavailable), load it, move it to ``device``."""
+    try:
+        mod = importlib.import_module(entry.module)
+    except ImportError as exc:
+        raise EncoderUnavailable(f"{entry.name} is unavailable: a library it needs is missing ({exc})") from exc
+    enc = getattr(mod, entry.load)(entry.name, **kwargs)
+    if device is not None:
+        enc.to(device)
+    return enc
+
+
 def get_image_encoder(name: str, device=None, **kwargs) -> ImageEncoder:
     """Load image encoder ``name`` (see ``list_image_encoders``), optionally on ``device``.
 
@@ -100,37 +112,19 @@ def get_image_encoder(name: str, device=None, **kwargs) -> ImageEncoder:
     """
     if name not in IMAGE_ENCODERS:
         if isinstance(name, str) and name.startswith("pixels-") and name[7:].isdigit():
-            from hen_demo.encoders.pixels import PixelEncoder
-            enc = PixelEncoder(int(name[7:]))
-            return enc.to(device) if device is not None else enc
+            return _load(IMAGE_ENCODERS["pixels"], device, {"size": int(name[7:])})
         raise _unknown("image", name, IMAGE_ENCODERS)
-    entry = IMAGE_ENCODERS[name]
-    try:
-        mod = importlib.import_module(entry.module)
-    except ImportError as exc:
-        raise EncoderUnavailable(f"{name} is unavailable: a library it needs is missing ({exc})") from exc
-    enc = getattr(mod, entry.load)(name, **kwargs)
-    if device is not None:
-        enc.to(device)
-    return enc
+    return _load(IMAGE_ENCODERS[name], device, kwargs)
 
 
 def get_text_encoder(name: str, image_encoder: ImageEncoder | None = None, device=None, **kwargs) -> TextEncoder:
     """Load text encoder ``name``. "pixelized" needs ``image_encoder`` (an ImageEncoder or a registry name)."""
     if name not in TEXT_ENCODERS:
         raise _unknown("text", name, TEXT_ENCODERS)
-    entry = TEXT_ENCODERS[name]
-    try:
-        mod = importlib.import_module(entry.module)
-    except ImportError as exc:
-        raise EncoderUnavailable(f"{name} is unavailable: a library it needs is missing ({exc})") from exc
     if name == "pixelized":
         if image_encoder is None:
             raise ValueError("the pixelized text encoder needs an image encoder (e.g. image_encoder='pixels')")
         if isinstance(image_encoder, str):
             image_encoder = get_image_encoder(image_encoder, device=device)
         kwargs["image_encoder"] = image_encoder
-    enc = getattr(mod, entry.load)(name, **kwargs)
-    if device is not None:
-        enc.to(device)
-    return enc
+    return _load(TEXT_ENCODERS[name], device, kwargs)
