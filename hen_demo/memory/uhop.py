@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hen_demo.memory.hopfield import HopfieldMemory
+from hen_demo.memory.hopfield import HopfieldMemory, as_patterns
 from hen_demo.memory.similarity import LinearKernel, PreparedSimilarity
 
 # Largest N for which pairs=None computes the loss over all N^2 pairs exactly (an (N, N) matrix).
@@ -57,24 +57,6 @@ DEFAULT_SAMPLED_PAIRS = 65536
 
 
 # ----------------------------------------------------------------------------- input checks
-
-
-def _as_patterns(patterns, name: str = "patterns", dtype=torch.float32, device=None) -> torch.Tensor:
-    """Validate and convert a (N, K) array/tensor of patterns to a float tensor."""
-    if isinstance(patterns, np.ndarray):
-        patterns = torch.from_numpy(np.asarray(patterns))
-    if not isinstance(patterns, torch.Tensor):
-        raise ValueError(f"{name} must be a (N, K) torch tensor or numpy array, got {type(patterns).__name__}.")
-    if patterns.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, K) (one memory per row), got shape {tuple(patterns.shape)}.")
-    if patterns.shape[0] < 1 or patterns.shape[1] < 1:
-        raise ValueError(f"{name} is empty (shape {tuple(patterns.shape)}); store at least one pattern.")
-    if not (patterns.is_floating_point() or patterns.dtype in (torch.int32, torch.int64, torch.uint8, torch.bool)):
-        raise ValueError(f"{name} must hold real numbers, got dtype {patterns.dtype}.")
-    patterns = patterns.to(device=device, dtype=dtype)
-    if not torch.isfinite(patterns).all():
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return patterns
 
 
 def _kernel_weight(W) -> torch.Tensor:
@@ -122,7 +104,7 @@ def separation_loss(
     W = _kernel_weight(W)
     if W.ndim != 2:
         raise ValueError(f"W must be a (D_Phi, K) matrix, got shape {tuple(W.shape)}.")
-    patterns = _as_patterns(patterns, dtype=W.dtype, device=W.device)
+    patterns = as_patterns(patterns, W.device, W.dtype)
     n, k = patterns.shape
     if W.shape[1] != k:
         raise ValueError(f"W has {W.shape[1]} columns but the patterns have K = {k} dimensions.")
@@ -259,7 +241,7 @@ def fit_uhop_kernel(
         raise ValueError(f"t must be a positive number (U-Hop Def. 2.2), got {t!r}.")
     if device is None and isinstance(patterns, torch.Tensor):
         device = patterns.device
-    xi = _as_patterns(patterns, device=device)  # (N, K)
+    xi = as_patterns(patterns, device, torch.float32)  # (N, K)
     n, k = xi.shape
     if n < 2:
         raise ValueError("U-Hop Stage I needs at least 2 patterns to separate.")
@@ -356,7 +338,7 @@ def exact_retrieval_condition(
         raise ValueError(f"beta must be a positive number, got {beta!r}.")
     if not (isinstance(alpha, (int, float)) and 1.0 <= alpha <= 2.0):
         raise ValueError(f"alpha must be in [1, 2] (1 = softmax, 2 = sparsemax), got {alpha!r}.")
-    xi = _as_patterns(patterns, dtype=torch.float64)
+    xi = as_patterns(patterns, None, torch.float64)
     n = xi.shape[0]
     S = _self_similarity_matrix(xi, similarity).to(torch.float64)  # (nu, mu)
     if n == 1:
