@@ -19,7 +19,7 @@ from hen_demo import metrics
 
 @dataclass
 class RetrievalScores:
-    """Mean scores of one batched retrieval run (plus per-query arrays for plots)."""
+    """Mean scores of one batched retrieval run."""
 
     mse: float
     one_minus_ssim: float
@@ -30,11 +30,6 @@ class RetrievalScores:
     converged_fraction: float
     steps: int
     seconds: float
-    per_query_mse: np.ndarray
-    per_query_ssim: np.ndarray
-    nearest: np.ndarray
-    states: torch.Tensor
-    weights_max: np.ndarray
 
     def row(self) -> dict:
         """The scalar scores as a dict (one CSV row's worth)."""
@@ -75,9 +70,6 @@ def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch
         metastable_fraction=metrics.metastable_fraction(weights),
         effective_memories=float(metrics.effective_memories(weights).mean()),
         rank_collapse=metrics.rank_collapse(states[:m], reference=patterns[torch.as_tensor(targets[:m])]),
-        per_query_mse=per_mse,
-        per_query_ssim=per_ssim,
-        nearest=nearest,
     )
 
 
@@ -88,13 +80,8 @@ def evaluate_memory(memory, patterns: torch.Tensor, queries: torch.Tensor, targe
     t0 = time.perf_counter()
     states, weights, n_steps, conv = retrieve_batched(memory, queries, steps, clamp=clamp)
     s = score_retrieval(states, weights, patterns, targets, decode, reference_images, image_slice, rank_size)
-    return RetrievalScores(
-        mse=s["mse"], one_minus_ssim=s["one_minus_ssim"], identity_accuracy=s["identity_accuracy"],
-        metastable_fraction=s["metastable_fraction"], effective_memories=s["effective_memories"],
-        rank_collapse=s["rank_collapse"], converged_fraction=float(conv.float().mean()), steps=n_steps,
-        seconds=time.perf_counter() - t0, per_query_mse=s["per_query_mse"], per_query_ssim=s["per_query_ssim"],
-        nearest=s["nearest"], states=states, weights_max=weights.max(1).values.numpy(),
-    )
+    return RetrievalScores(**s, converged_fraction=float(conv.float().mean()), steps=n_steps,
+                           seconds=time.perf_counter() - t0)
 
 
 def occluded_queries(images, encoder, kind: str = "occlude-bottom", amount: float = 0.5, seed: int = 0,
