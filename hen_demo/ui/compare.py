@@ -15,7 +15,7 @@ from hen_demo.data import CORRUPTIONS
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, show, verdict_text
+from hen_demo.ui.explore import badge, show
 from hen_demo.ui.memory_controls import LOG_BETA_MAX, LOG_BETA_MIN, beta_from_log, check_n, retrieval_config
 
 SIDES = ("A", "B")
@@ -29,7 +29,7 @@ def _status(frame, steps: int) -> str:
 
 def _verdict(frame) -> str:
     r = frame.result
-    return (f"**{badge(r.verdict.kind)} {verdict_text(r)}**  \n"
+    return (f"**{badge(r.verdict.kind)} {r.verdict.text}**  \n"
             f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · {r.steps} steps")
 
 

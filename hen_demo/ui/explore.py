@@ -90,18 +90,6 @@ def clean_query(dataset: str, n: int, source: str, index, editor) -> tuple[np.nd
     raise ValueError(f"Unknown query source '{source}'.")
 
 
-def verdict_text(result) -> str:
-    """The verdict in plain words; a mixture is sized by 1/Σp² (memories taking part), never 'about 0'."""
-    v = result.verdict
-    if v.kind != "metastable":
-        return v.text
-    text = (f"Metastable mixture of about {max(2, round(result.n_eff))} memories (1/Σp² = {result.n_eff:.1f}); "
-            f"the strongest, #{v.top_index}, holds only {v.top_weight:.0%} of the weight.")
-    if result.target is not None and v.top_index != result.target:
-        text += f" The intended memory #{result.target} is not the strongest."
-    return text
-
-
 def frame_outputs(frame: HENFrame, bank, steps: int, target: int | None, t0: float,
                   previous: HENFrame | None = None) -> tuple:
     """The streamed part of the outputs for one frame: state image, status, energy + top-k plot, gallery.
@@ -126,7 +114,7 @@ def final_outputs(frame: HENFrame, bank, query_img: np.ndarray) -> tuple:
     r = frame.result
     v = r.verdict
     right = ("" if r.correct is None else ("the right memory ✓" if r.correct else f"**not** the right memory (#{r.target})"))
-    md = (f"### {badge(v.kind)} {verdict_text(r)}\n"
+    md = (f"### {badge(v.kind)} {v.text}\n"
           f"Nearest stored memory: **#{r.nearest}** {('— ' + right) if right else ''}  \n"
           f"MSE = **{r.mse:.4f}** · 1 − SSIM = **{r.one_minus_ssim:.4f}** (retrieved vs the encoder's own "
           f"reconstruction of {'the query' if r.target is not None else 'the nearest'} memory) · "

@@ -15,7 +15,7 @@ import numpy as np
 
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, frame_outputs, verdict_text
+from hen_demo.ui.explore import badge, frame_outputs
 from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
 
 DEFAULT_DATASET = "photos"
@@ -78,7 +78,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
                 w = {i: p for i, p in zip(frame.topk_indices, frame.topk_weights)}
                 note = (f"  \nBound memories: #{bind[0]} p={w.get(bind[0], 0):.3f}, #{bind[1]} "
                         f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
-            md = (f"### {badge(r.verdict.kind)} {verdict_text(r)}{note}  \n"
+            md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n"
                   f"Nearest memory #{r.nearest}" + (f" · MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f}"
                                                     if target is not None and not bind else "")
                   + f" · {r.steps} steps")
