@@ -48,32 +48,32 @@ class Conv(nn.Module):
         return F.conv2d(x, self.w, self.b, padding=(self.kw - 1) // 2)
 
 
-class EncoderBlock(nn.Module):
+class _Block(nn.Module):
+    """DALL-E's bottleneck residual block: ``id_path(x) + post_gain · res_path(x)``, res_path = 4 × (ReLU, conv)
+    through ``n_out / 4`` channels. Encoder and decoder blocks differ only in the kernels of those 4 convs."""
+
+    kernels: tuple[int, int, int, int] = (3, 3, 3, 3)
+
     def __init__(self, n_in: int, n_out: int, n_layers: int) -> None:
         super().__init__()
         h = n_out // 4
+        k1, k2, k3, k4 = self.kernels
         self.post_gain = 1 / n_layers ** 2
         self.id_path = Conv(n_in, n_out, 1) if n_in != n_out else nn.Identity()
         self.res_path = nn.Sequential(OrderedDict([
-            ("relu_1", nn.ReLU()), ("conv_1", Conv(n_in, h, 3)), ("relu_2", nn.ReLU()), ("conv_2", Conv(h, h, 3)),
-            ("relu_3", nn.ReLU()), ("conv_3", Conv(h, h, 3)), ("relu_4", nn.ReLU()), ("conv_4", Conv(h, n_out, 1))]))
+            ("relu_1", nn.ReLU()), ("conv_1", Conv(n_in, h, k1)), ("relu_2", nn.ReLU()), ("conv_2", Conv(h, h, k2)),
+            ("relu_3", nn.ReLU()), ("conv_3", Conv(h, h, k3)), ("relu_4", nn.ReLU()), ("conv_4", Conv(h, n_out, k4))]))
 
     def forward(self, x):
         return self.id_path(x) + self.post_gain * self.res_path(x)
 
 
-class DecoderBlock(nn.Module):
-    def __init__(self, n_in: int, n_out: int, n_layers: int) -> None:
-        super().__init__()
-        h = n_out // 4
-        self.post_gain = 1 / n_layers ** 2
-        self.id_path = Conv(n_in, n_out, 1) if n_in != n_out else nn.Identity()
-        self.res_path = nn.Sequential(OrderedDict([
-            ("relu_1", nn.ReLU()), ("conv_1", Conv(n_in, h, 1)), ("relu_2", nn.ReLU()), ("conv_2", Conv(h, h, 3)),
-            ("relu_3", nn.ReLU()), ("conv_3", Conv(h, h, 3)), ("relu_4", nn.ReLU()), ("conv_4", Conv(h, n_out, 3))]))
+class EncoderBlock(_Block):
+    kernels = (3, 3, 3, 1)
 
-    def forward(self, x):
-        return self.id_path(x) + self.post_gain * self.res_path(x)
+
+class DecoderBlock(_Block):
+    kernels = (1, 3, 3, 3)
 
 
 class DalleEncoder(nn.Module):
