@@ -190,7 +190,7 @@ class HENPipeline:
 
     @property
     def memory_dim(self) -> int:
-        return int(self.memory.patterns.shape[1]) if hasattr(self.memory, "patterns") else self.image_dims
+        return int(self.memory.patterns.shape[1])
 
     def caption_query(self, text_code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Query ``[0; text code]`` and its clamp mask (text dims held fixed), HEN sec. 3.2."""
