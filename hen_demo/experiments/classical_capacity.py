@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 
 NAME = "classical-capacity"
 TITLE = "Slides 002 — classical Hopfield capacity (≈0.14·D) and dense associative memory growth with n"
@@ -77,7 +77,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.memory.dense import dam_capacity_estimate
 
     t0 = time.perf_counter()
-    progress = progress or (lambda f, d="": None)
+    progress = progress or null_progress
     rows = []
     total = len(cfg.loads) + len(cfg.orders) * len(cfg.dense_P)
     done = 0

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
 
@@ -60,7 +60,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.memory import HopfieldMemory
 
     t0 = time.perf_counter()
-    progress = progress or (lambda f, d="": None)
+    progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
     n_max = check_dataset(cfg.dataset, max(cfg.sizes))
     sizes = sorted({min(int(s), n_max) for s in cfg.sizes})

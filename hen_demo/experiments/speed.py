@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import occluded_queries, retrieve_batched, score_retrieval
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders
 
@@ -54,7 +54,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.memory import HopfieldMemory
 
     t_start = time.perf_counter()
-    progress = progress or (lambda f, d="": None)
+    progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
     n = check_dataset(cfg.dataset, cfg.n)
     rows = []

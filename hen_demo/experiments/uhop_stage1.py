@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.uhop_common import (
     UHOP,
     VECTOR_DATASETS,
@@ -56,7 +56,7 @@ class Config:
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
     t0 = time.perf_counter()
-    progress = progress or (lambda f, d="": None)
+    progress = progress or null_progress
     rows = []
     total = len(cfg.datasets) * cfg.repeats * len(cfg.iterations)
     done = 0

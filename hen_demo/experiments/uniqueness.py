@@ -20,7 +20,7 @@ import torch
 
 from hen_demo import metrics
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict
+from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import retrieve_batched
 from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
@@ -61,7 +61,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.memory import HopfieldMemory
 
     t0 = time.perf_counter()
-    progress = progress or (lambda f, d="": None)
+    progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
     n = check_dataset(cfg.dataset, cfg.n)
     if 2 * cfg.pairs > n:
