@@ -93,6 +93,48 @@ class HopfieldTrace:
         return self.states[-1]
 
 
+class AsyncRecorder:
+    """Collects the rows of an asynchronous :class:`HopfieldTrace` (HebbianHopfield and DenseAssociativeMemory)."""
+
+    def __init__(self, state: np.ndarray, energy: float):
+        self.states, self.energies, self.neurons, self.flipped, self.index = [state.copy()], [energy], [], [], [0]
+
+    def record(self, state: np.ndarray, energy: float, neuron: int, flipped: bool, n_updates: int) -> None:
+        self.states.append(state.copy())
+        self.energies.append(energy)
+        self.neurons.append(neuron)
+        self.flipped.append(flipped)
+        self.index.append(n_updates)
+
+    def trace(self, state: np.ndarray, energy: float, n_updates: int, converged: bool) -> HopfieldTrace:
+        """The trace, with the final state appended (neuron -1) unless the last update was recorded."""
+        if self.index[-1] != n_updates:
+            self.record(state, energy, -1, False, n_updates)
+        return HopfieldTrace(np.stack(self.states), np.asarray(self.energies), np.asarray(self.neurons, dtype=np.int64),
+                             np.asarray(self.flipped, dtype=bool), np.asarray(self.index, dtype=np.int64),
+                             converged, False, "async")
+
+
+def sync_trace(state: np.ndarray, update, energy, steps: int) -> HopfieldTrace:
+    """Synchronous steps ``s <- update(s)`` from ``state`` (D,) until a fixed point, a 2-cycle or ``steps``,
+    with ``energy(s)`` recorded after every step (HebbianHopfield and DenseAssociativeMemory)."""
+    states, energies = [state.copy()], [energy(state)]
+    converged = cycle = False
+    for _ in range(steps):
+        new = update(states[-1])
+        if np.array_equal(new, states[-1]):
+            converged = True
+            break
+        states.append(new)
+        energies.append(energy(new))
+        if len(states) >= 3 and np.array_equal(states[-1], states[-3]):
+            cycle = True
+            break
+    t = len(states) - 1
+    return HopfieldTrace(np.stack(states), np.asarray(energies), np.full(t, -1, dtype=np.int64),
+                         np.ones(t, dtype=bool), np.arange(t + 1), converged, cycle, "sync")
+
+
 class HebbianHopfield:
     """Binary Hopfield network storing bipolar patterns with the Hebbian rule ``W = Xi^T Xi`` (slides 002).
 
@@ -159,9 +201,8 @@ class HebbianHopfield:
         w = self.weights
         h = w @ state.astype(np.float64)  # (D,) local fields, kept up to date incrementally
         energy = -0.5 * float(state @ h)
-        states, energies, neurons, flipped, index = [state.copy()], [energy], [], [], [0]
+        rec = AsyncRecorder(state, energy)
         n_updates, converged = 0, False
-        last_recorded = 0
         for _ in range(sweeps):
             changed = False
             for i in rng.permutation(self.dim):
@@ -175,25 +216,12 @@ class HebbianHopfield:
                     state[i] = new
                     changed = True
                 if n_updates % record_every == 0:
-                    states.append(state.copy())
-                    energies.append(energy)
-                    neurons.append(int(i))
-                    flipped.append(new != old)
-                    index.append(n_updates)
-                    last_recorded = n_updates
+                    rec.record(state, energy, int(i), new != old, n_updates)
             if not changed:
                 converged = True
                 if stop_when_stable:
                     break
-        if last_recorded != n_updates:
-            states.append(state.copy())
-            energies.append(energy)
-            neurons.append(-1)
-            flipped.append(False)
-            index.append(n_updates)
-        return HopfieldTrace(np.stack(states), np.asarray(energies), np.asarray(neurons, dtype=np.int64),
-                             np.asarray(flipped, dtype=bool), np.asarray(index, dtype=np.int64),
-                             converged, False, "async")
+        return rec.trace(state, energy, n_updates, converged)
 
     def run_sync(self, s, steps: int = 20) -> HopfieldTrace:
         """Synchronous dynamics: ``s <- sgn(W s)`` for all neurons at once (a zero field keeps s_i), at most
@@ -203,20 +231,8 @@ class HebbianHopfield:
         state = self._state(s).copy()
         if state.ndim != 1:
             raise ValueError("run_sync takes a single state of shape (D,).")
-        states, energies = [state.copy()], [self.energy(state)]
-        converged = cycle = False
-        for _ in range(steps):
-            h = self.weights @ state.astype(np.float64)
-            new = np.where(h > 0, 1, np.where(h < 0, -1, state)).astype(np.int8)
-            if np.array_equal(new, state):
-                converged = True
-                break
-            states.append(new.copy())
-            energies.append(self.energy(new))
-            if len(states) >= 3 and np.array_equal(states[-1], states[-3]):
-                cycle = True
-                break
-            state = new
-        t = len(states) - 1
-        return HopfieldTrace(np.stack(states), np.asarray(energies), np.full(t, -1, dtype=np.int64),
-                             np.ones(t, dtype=bool), np.arange(t + 1), converged, cycle, "sync")
+        def update(s):
+            h = self.weights @ s.astype(np.float64)
+            return np.where(h > 0, 1, np.where(h < 0, -1, s)).astype(np.int8)
+
+        return sync_trace(state, update, self.energy, steps)

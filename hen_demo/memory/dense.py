@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from hen_demo.memory.classical_hopfield import HopfieldTrace, as_bipolar
+from hen_demo.memory.classical_hopfield import AsyncRecorder, HopfieldTrace, as_bipolar, sync_trace
 
 MAX_ORDER = 30  # beyond this x^n overflows float64 for D in the thousands
 
@@ -137,7 +137,7 @@ class DenseAssociativeMemory:
         S = state[None, :].copy()
         rng = np.random.default_rng(seed)
         overlaps = S.astype(np.float64) @ self._xi.T
-        states, energies, neurons, flipped, index = [S[0].copy()], [self.energy(S[0])], [], [], [0]
+        rec = AsyncRecorder(S[0], self.energy(S[0]))
         n_updates, converged = 0, False
         for _ in range(sweeps):
             changed = False
@@ -150,23 +150,11 @@ class DenseAssociativeMemory:
                     changed = True
                 n_updates += 1
                 if n_updates % record_every == 0:
-                    states.append(S[0].copy())
-                    energies.append(float(-self.F(overlaps[0]).sum()))
-                    neurons.append(int(i))
-                    flipped.append(did)
-                    index.append(n_updates)
+                    rec.record(S[0], float(-self.F(overlaps[0]).sum()), int(i), did, n_updates)
             if not changed:
                 converged = True
                 break
-        if index[-1] != n_updates:
-            states.append(S[0].copy())
-            energies.append(float(-self.F(overlaps[0]).sum()))
-            neurons.append(-1)
-            flipped.append(False)
-            index.append(n_updates)
-        return HopfieldTrace(np.stack(states), np.asarray(energies), np.asarray(neurons, dtype=np.int64),
-                             np.asarray(flipped, dtype=bool), np.asarray(index, dtype=np.int64),
-                             converged, False, "async")
+        return rec.trace(S[0], float(-self.F(overlaps[0]).sum()), n_updates, converged)
 
     def update_sync(self, s, exclude_self: bool = True) -> np.ndarray:
         """One synchronous step as written on the slides: ``s_i <- sgn(sum_mu xi_mu,i F'(sum_{j != i} xi_mu,j s_j))``
@@ -191,21 +179,7 @@ class DenseAssociativeMemory:
             raise ValueError("run_sync takes a single state of shape (D,).")
         if steps < 1:
             raise ValueError("steps must be at least 1.")
-        states, energies = [state.copy()], [self.energy(state)]
-        converged = cycle = False
-        for _ in range(steps):
-            new = self.update_sync(states[-1], exclude_self=exclude_self)
-            if np.array_equal(new, states[-1]):
-                converged = True
-                break
-            states.append(new)
-            energies.append(self.energy(new))
-            if len(states) >= 3 and np.array_equal(states[-1], states[-3]):
-                cycle = True
-                break
-        t = len(states) - 1
-        return HopfieldTrace(np.stack(states), np.asarray(energies), np.full(t, -1, dtype=np.int64),
-                             np.ones(t, dtype=bool), np.arange(t + 1), converged, cycle, "sync")
+        return sync_trace(state, lambda x: self.update_sync(x, exclude_self=exclude_self), self.energy, steps)
 
 
 def lse_energy(patterns, state, beta: float) -> float:
