@@ -314,7 +314,7 @@ def verdict(weights, target: int | None = None, threshold: float = 0.9) -> Retri
     if w < threshold:
         kind = "metastable"
         # when the weight is spread so thin that no memory reaches 5 %, count with 1/sum p^2 instead
-        k = max(k, 2, int(round(1.0 / float((p ** 2).sum()))))
+        k = max(k, 2, int(round(float(effective_memories(p)[0]))))
         text = (f"Metastable: the state is a mixture of about {k} memories; the strongest, #{top}, "
                 f"holds only {w:.0%} of the weight.")
         if target is not None and top != target:
