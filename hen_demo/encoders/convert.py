@@ -138,14 +138,10 @@ def dalle_state_dict(path) -> dict[str, torch.Tensor]:
 def convert_dalle(encoder_pkl, decoder_pkl, out_dir) -> Path:
     from safetensors.torch import save_file
 
-    from hen_demo.encoders.dalle import DalleDecoder, DalleEncoder
+    from hen_demo.encoders.dalle import modules_from_state_dicts
 
     enc_sd, dec_sd = dalle_state_dict(encoder_pkl), dalle_state_dict(decoder_pkl)
-    n_blk = len({k.split(".")[2] for k in enc_sd if k.startswith("blocks.group_1.block_")})
-    DalleEncoder(n_hid=enc_sd["blocks.input.w"].shape[0], n_blk=n_blk,
-                 vocab=enc_sd["blocks.output.conv.w"].shape[0]).load_state_dict(enc_sd)  # strict: fails if foreign
-    DalleDecoder(n_init=dec_sd["blocks.input.w"].shape[0], n_hid=dec_sd["blocks.output.conv.w"].shape[1],
-                 n_blk=n_blk, vocab=dec_sd["blocks.input.w"].shape[1]).load_state_dict(dec_sd)
+    modules_from_state_dicts(enc_sd, dec_sd)  # strict load: raises ValueError if foreign
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, sd in (("encoder", enc_sd), ("decoder", dec_sd)):

@@ -122,6 +122,24 @@ class DalleDecoder(nn.Module):
         return self.blocks(z)
 
 
+def modules_from_state_dicts(enc_sd: dict, dec_sd: dict) -> tuple[DalleEncoder, DalleDecoder]:
+    """A DalleEncoder and DalleDecoder sized from their state dicts, with those weights loaded strictly (as float32).
+
+    Raises ValueError when the state dicts are not a DALL-E dVAE encoder / decoder pair.
+    """
+    try:
+        n_blk = len({k.split(".")[2] for k in enc_sd if k.startswith("blocks.group_1.block_")})
+        vocab = enc_sd["blocks.output.conv.w"].shape[0]
+        enc = DalleEncoder(n_hid=enc_sd["blocks.input.w"].shape[0], n_blk=n_blk, vocab=vocab)
+        dec = DalleDecoder(n_init=dec_sd["blocks.input.w"].shape[0], n_hid=dec_sd["blocks.output.conv.w"].shape[1],
+                           n_blk=n_blk, vocab=vocab)
+        enc.load_state_dict({k: v.float() for k, v in enc_sd.items()})
+        dec.load_state_dict({k: v.float() for k, v in dec_sd.items()})
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"these weights do not fit the D-VAE ({type(exc).__name__}: {exc})") from exc
+    return enc, dec
+
+
 def map_pixels(x: torch.Tensor) -> torch.Tensor:
     return (1 - 2 * LOGIT_LAPLACE_EPS) * x + LOGIT_LAPLACE_EPS
 
@@ -198,16 +216,9 @@ def load(name: str, weights_dir=None, image_size: int = 224, embed_dims: int = 3
     if folder is None or not (folder / "decoder.safetensors").is_file():
         raise EncoderUnavailable(f"{name} is unavailable: {probe(name, weights_dir)}")
     enc_sd, dec_sd = load_file(str(folder / "encoder.safetensors")), load_file(str(folder / "decoder.safetensors"))
-    n_hid = enc_sd["blocks.input.w"].shape[0]
-    vocab = enc_sd["blocks.output.conv.w"].shape[0]
-    n_init = dec_sd["blocks.input.w"].shape[0]
-    n_blk = len({k.split(".")[2] for k in enc_sd if k.startswith("blocks.group_1.block_")})
-    enc = DalleEncoder(n_hid=n_hid, n_blk=n_blk, vocab=vocab)
-    dec = DalleDecoder(n_init=n_init, n_hid=dec_sd["blocks.output.conv.w"].shape[1], n_blk=n_blk, vocab=vocab)
     try:
-        enc.load_state_dict({k: v.float() for k, v in enc_sd.items()})
-        dec.load_state_dict({k: v.float() for k, v in dec_sd.items()})
-    except RuntimeError as exc:
-        raise EncoderUnavailable(f"{name} is unavailable: the weights in {folder} do not fit the D-VAE ({exc})") from exc
+        enc, dec = modules_from_state_dicts(enc_sd, dec_sd)
+    except ValueError as exc:
+        raise EncoderUnavailable(f"{name} is unavailable: {exc} (weights in {folder})") from exc
     return DalleDVAE(enc, dec, image_size=image_size, embed_dims=embed_dims, name=name,
                      fingerprint=f"dvae:{folder}")
