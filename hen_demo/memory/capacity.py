@@ -50,9 +50,7 @@ def classify_state(state, patterns) -> StateVerdict:
     """Classify a bipolar state (D,) against stored patterns (P, D): stored, negated, 3-mixture or spurious.
     The mixture test uses the three patterns with the largest |overlap| and the signs of those overlaps."""
     xi = as_bipolar(patterns, "patterns", 2)
-    s = as_bipolar(state, "state", 1)
-    if s.shape[0] != xi.shape[1]:
-        raise ValueError(f"The state has {s.shape[0]} entries but the patterns have D = {xi.shape[1]}.")
+    s = as_bipolar(state, "state", 1, dim=xi.shape[1])
     d = xi.shape[1]
     overlaps = xi.astype(np.float64) @ s / d  # (P,)
     for mu in range(xi.shape[0]):

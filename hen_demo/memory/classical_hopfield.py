@@ -25,13 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def as_bipolar(x, name: str = "patterns", ndim: int | tuple[int, ...] = 2) -> np.ndarray:
+def as_bipolar(x, name: str = "patterns", ndim: int | tuple[int, ...] = 2, dim: int | None = None) -> np.ndarray:
     """Check that ``x`` holds only -1 and +1 and return it as an int8 numpy array.
 
     Args:
         x: array-like (numpy array, torch tensor or nested lists).
         name: how the argument is called in error messages.
         ndim: allowed number of dimensions (an int or a tuple of ints).
+        dim: if given, the required length D of the last axis (a state checked against stored patterns).
     """
     if hasattr(x, "detach"):  # torch tensor
         x = x.detach().cpu().numpy()
@@ -46,6 +47,8 @@ def as_bipolar(x, name: str = "patterns", ndim: int | tuple[int, ...] = 2) -> np
     if not np.all((arr == 1) | (arr == -1)):
         bad = arr[(arr != 1) & (arr != -1)].ravel()[:3]
         raise ValueError(f"{name} must contain only -1 and +1 (bipolar), found values such as {bad.tolist()}.")
+    if dim is not None and arr.shape[-1] != dim:
+        raise ValueError(f"The {name} has {arr.shape[-1]} entries but the stored patterns have D = {dim}.")
     return arr.astype(np.int8)
 
 
@@ -160,11 +163,8 @@ class HebbianHopfield:
     def num_patterns(self) -> int:
         return self.patterns.shape[0]
 
-    def _state(self, s, name: str = "state") -> np.ndarray:
-        arr = as_bipolar(s, name, (1, 2))
-        if arr.shape[-1] != self.dim:
-            raise ValueError(f"The {name} has {arr.shape[-1]} entries but the network has D = {self.dim} neurons.")
-        return arr
+    def _state(self, s) -> np.ndarray:
+        return as_bipolar(s, "state", (1, 2), dim=self.dim)
 
     def energy(self, s) -> np.ndarray | float:
         """E(s) = -1/2 s^T W s (slides 002, Hopfield energy). s (D,) -> float, or (B, D) -> (B,)."""

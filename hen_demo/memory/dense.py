@@ -71,10 +71,7 @@ class DenseAssociativeMemory:
         return self.patterns.shape[1]
 
     def _state(self, s) -> np.ndarray:
-        arr = as_bipolar(s, "state", (1, 2))
-        if arr.shape[-1] != self.dim:
-            raise ValueError(f"The state has {arr.shape[-1]} entries but the memory has D = {self.dim}.")
-        return arr
+        return as_bipolar(s, "state", (1, 2), dim=self.dim)
 
     def F(self, x: np.ndarray) -> np.ndarray:
         """Lagrangian F_n(x) = x^n / n."""
