@@ -15,7 +15,7 @@ from hen_demo.data import CORRUPTIONS
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, show
+from hen_demo.ui.explore import badge, clean_query, show
 from hen_demo.ui.memory_controls import LOG_BETA_MAX, LOG_BETA_MIN, beta_from_log, check_n, retrieval_config
 
 SIDES = ("A", "B")
@@ -40,9 +40,7 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     energy B, verdict A, verdict B)."""
     state.check_available("dataset", dataset)
     n = check_n(dataset, n)
-    if index is None or not 0 <= int(index) < n:
-        raise ValueError(f"Pick a stored memory between #0 and #{n - 1}.")
-    target = int(index)
+    clean, _, target = clean_query(dataset, n, "stored memory", index, None)
     pipes, cfgs = [], []
     for enc, sim, beta in ((enc_a, sim_a, beta_a), (enc_b, sim_b, beta_b)):
         state.check_available("encoder", enc)
@@ -50,7 +48,6 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
         pipes.append(state.RESOURCES.pipeline(state.BankKey(dataset, enc, n), cfg,
                                               progress=lambda f, d="": progress(f, desc=d or "building bank")))
         cfgs.append(cfg)
-    clean = state.RESOURCES.dataset(dataset, n).images[target]
     kind = corruption if corruption in CORRUPTIONS else "none"
     query_img = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0))
     streams = [p.stream(p.encode_image(query_img), c, target=target) for p, c in zip(pipes, cfgs)]

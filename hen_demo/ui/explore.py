@@ -202,11 +202,8 @@ def set_memory(dataset, n, index):
     """Typed memory number (or an example) -> show it in the brush canvas. Negative = an upload: leave it."""
     if index is None or int(index) < 0:
         return gr.skip(), gr.skip()
-    n = check_n(dataset, n)
-    if not 0 <= int(index) < n:
-        raise ValueError(f"Pick a stored memory between #0 and #{n - 1}.")
-    ds = state.RESOURCES.dataset(dataset, n)
-    return editor_value(np.asarray(ds.images[int(index)])), "stored memory"
+    clean, _, _ = clean_query(dataset, check_n(dataset, n), "stored memory", index, None)
+    return editor_value(clean), "stored memory"
 
 
 @user_errors
