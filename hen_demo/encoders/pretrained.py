@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
 from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder
 
@@ -147,8 +145,3 @@ def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=N
         errors.append(spec.note)
     raise EncoderUnavailable(f"{name} is unavailable: " + "; ".join(errors))
 
-
-@torch.no_grad()
-def _smoke(enc: DiffusersAutoencoder) -> tuple:  # used by tests: one encode/decode on zeros
-    z = enc.encode(torch.zeros(1, 3, enc.image_size, enc.image_size))
-    return tuple(z.shape), tuple(enc.decode(z).shape)
