@@ -22,7 +22,7 @@ from hen_demo.memory.classical import (
     random_bipolar,
 )
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.patterns import labelled_grid, sklearn_digit_patterns, state_image
+from hen_demo.ui.patterns import gallery_strip, labelled_grid, sklearn_digit_patterns, state_image
 from hen_demo.ui.teaching_figures import bar_figure, capacity_figure
 
 CAPACITY_TEXT = r"""
@@ -59,9 +59,9 @@ step, and the same step through PyTorch's `scaled_dot_product_attention`.
 """
 
 
-def _pair(a: np.ndarray, b: np.ndarray, scale: int = 8) -> np.ndarray:
-    ia, ib = state_image(a, scale=scale, grid=False), state_image(b, scale=scale, grid=False)
-    return np.concatenate([ia, np.full((ia.shape[0], 6, 3), 255, np.uint8), ib], axis=1)
+def _row(*states: np.ndarray) -> np.ndarray:
+    """States side by side in one picture (e.g. target | final), large enough for a projector."""
+    return gallery_strip(np.stack(states), scale=8, gap=6)
 
 
 @user_errors
@@ -83,7 +83,7 @@ def spurious_demo(D, P, flip, seed):
             m = float(v.overlaps[mu])
             label = ("recalled" if ok else f"spurious, m = {m:+.2f}" if v.kind == "spurious"
                      else f"mixture of {v.indices}" if v.kind == "mixture" else f"{v.kind} #{v.indices[0]}")
-            gallery.append((_pair(xi[mu], final[mu]), f"#{mu}: {label}"))
+            gallery.append((_row(xi[mu], final[mu]), f"#{mu}: {label}"))
     text = (f"**N = {P}, D = {D} (N/D = {P / D:.3f}).** From {flip:.0%} flipped cues: **{exact}/{P}** recalled "
             f"exactly; final states: {kinds['stored']} stored patterns, {kinds['negated']} negated, "
             f"{kinds['mixture']} 3-mixtures, {kinds['spurious']} other spurious. Each pair: target | final.")
@@ -116,9 +116,7 @@ def dam_recall(n, count, flip, seed):
     ok2, okn = (f2 == xi).all(axis=1), (fn == xi).all(axis=1)
     gallery = []
     for mu in range(min(count, 6)):
-        row = np.concatenate([_pair(cues[mu], f2[mu]), np.full((128, 6, 3), 255, np.uint8),
-                              state_image(fn[mu], scale=8, grid=False)], axis=1)
-        gallery.append((row, f"#{mu}: n=2 {'right' if ok2[mu] else 'wrong'}, n={n} {'right' if okn[mu] else 'wrong'}"))
+        gallery.append((_row(cues[mu], f2[mu], fn[mu]), f"#{mu}: n=2 {'right' if ok2[mu] else 'wrong'}, n={n} {'right' if okn[mu] else 'wrong'}"))
     name = " (Minerva 2)" if n == 4 else ""
     text = (f"Digits are strongly correlated (they share strokes), so the classical network fails early. "
             f"Exact recall of {count} digits from {flip:.0%} flipped cues: **n = 2: {ok2.sum()}/{count}**, "
