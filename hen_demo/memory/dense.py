@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from hen_demo.memory.classical_hopfield import AsyncRecorder, HopfieldTrace, as_bipolar, sync_trace
+from hen_demo.memory.hopfield import HopfieldMemory
 
 MAX_ORDER = 30  # beyond this x^n overflows float64 for D in the thousands
 
@@ -182,26 +183,18 @@ class DenseAssociativeMemory:
 def lse_energy(patterns, state, beta: float) -> float:
     """Modern Hopfield energy (Ramsauer et al. 2021; slides 002 "Modern Hopfield"):
     ``E(s) = -lse(beta, Xi s) + 1/2 s^T s``, ``lse(beta, x) = 1/beta log sum_mu exp(beta x_mu)``.
-    patterns (P, D), state (D,) real-valued."""
-    xi = torch.as_tensor(np.asarray(patterns), dtype=torch.float64)
-    s = torch.as_tensor(np.asarray(state), dtype=torch.float64)
-    if beta <= 0:
-        raise ValueError(f"beta must be positive, got {beta}.")
-    lse = torch.logsumexp(beta * (xi @ s), dim=0) / beta
-    return float(-lse + 0.5 * (s @ s))
+    patterns (P, D), state (D,) real-valued. The engine's energy (HopfieldMemory, dot + softmax), in float64."""
+    mem = HopfieldMemory(np.asarray(patterns), beta=beta, device="cpu", dtype=torch.float64)
+    return float(mem.energy(np.asarray(state))[0])
 
 
 def modern_hopfield_step(patterns, state, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """One modern Hopfield update ``s_new = Xi^T softmax(beta Xi s)`` (slides 002; Ramsauer et al. 2021).
-    patterns (P, D), state (D,). Returns (s_new (D,), attention weights p (P,))."""
-    if beta <= 0:
-        raise ValueError(f"beta must be positive, got {beta}.")
-    xi = torch.as_tensor(np.asarray(patterns), dtype=torch.float32)
-    s = torch.as_tensor(np.asarray(state), dtype=torch.float32)
-    if xi.ndim != 2 or s.ndim != 1 or s.shape[0] != xi.shape[1]:
-        raise ValueError(f"patterns must be (P, D) and state (D,), got {tuple(xi.shape)} and {tuple(s.shape)}.")
-    p = torch.softmax(beta * (xi @ s), dim=0)  # (P,)
-    return (p @ xi).numpy(), p.numpy()
+    patterns (P, D), state (D,). Returns (s_new (D,), attention weights p (P,)), from the engine's
+    HopfieldMemory (dot + softmax, float32)."""
+    mem = HopfieldMemory(np.asarray(patterns), beta=beta, device="cpu")
+    p = mem.weights(np.asarray(state))[0]  # (P,)
+    return (p @ mem.patterns).numpy(), p.numpy()
 
 
 def attention_step(patterns, state, beta: float) -> np.ndarray:
