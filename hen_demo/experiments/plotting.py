@@ -1,17 +1,16 @@
 """The two plot shapes the experiments need, drawn twice: plotly (interactive HTML, the app) and
-matplotlib (PNG for the report). Pure presentation: tables in, figures out."""
+matplotlib (PNG for the report). Pure presentation: tables in, figures out.
+
+Matplotlib figures are plain ``Figure`` objects, not pyplot's: pyplot keeps every figure open until it is
+closed, so each run in the app would leak one; a ``Figure`` is freed with its result and needs no backend."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: the CLI and CI have no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-from plotly.subplots import make_subplots  # noqa: E402
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from matplotlib.figure import Figure
+from plotly.subplots import make_subplots
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
@@ -33,7 +32,8 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     x_label = x_label or x
 
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
-    mfig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.6), squeeze=False)
+    mfig = Figure(figsize=(4.6 * len(ys), 3.6))
+    axes = mfig.subplots(1, len(ys), squeeze=False)
     for gi, lab in enumerate(labels):
         d = df[df["_label"] == lab].sort_values(x)
         color = PALETTE[gi % len(PALETTE)]
@@ -71,7 +71,8 @@ def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins
     """
     names = list(panels)
     pfig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
-    mfig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.2), squeeze=False)
+    mfig = Figure(figsize=(4.0 * len(names), 3.2))
+    axes = mfig.subplots(1, len(names), squeeze=False)
     edges = np.linspace(-1, 1, bins + 1)
     for j, panel in enumerate(names):
         for si, (label, values) in enumerate(panels[panel].items()):
@@ -101,7 +102,8 @@ def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str,
     groups = list(dict.fromkeys(df[group].astype(str)))
     xs = list(dict.fromkeys(df[x].astype(str)))
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
-    mfig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.6), squeeze=False)
+    mfig = Figure(figsize=(4.6 * len(ys), 3.6))
+    axes = mfig.subplots(1, len(ys), squeeze=False)
     width = 0.8 / max(len(groups), 1)
     for gi, g in enumerate(groups):
         d = df[df[group].astype(str) == g].set_index(df[df[group].astype(str) == g][x].astype(str))
@@ -122,8 +124,3 @@ def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str,
     mfig.legend(loc="lower center", ncol=min(4, len(groups)), fontsize=8, bbox_to_anchor=(0.5, -0.1))
     mfig.tight_layout()
     return pfig, mfig
-
-
-def close(mfig) -> None:
-    """Free a matplotlib figure after it was saved."""
-    plt.close(mfig)

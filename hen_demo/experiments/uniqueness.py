@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
 from hen_demo import metrics
 from hen_demo.experiments import plotting
@@ -120,7 +120,8 @@ def _examples_figure(examples: dict):
     """Rows: encoders; each pair shows image a, image b, and what the shared caption recalled."""
     encs = list(examples)
     k = max((len(v[0]) for v in examples.values()), default=1)
-    fig, axes = plt.subplots(len(encs), 3 * k, figsize=(1.3 * 3 * k, 1.5 * len(encs) + 0.4), squeeze=False)
+    fig = Figure(figsize=(1.3 * 3 * k, 1.5 * len(encs) + 0.4))  # not pyplot: see plotting
+    axes = fig.subplots(len(encs), 3 * k, squeeze=False)
     for r, enc in enumerate(encs):
         ia, ib, dec, wa, wb = examples[enc]
         dec = (dec.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
