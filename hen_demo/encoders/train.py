@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from hen_demo.atomic import atomic_write
+from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.encoders.small_blocks import SmallConfig
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
@@ -67,7 +68,6 @@ def training_data(max_tiles: int | None = None):
 
 @torch.no_grad()
 def reconstruct(model, images_u8: np.ndarray, batch: int = 64) -> np.ndarray:
-    from hen_demo.data.images import to_float_tensor, to_uint8
     model.eval()
     out = []
     for i in range(0, len(images_u8), batch):
@@ -120,7 +120,7 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
     kl.load_state_dict(kl_sd)
     rng = np.random.default_rng(seed)
     pick = train_u8[rng.permutation(len(train_u8))[:3000]]
-    x = torch.from_numpy(pick).permute(0, 3, 1, 2).float() / 255.0
+    x = to_float_tensor(pick)
     m = torch.cat([kl.encode_latent(x[i:i + 256]) for i in range(0, len(x), 256)])  # (n, C, g, g)
     vecs = m.reshape(m.shape[0], G, dg, -1).permute(0, 1, 3, 2).reshape(-1, dg)  # (n·G·g·g, dg)
     centres = _kmeans(vecs[torch.randperm(vecs.shape[0])[:200_000]], V, iters=15, seed=seed)  # (V, dg)
@@ -174,7 +174,6 @@ def save_grid(model, held: dict, path: str, per_row: int = 8) -> None:
 
 def _resize(images_u8: np.ndarray, size: int) -> np.ndarray:
     """uint8 (N, H, W, 3) -> (N, size, size, 3), antialiased (the encoder's own input resize)."""
-    from hen_demo.data.images import to_float_tensor, to_uint8
     from hen_demo.encoders.base import resize_images
     if images_u8.shape[1] == size:
         return images_u8
@@ -282,7 +281,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
         for g in opt.param_groups:
             g["lr"] = cur_lr
         idx = rng.integers(0, len(train_u8), batch)
-        xb = torch.from_numpy(train_u8[idx]).permute(0, 3, 1, 2).float().div_(255.0)
+        xb = to_float_tensor(train_u8[idx])
         flip = torch.from_numpy(rng.random(batch) < 0.5)
         xb[flip] = xb[flip].flip(-1)
         model.train()
