@@ -133,7 +133,7 @@ class FastAttentionStep:
         mask = None
         if self.bias is not None:
             mask = self.bias.to(q.dtype).view(1, 1, 1, -1).expand(1, 1, q.shape[2], -1)  # (1, 1, B, N) view
-        if states.device.type == "cpu" and self._flash is not None:
+        if self.flash_available(states.device):
             try:
                 out, lse = self._flash(q, self.k, self.v, 0.0, False, attn_mask=mask, scale=self.scale)
                 return out[0, 0, :, : self.dim], lse.reshape(-1)
