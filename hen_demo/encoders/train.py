@@ -149,14 +149,13 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
 
 
 def evaluate(model, held: dict) -> dict:
-    from skimage.metrics import structural_similarity
+    from hen_demo import metrics
     res = {}
     for name, imgs in held.items():
         imgs = _resize(imgs, model.cfg.image_size)
         rec = reconstruct(model, imgs)
-        a, b = imgs.astype(np.float64) / 255.0, rec.astype(np.float64) / 255.0
-        mse = float(((a - b) ** 2).mean())  # at the encoder's resolution (originals resized to it)
-        ssim = float(np.mean([structural_similarity(x, y, channel_axis=2, data_range=1.0) for x, y in zip(a, b)]))
+        mse = float(metrics.mse(imgs, rec).mean())  # at the encoder's resolution (originals resized to it)
+        ssim = float(1.0 - metrics.one_minus_ssim(imgs, rec).mean())
         res[name] = {"n": int(len(imgs)), "mse": round(mse, 6), "ssim": round(ssim, 4)}
     return res
 
