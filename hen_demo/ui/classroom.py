@@ -33,7 +33,8 @@ from hen_demo.ui.patterns import (
     state_image,
     text_patterns,
 )
-from hen_demo.ui.teaching_figures import energy_trace_figure, weight_matrix_figure
+from hen_demo.ui.plots import as_plot
+from hen_demo.ui.teaching_figures import energy_trace_figure, energy_trace_spec, weight_matrix_figure
 
 LATEX = [
     {"left": "$$", "right": "$$", "display": True},
@@ -201,8 +202,8 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     for k in frames:
         flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
         highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
-        fig = energy_trace_figure(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
-                                  flips=flips)
+        fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
+                                        flips=flips))
         status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
                   f"E = {e[k]:.0f}")
         yield state_image(trace.states[k], highlight=highlight), fig, status

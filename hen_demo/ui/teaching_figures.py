@@ -28,28 +28,35 @@ def weight_matrix_figure(weights: np.ndarray, title: str = "Hebbian weights W = 
     return fig
 
 
-def energy_trace_figure(x: Sequence[float], energies: Sequence[float], x_max: float | None = None,
-                        y_range: tuple[float, float] | None = None, xaxis: str = "single-neuron updates",
-                        title: str = "Energy E(s) = −½ Σᵢⱼ Wᵢⱼ sᵢ sⱼ", height: int = 360,
-                        flips: Sequence[float] | None = None):
-    """Energy along a run; axes fixed in advance (``x_max``, ``y_range``) so frames do not jump. ``flips``: the x
-    positions where a neuron actually changed sign (marked with dots)."""
+def energy_trace_spec(x: Sequence[float], energies: Sequence[float], x_max: float | None = None,
+                      y_range: tuple[float, float] | None = None, xaxis: str = "single-neuron updates",
+                      title: str = "Energy E(s) = −½ Σᵢⱼ Wᵢⱼ sᵢ sⱼ", height: int = 360,
+                      flips: Sequence[float] | None = None) -> dict:
+    """Energy along a run as a plotly dict (streamed with ``plots.as_plot``: no Figure validation per frame);
+    axes fixed in advance (``x_max``, ``y_range``) so frames do not jump. ``flips``: the x positions where a
+    neuron actually changed sign (marked with dots)."""
     x = np.asarray(list(x), dtype=float)
     e = np.asarray(list(energies), dtype=float)
-    fig = go.Figure(go.Scatter(x=x, y=e, mode="lines", line=dict(color=COLORS[0], width=4), name="energy"))
+    data = [dict(type="scatter", x=x.tolist(), y=e.tolist(), mode="lines", line=dict(color=COLORS[0], width=4),
+                 name="energy")]
     if flips is not None and len(flips):
         fx = np.asarray(list(flips), dtype=float)
         fy = np.interp(fx, x, e) if len(x) > 1 else e[:1].repeat(len(fx))
-        fig.add_trace(go.Scatter(x=fx, y=fy, mode="markers", marker=dict(color=COLORS[1], size=9),
-                                 name="a neuron flipped"))
-    _style(fig, title, xaxis, "energy", height)
+        data.append(dict(type="scatter", x=fx.tolist(), y=fy.tolist(), mode="markers",
+                         marker=dict(color=COLORS[1], size=9), name="a neuron flipped"))
+    layout = base_layout(title, height, xaxis, "energy", projector=True)
     if x_max is not None:
-        fig.update_xaxes(range=[0, max(x_max, 1)])
+        layout["xaxis"]["range"] = [0, max(x_max, 1)]
     if y_range is not None:
         lo, hi = y_range
         pad = 0.05 * (hi - lo if hi > lo else 1.0)
-        fig.update_yaxes(range=[lo - pad, hi + pad])
-    return fig
+        layout["yaxis"]["range"] = [lo - pad, hi + pad]
+    return dict(data=data, layout=layout)
+
+
+def energy_trace_figure(*args, **kwargs) -> go.Figure:
+    """:func:`energy_trace_spec` as a ``go.Figure``."""
+    return go.Figure(energy_trace_spec(*args, **kwargs))
 
 
 def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]], markers: Mapping[str, float],
