@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "beta-sweep"
 TITLE = "HEN Fig. 2 — recall error vs beta, per encoder and similarity"
@@ -61,8 +62,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         from hen_demo.encoders import get_image_encoder
 
         progress(done / n_runs, f"{enc_name}: encoding {n} memories")
-        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
-                         progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
+        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
+                          progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
         enc = get_image_encoder(enc_name, device=cfg.device)
         queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 NAME = "cross-modal"
@@ -101,8 +102,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         for text_name in texts:
             progress(done / total, f"{enc_name} + {text_name}: encoding {n_max} images and captions")
-            bank = load_bank(cfg.dataset, enc_name, n_max, cfg.seed, text_encoder=text_name,
-                             progress=sub_progress(progress, done / total, (done + 1) / total))
+            bank = build_bank(cfg.dataset, enc_name, n_max, cfg.seed, text_encoder=text_name,
+                              progress=sub_progress(progress, done / total, (done + 1) / total))
             done += 1
             k_img = bank.codes.shape[1]
             for n in sizes:

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "rank-collapse"
 TITLE = "HEN rank of the recovered pattern matrix vs beta, and the KMN baseline"
@@ -81,8 +82,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     done = 0
     banks = {}
     for enc_name in encoders:
-        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
-                         progress=sub_progress(progress, done / total, (done + 0.5) / total))
+        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
+                          progress=sub_progress(progress, done / total, (done + 0.5) / total))
         enc = get_image_encoder(enc_name, device=cfg.device)
         queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
@@ -105,7 +106,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         if cfg.kmn_encoder in banks:
             bank, enc, queries = banks[cfg.kmn_encoder]
         else:
-            bank = load_bank(cfg.dataset, cfg.kmn_encoder, n, cfg.seed)
+            bank = build_bank(cfg.dataset, cfg.kmn_encoder, n, cfg.seed)
             enc = get_image_encoder(cfg.kmn_encoder, device=cfg.device)
             queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)
         d0 = _median_nn_distance(bank.codes)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "scale-out"
 TITLE = "HEN Table 1 — recall quality as the memory bank grows"
@@ -72,8 +73,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     step = 0
     for enc_name in encoders:
         progress(step / total, f"{enc_name}: encoding {n_max} memories")
-        bank = load_bank(cfg.dataset, enc_name, n_max, cfg.seed,
-                         progress=sub_progress(progress, step / total, (step + 1) / total))
+        bank = build_bank(cfg.dataset, enc_name, n_max, cfg.seed,
+                          progress=sub_progress(progress, step / total, (step + 1) / total))
         step += 1
         enc = get_image_encoder(enc_name, device=cfg.device)
         for n in sizes:

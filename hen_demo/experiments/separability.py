@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from hen_demo import metrics
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders, sub_progress
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "separability"
 TITLE = "HEN Fig. 3 — self vs cross cosine similarity of queries and memories"
@@ -62,8 +63,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     rows, panels = [], {}
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: encoding")
-        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed,
-                         progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
+        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
+                          progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
         enc = get_image_encoder(enc_name, device=cfg.device)
         queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))

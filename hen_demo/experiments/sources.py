@@ -49,14 +49,6 @@ def check_dataset(name: str, n: int) -> int:
     return int(n)
 
 
-def load_bank(dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
-              progress=None):
-    """A cached memory bank (contract §3)."""
-    from hen_demo.data import build_bank
-
-    return build_bank(dataset, encoder, n=n, seed=seed, text_encoder=text_encoder, progress=progress)
-
-
 def notes_for(dataset: str, encoders: list[str], extra: list[str] | None = None) -> list[str]:
     """Stand-in notes for a dataset and encoders."""
     notes = [stand_in_note("dataset", dataset)] + [stand_in_note("encoder", e) for e in encoders]

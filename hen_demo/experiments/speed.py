@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import occluded_queries, retrieve_batched, score_retrieval
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders
 
 NAME = "speed"
 TITLE = "Speed — one encoder, one beta, N memories, N queries in one batched call"
@@ -61,7 +62,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: bank of {n}")
         t0 = time.perf_counter()
-        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed)
+        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed)
         t1 = time.perf_counter()
         enc = get_image_encoder(enc_name, device=cfg.device)
         queries = occluded_queries(bank.images, enc, seed=cfg.seed)

@@ -19,10 +19,11 @@ import torch
 from matplotlib.figure import Figure
 
 from hen_demo import metrics
+from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import retrieve_batched
-from hen_demo.experiments.sources import check_dataset, load_bank, notes_for, resolve_encoders
+from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 NAME = "uniqueness"
@@ -73,7 +74,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: encoding images and pixelized captions")
         enc = get_image_encoder(enc_name, device=cfg.device)
-        bank = load_bank(cfg.dataset, enc_name, n, cfg.seed, text_encoder=cfg.text_encoder)
+        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed, text_encoder=cfg.text_encoder)
         k_img = bank.codes.shape[1]
         for sim, beta in [(s_, b_) for s_ in cfg.similarities for b_ in cfg.betas]:
             for condition in ("unique", "shared"):
