@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from hen_demo.memory.hopfield import HopfieldMemory, as_patterns
-from hen_demo.memory.similarity import LinearKernel, PreparedSimilarity
+from hen_demo.memory.similarity import LinearKernel, PreparedSimilarity, safe_normalize
 
 # Largest N for which pairs=None computes the loss over all N^2 pairs exactly (an (N, N) matrix).
 # Above it, pairs=None samples: at N = 1000, K = D_Phi = 2048 an exact step takes ~1 s on 2 CPU
@@ -191,12 +191,6 @@ def initial_feature_map(k: int, d_phi: int | None = None, seed: int = 0, dtype=t
     return q.to(dtype)
 
 
-def normalize_feature_rows(W: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Rows of W scaled to unit L2 norm (U-Hop Alg. 1, line 4). All-zero rows stay zero."""
-    norms = W.norm(dim=1, keepdim=True)  # (D_Phi, 1)
-    return W / norms.clamp_min(eps)
-
-
 def fit_uhop_kernel(
     patterns,
     iterations: int = 100,
@@ -269,7 +263,7 @@ def fit_uhop_kernel(
         with torch.no_grad():
             W -= lr * grad  # Alg. 1 line 2
     W_trained = W.detach()
-    W_final = normalize_feature_rows(W_trained) if normalize_rows else W_trained.clone()
+    W_final = safe_normalize(W_trained) if normalize_rows else W_trained.clone()  # Alg. 1 line 4: unit-norm rows
     with torch.no_grad():
         loss_norm = float(separation_loss(W_final, xi, t=t, pairs=pairs, generator=gen, include_self=include_self))
     return UHopFit(

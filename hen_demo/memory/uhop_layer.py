@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from hen_demo.memory.separation import parse_separation, separate
+from hen_demo.memory.similarity import safe_normalize
 
 
 class UHopLayer(nn.Module):
@@ -118,8 +119,7 @@ class UHopLayer(nn.Module):
         b, m, _ = memories.shape
         if not include_self and m < 2:
             raise ValueError("include_self=False needs at least 2 memory tokens per sequence.")
-        f = self.phi(memories)  # (B, M, D_Phi)
-        f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # Phi_bar: unit-norm features
+        f = safe_normalize(self.phi(memories))  # (B, M, D_Phi) Phi_bar: unit-norm features
         kbar = f @ f.transpose(1, 2)  # (B, M, M) K_bar(u, v)
         logits = 2.0 * t * (kbar * kbar - 1.0)  # (B, M, M)
         eye = torch.eye(m, dtype=torch.bool, device=memories.device)
