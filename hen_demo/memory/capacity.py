@@ -152,6 +152,7 @@ def capacity_curve(D: int, P_values, n: int = 2, flip: float = 0.0, trials: int 
                    sweeps: int = 5, max_cues: int | None = None, progress=None) -> CapacityCurve:
     """Recall statistics against the number of stored patterns. P_values: iterable of ints.
     progress: optional callable(fraction, desc)."""
+    n = _check_order(n)
     p_values = np.asarray(list(P_values), dtype=np.int64)
     if p_values.size == 0 or np.any(p_values < 1):
         raise ValueError("P_values must be a non-empty list of positive pattern counts.")
@@ -161,7 +162,7 @@ def capacity_curve(D: int, P_values, n: int = 2, flip: float = 0.0, trials: int 
                                      max_cues=max_cues))
         if progress is not None:
             progress((k + 1) / len(p_values), f"P = {P}")
-    return CapacityCurve(D, _check_order(n), flip, p_values,
+    return CapacityCurve(D, n, flip, p_values,
                          np.array([p.recall_fraction for p in points]),
                          np.array([p.mean_overlap for p in points]),
                          np.array([p.spurious_fraction for p in points]))
