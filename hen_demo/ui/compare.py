@@ -11,12 +11,19 @@ from itertools import zip_longest
 
 import gradio as gr
 
-from hen_demo.data import CORRUPTIONS
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import badge, clean_query, show
-from hen_demo.ui.memory_controls import LOG_BETA_MAX, LOG_BETA_MIN, beta_from_log, check_n, retrieval_config
+from hen_demo.ui.memory_controls import (
+    LOG_BETA_MAX,
+    LOG_BETA_MIN,
+    QUERY_CORRUPTIONS,
+    beta_from_log,
+    check_n,
+    corruption_kind,
+    retrieval_config,
+)
 
 SIDES = ("A", "B")
 
@@ -48,7 +55,7 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
         pipes.append(state.RESOURCES.pipeline(state.BankKey(dataset, enc, n), cfg,
                                               progress=lambda f, d="": progress(f, desc=d or "building bank")))
         cfgs.append(cfg)
-    kind = corruption if corruption in CORRUPTIONS else "none"
+    kind = corruption_kind(corruption)
     query_img = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0))
     streams = [p.stream(p.encode_image(query_img), c, target=target) for p, c in zip(pipes, cfgs)]
     last = [None, None]
@@ -92,7 +99,7 @@ def build_tab() -> None:
             steps = gr.Slider(1, 300, value=DEFAULTS["steps"], step=1, label="Steps T")
             tol = gr.Number(value=DEFAULTS["tol"], label="Tolerance")
             index = gr.Number(value=DEFAULTS["index"], precision=0, label="Query: stored memory #")
-            corruption = gr.Dropdown([c for c in CORRUPTIONS if c != "mask"], value=DEFAULTS["corruption"],
+            corruption = gr.Dropdown(QUERY_CORRUPTIONS, value=DEFAULTS["corruption"],
                                      label="Corruption")
             amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05, label="amount")
             seed = gr.Number(value=0, precision=0, label="seed")

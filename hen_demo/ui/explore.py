@@ -14,12 +14,17 @@ import time
 import gradio as gr
 import numpy as np
 
-from hen_demo.data import CORRUPTIONS
 from hen_demo.data.images import load_image_file, resize_square
 from hen_demo.pipeline import HENFrame, corrupt_query, memory_thumbnails
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
+from hen_demo.ui.memory_controls import (
+    QUERY_CORRUPTIONS,
+    build_memory_controls,
+    check_n,
+    corruption_kind,
+    retrieval_config,
+)
 
 SOURCES = ["stored memory", "upload", "caption"]
 SHOW = 192  # px side images are shown at (nearest-neighbour upscaling keeps pixels crisp)
@@ -157,7 +162,7 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     else:
         pipe = state.RESOURCES.pipeline(state.BankKey(dataset, encoder, n), cfg, progress=bank_progress)
         clean, mask, target = clean_query(dataset, n, source, index, editor)
-        kind = corruption if corruption in CORRUPTIONS else "none"
+        kind = corruption_kind(corruption)
         query_img = corrupt_query(clean, pipe.image_size, kind, float(amount or 0), int(seed or 0), mask)
         query, clamp = pipe.encode_image(query_img), None
     skip5 = (gr.skip(),) * 5  # the final-result outputs
@@ -223,7 +228,7 @@ def preview(dataset, n, source, index, editor, corruption, amount, seed):
     n = check_n(dataset, n)
     clean, mask, _ = clean_query(dataset, n, source, index, editor)
     size = state.RESOURCES.dataset(dataset, n).images.shape[1]
-    kind = corruption if corruption in CORRUPTIONS else "none"
+    kind = corruption_kind(corruption)
     return show(corrupt_query(clean, size, kind, float(amount or 0), int(seed or 0), mask))
 
 
@@ -256,7 +261,7 @@ def build_tab() -> None:
                     text_encoder = gr.Dropdown(state.text_encoder_choices(), value=state.default_text_encoder(),
                                                label="Text encoder", scale=2)
                 with gr.Row():
-                    corruption = gr.Dropdown([c for c in CORRUPTIONS if c != "mask"], value=DEFAULTS["corruption"],
+                    corruption = gr.Dropdown(QUERY_CORRUPTIONS, value=DEFAULTS["corruption"],
                                              label="Corruption")
                     amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05,
                                        label="amount (fraction hidden / σ of noise)")

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from hen_demo.data import CORRUPTIONS
 from hen_demo.ui import state
 
 LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
+# the corruptions a query dropdown offers ("mask" needs a painted mask: the Explore tab's brush does that)
+QUERY_CORRUPTIONS = [c for c in CORRUPTIONS if c != "mask"]
 
 
 @dataclass
@@ -130,3 +133,8 @@ def check_n(dataset: str, n) -> int:
     if size is not None and n > size:
         raise ValueError(f"N = {n:,} is more than the {size:,} images in the dataset '{dataset}'.")
     return n
+
+
+def corruption_kind(value) -> str:
+    """A corruption dropdown's value -> the kind to apply ("none" for an empty or unknown value)."""
+    return value if value in CORRUPTIONS else "none"

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from hen_demo import metrics
-from hen_demo.data import CORRUPTIONS, corrupt
+from hen_demo.data import corrupt
 from hen_demo.data.images import to_float_tensor
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.memory_controls import check_n
+from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
 
@@ -43,7 +43,7 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     n = check_n(dataset, n)
     if n < 2:
         raise ValueError("Separability needs at least two memories.")
-    kind = corruption if corruption in CORRUPTIONS else "none"
+    kind = corruption_kind(corruption)
     panels, rows = {}, []
     for e, name in enumerate(encoders):
         state.check_available("encoder", name)
@@ -78,7 +78,7 @@ def build_tab() -> None:
     with gr.Row():
         dataset = gr.Dropdown(state.dataset_choices(), value=state.DEFAULT_DATASET, label="Dataset")
         n = gr.Slider(10, 5000, value=state.DEFAULT_N, step=10, label="Memories N")
-        corruption = gr.Dropdown([c for c in CORRUPTIONS if c != "mask"], value=DEFAULTS["corruption"],
+        corruption = gr.Dropdown(QUERY_CORRUPTIONS, value=DEFAULTS["corruption"],
                                  label="Corruption of the queries")
         amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05, label="amount")
         seed = gr.Number(value=0, precision=0, label="seed", min_width=60)

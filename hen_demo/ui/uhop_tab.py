@@ -19,7 +19,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from hen_demo.data import CORRUPTIONS, corrupt
+from hen_demo.data import corrupt
 from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
@@ -27,6 +27,7 @@ from hen_demo.metrics import identity_accuracy, nearest_memory
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
+from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
@@ -234,7 +235,7 @@ def build_tab() -> None:
         dataset = gr.Dropdown(state.dataset_choices(), value="digits", label="Dataset")
         encoder = gr.Dropdown(state.encoder_choices(), value="pixels", label="Memory space (encoder)")
         n = gr.Slider(10, 500, value=100, step=10, label="N memories")
-        kind = gr.Dropdown([c for c in CORRUPTIONS if c != "mask"], value="mask-random", label="Query corruption")
+        kind = gr.Dropdown(QUERY_CORRUPTIONS, value="mask-random", label="Query corruption")
         amount = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Amount")
     with gr.Row():
         iterations = gr.Slider(0, 300, value=60, step=10, label="Stage I iterations N")
