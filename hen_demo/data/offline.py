@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -39,12 +40,19 @@ def photo_captions() -> dict[str, str]:
         return json.load(f)
 
 
+def _package_dir(package: str) -> str:
+    """Folder of an installed package, found without importing it (importing scikit-learn takes a second or
+    more, and the photographs only need its data files)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"No module named {package!r}")
+    return os.path.dirname(spec.origin)
+
+
 def _photo_path(name: str) -> str:
     if name in ("china", "flower"):
-        import sklearn.datasets
-        return os.path.join(os.path.dirname(sklearn.datasets.__file__), "images", f"{name}.jpg")
-    import skimage.data
-    base = os.path.dirname(skimage.data.__file__)
+        return os.path.join(_package_dir("sklearn"), "datasets", "images", f"{name}.jpg")
+    base = os.path.join(_package_dir("skimage"), "data")
     fname = {"chessboard": "chessboard_RGB.png", "hubble_deep_field": "hubble_deep_field.jpg",
              "retina": "retina.jpg", "rocket": "rocket.jpg"}.get(name, f"{name}.png")
     return os.path.join(base, fname)
