@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
-BETA_MIN, BETA_MAX = 1e-3, 1e5  # what the engine is asked to handle; the UI slider spans 0.01..1000
+BETA_MAX = 1e5  # the largest beta the engine is asked to handle; the UI slider spans 0.001..1000
 
 
 @dataclass
@@ -89,7 +89,6 @@ class HENFrame:
     n_eff: float  # 1 / sum_n p_n^2 over the current weights
     converged: bool
     result: HENResult | None = None  # set on the last frame only
-    extra: dict = field(default_factory=dict)
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
