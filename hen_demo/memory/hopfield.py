@@ -90,6 +90,17 @@ def as_queries(queries, dim: int, device: torch.device, dtype: torch.dtype) -> t
     return q
 
 
+def check_beta(beta) -> float:
+    """beta (inverse temperature) as a positive finite float, or a ValueError."""
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"beta must be a positive number; got {beta!r}.") from None
+    if not (beta > 0 and np.isfinite(beta)):
+        raise ValueError(f"beta (inverse temperature) must be a positive finite number; got {beta!r}.")
+    return beta
+
+
 def check_run_options(steps, tol, topk, n_memories: int) -> tuple[int, float, int]:
     """Validated ``steps`` (>= 1), ``tol`` (>= 0) and ``topk`` (None = 0, capped at N) of a retrieval run."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -148,13 +159,7 @@ class HopfieldMemory:
         xi = as_patterns(patterns, self.device, self.dtype)
         check_similarity(similarity)
         self.separation = parse_separation(separation)
-        try:
-            beta = float(beta)
-        except (TypeError, ValueError):
-            raise ValueError(f"beta must be a positive number; got {beta!r}.") from None
-        if not (beta > 0 and np.isfinite(beta)):
-            raise ValueError(f"beta (inverse temperature) must be a positive finite number; got {beta!r}.")
-        self.beta = beta
+        self.beta = beta = check_beta(beta)
         self.sim = PreparedSimilarity(similarity, xi)
         if self.separation.kind == "poly" and self.sim.name in ("l2", "manhattan"):
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "

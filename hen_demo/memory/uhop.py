@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hen_demo.memory.hopfield import HopfieldMemory, as_patterns
+from hen_demo.memory.hopfield import HopfieldMemory, as_patterns, check_beta
 from hen_demo.memory.similarity import LinearKernel, PreparedSimilarity, safe_normalize
 
 # Largest N for which pairs=None computes the loss over all N^2 pairs exactly (an (N, N) matrix).
@@ -328,8 +328,7 @@ def exact_retrieval_condition(
         (holds (N,) bool, margin (N,) float64 tensor). With a single memory the condition holds
         trivially (margin = +inf).
     """
-    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a positive number, got {beta!r}.")
+    beta = check_beta(beta)
     if not (isinstance(alpha, (int, float)) and 1.0 <= alpha <= 2.0):
         raise ValueError(f"alpha must be in [1, 2] (1 = softmax, 2 = sparsemax), got {alpha!r}.")
     xi = as_patterns(patterns, None, torch.float64)

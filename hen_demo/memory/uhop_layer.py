@@ -36,6 +36,7 @@ import math
 import torch
 from torch import nn
 
+from hen_demo.memory.hopfield import check_beta
 from hen_demo.memory.separation import parse_separation, separate
 from hen_demo.memory.similarity import safe_normalize
 
@@ -68,9 +69,7 @@ class UHopLayer(nn.Module):
         if sep.kind == "poly":
             raise ValueError("UHopLayer supports softmax, sparsemax and entmax:<alpha> separations, not poly.")
         self.separation = sep
-        self.beta = 1.0 / math.sqrt(d_k) if beta is None else float(beta)
-        if not (math.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f"beta must be a positive number, got {beta!r}.")
+        self.beta = 1.0 / math.sqrt(d_k) if beta is None else check_beta(beta)
         self.d_model, self.d_phi, self.d_k, self.d_out = d_model, d_phi, d_k, d_out
         self.phi = nn.Linear(d_model, d_phi, bias=False)  # Phi(u) = W u, U-Hop eq. 2.1
         self.q_proj = nn.Linear(d_phi, d_k, bias=bias)  # W_Q
