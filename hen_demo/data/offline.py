@@ -111,18 +111,19 @@ def tile_specs() -> tuple[TileSpec, ...]:
             ys = list(range(0, h - side + 1, stride)) or [0]
             xs = list(range(0, w - side + 1, stride)) or [0]
             step = max(1, side // 16)
-            for y in ys:
-                for x in xs:
-                    # a cheap 16×16 thumbnail: drop flat crops (black sky, white backgrounds) and repeats
-                    # (the chessboard's periodic crops), so every tile is a distinct picture
-                    thumb = img[y:y + side:step, x:x + side:step]
-                    if thumb.std() < FLAT_STD:
-                        continue
-                    h_ = (thumb // 8).tobytes()
-                    if h_ in seen:
-                        continue
-                    seen.add(h_)
-                    specs.append(TileSpec(p, zoom, x, y, side))
+            # a cheap 16×16 thumbnail per crop: drop flat crops (black sky, white backgrounds) and repeats
+            # (the chessboard's periodic crops), so every tile is a distinct picture
+            corners = [(y, x) for y in ys for x in xs]
+            thumbs = np.stack([img[y:y + side:step, x:x + side:step] for y, x in corners])  # (n, t, t, 3)
+            stds = thumbs.reshape(len(corners), -1).std(axis=1)  # one call per zoom: per crop it dominated
+            for (y, x), thumb, sd in zip(corners, thumbs, stds):
+                if sd < FLAT_STD:
+                    continue
+                h_ = (thumb // 8).tobytes()
+                if h_ in seen:
+                    continue
+                seen.add(h_)
+                specs.append(TileSpec(p, zoom, x, y, side))
     return tuple(specs)
 
 
