@@ -48,6 +48,15 @@ class Separation:
         return self.kind == "entmax"
 
 
+def _argument(name: str, text: str, cast, default, what: str, example: str):
+    """The number after ':' in ``text`` (``default`` when there is none), read with ``cast``."""
+    _, _, arg = text.partition(":")
+    try:
+        return cast(arg) if arg else default
+    except ValueError:
+        raise ValueError(f"Could not read the {what} in {name!r}; write e.g. '{example}'.") from None
+
+
 def parse_separation(name) -> Separation:
     """Parse "softmax" | "sparsemax" | "entmax:<alpha>" (1 < alpha <= 2) | "poly:<n>" (integer n >= 2)."""
     if isinstance(name, Separation):
@@ -60,20 +69,12 @@ def parse_separation(name) -> Separation:
     if text == "sparsemax":
         return Separation("entmax", 2.0)
     if text.startswith("entmax"):
-        _, _, arg = text.partition(":")
-        try:
-            alpha = float(arg) if arg else 1.5
-        except ValueError:
-            raise ValueError(f"Could not read the alpha in {name!r}; write e.g. 'entmax:1.5'.") from None
+        alpha = _argument(name, text, float, 1.5, "alpha", "entmax:1.5")
         if not (1.0 < alpha <= 2.0):
             raise ValueError(f"entmax alpha must be in (1, 2] (1 would be softmax); got {alpha:g}.")
         return Separation("entmax", alpha)
     if text.startswith("poly"):
-        _, _, arg = text.partition(":")
-        try:
-            n = int(arg) if arg else 10
-        except ValueError:
-            raise ValueError(f"Could not read the order in {name!r}; write e.g. 'poly:10'.") from None
+        n = _argument(name, text, int, 10, "order", "poly:10")
         if n < 2:
             raise ValueError(f"The polynomial order n must be an integer >= 2; got {n}.")
         return Separation("poly", 1.0, n)
