@@ -24,6 +24,7 @@ from hen_demo.encoders import (
     list_image_encoders,
     list_text_encoders,
 )
+from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, RetrievalConfig
 
 UNAVAILABLE = "(unavailable: {reason})"
@@ -31,14 +32,6 @@ DEFAULT_DATASET = "tiles"
 DEFAULT_N = 1000
 SIMILARITIES = ["l2", "dot", "cosine", "manhattan"]
 SEPARATIONS = ["softmax", "sparsemax", "entmax:1.5", "poly:3", "poly:10"]
-
-
-def _device():
-    try:
-        from hen_demo.memory.devices import pick_device
-    except ImportError:  # the math core has no device helper yet
-        return None
-    return pick_device()
 
 
 class _LRU:
@@ -87,7 +80,7 @@ class Resources:
     """Process-wide caches. ``device`` is picked once (GPU when present)."""
 
     def __init__(self, max_banks: int = 6, max_memories: int = 16):
-        self.device = _device()
+        self.device = pick_device()
         self._encoders = _LRU(8)
         self._text_encoders = _LRU(4)
         self._banks = _LRU(max_banks)
