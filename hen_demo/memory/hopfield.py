@@ -17,7 +17,7 @@ from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, fast_supported
 from .separation import parse_separation, separate
-from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate, check_similarity
+from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate
 
 
 @dataclass
@@ -157,10 +157,9 @@ class HopfieldMemory:
                  device=None, dtype=None, fast: bool = True, fast_method: str = "auto"):
         self.device, self.dtype = resolve_device_dtype(device, dtype)
         xi = as_patterns(patterns, self.device, self.dtype)
-        check_similarity(similarity)
+        self.sim = PreparedSimilarity(similarity, xi)  # validates the similarity
         self.separation = parse_separation(separation)
         self.beta = beta = check_beta(beta)
-        self.sim = PreparedSimilarity(similarity, xi)
         if self.separation.kind == "poly" and self.sim.name in ("l2", "manhattan"):
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "
                              "distances are never positive.")
