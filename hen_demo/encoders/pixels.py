@@ -35,3 +35,12 @@ class PixelEncoder(ImageEncoder):
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
         return z
+
+
+# ---- registry hooks (always available) ----------------------------------------------------------------
+def probe(name: str) -> str:
+    return ""
+
+
+def load(name: str, size: int = 28) -> PixelEncoder:
+    return PixelEncoder(size)

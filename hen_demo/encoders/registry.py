@@ -29,7 +29,7 @@ class _Entry:
 
 _M = "hen_demo.encoders."
 IMAGE_ENCODERS: dict[str, _Entry] = {e.name: e for e in [
-    _Entry("pixels", "Raw pixels 28×28×3 (paper's MHN baseline)", _M + "pixels_entry", "probe", "load",
+    _Entry("pixels", "Raw pixels 28×28×3 (paper's MHN baseline)", _M + "pixels", "probe", "load",
            2352, 28, True, False),
     _Entry("vq-small", "VQ-VAE small (trained here, offline)", _M + "shipped", "probe", "load",
            2048, 32, True, False),
