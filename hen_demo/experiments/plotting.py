@@ -2,14 +2,15 @@
 matplotlib (PNG for the report). Pure presentation: tables in, figures out.
 
 Matplotlib figures are plain ``Figure`` objects, not pyplot's: pyplot keeps every figure open until it is
-closed, so each run in the app would leak one; a ``Figure`` is freed with its result and needs no backend."""
+closed, so each run in the app would leak one; a ``Figure`` is freed with its result and needs no backend.
+matplotlib is imported where a figure is drawn: the app imports every experiment module at start-up for its
+title, and importing matplotlib there cost about a second."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from matplotlib.figure import Figure
 from plotly.subplots import make_subplots
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
@@ -32,6 +33,8 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     x_label = x_label or x
 
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
+    from matplotlib.figure import Figure
+
     mfig = Figure(figsize=(4.6 * len(ys), 3.6))
     axes = mfig.subplots(1, len(ys), squeeze=False)
     for gi, lab in enumerate(labels):
@@ -71,6 +74,8 @@ def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins
     """
     names = list(panels)
     pfig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
+    from matplotlib.figure import Figure
+
     mfig = Figure(figsize=(4.0 * len(names), 3.2))
     axes = mfig.subplots(1, len(names), squeeze=False)
     edges = np.linspace(-1, 1, bins + 1)
@@ -102,6 +107,8 @@ def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str,
     groups = list(dict.fromkeys(df[group].astype(str)))
     xs = list(dict.fromkeys(df[x].astype(str)))
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
+    from matplotlib.figure import Figure
+
     mfig = Figure(figsize=(4.6 * len(ys), 3.6))
     axes = mfig.subplots(1, len(ys), squeeze=False)
     width = 0.8 / max(len(groups), 1)

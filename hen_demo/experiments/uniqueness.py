@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 
 from hen_demo import metrics
 from hen_demo.data import build_bank
@@ -121,7 +120,9 @@ def _examples_figure(examples: dict):
     """Rows: encoders; each pair shows image a, image b, and what the shared caption recalled."""
     encs = list(examples)
     k = max((len(v[0]) for v in examples.values()), default=1)
-    fig = Figure(figsize=(1.3 * 3 * k, 1.5 * len(encs) + 0.4))  # not pyplot: see plotting
+    from matplotlib.figure import Figure  # not pyplot, imported here: see plotting
+
+    fig = Figure(figsize=(1.3 * 3 * k, 1.5 * len(encs) + 0.4))
     axes = fig.subplots(len(encs), 3 * k, squeeze=False)
     for r, enc in enumerate(encs):
         ia, ib, dec, wa, wb = examples[enc]
