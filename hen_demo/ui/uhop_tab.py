@@ -19,8 +19,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from hen_demo.data import corrupt
-from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.data.images import to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
 from hen_demo.metrics import identity_accuracy, nearest_memory
@@ -29,6 +28,7 @@ from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
+from hen_demo.ui.separability import corrupted_codes
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -89,14 +89,6 @@ def _exact_count(codes, similarity, beta: float) -> tuple[np.ndarray, np.ndarray
     return holds.numpy(), margin.numpy(), verified
 
 
-def _corrupted_queries(encoder, images: np.ndarray, kind: str, amount: float, seed: int) -> torch.Tensor:
-    x = to_float_tensor(np.asarray(images))  # (B, 3, H, W)
-    if kind != "none":
-        x = corrupt(x, kind=kind, amount=float(amount), seed=int(seed))
-    with torch.no_grad():
-        return encoder.encode(x).float()
-
-
 @user_errors
 def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
              delay=0.15, progress=gr.Progress()):
@@ -122,7 +114,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     codes = bank.codes.float().cpu()  # (N, K)
     n = codes.shape[0]
     n_eval = min(n, MAX_EVAL)
-    queries = _corrupted_queries(encoder, bank.images[:n_eval], kind, amount, seed=0)  # (B, K)
+    queries = corrupted_codes(encoder, bank.images[:n_eval], kind, float(amount), seed=0)  # (B, K)
     plain = HopfieldMemory(codes, similarity="dot", separation="softmax", beta=float(beta))
     err0, acc0, hits0 = _evaluate(plain, queries, codes, steps)
     cos0 = _kernel_cosines(codes, None)
@@ -191,8 +183,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
                if len(wins) else "no query where U-Hop wins; showing #0")
     else:
         q_idx, how = int(query_index) % n, "your choice"
-    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else _corrupted_queries(
-        encoder, bank.images[q_idx:q_idx + 1], kind, amount, seed=0)
+    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else corrupted_codes(
+        encoder, bank.images[q_idx:q_idx + 1], kind, float(amount), seed=0)
     query_img = _decode(encoder, q)[0]
     target_img = show(recon[q_idx], BIG)
     e_plain, e_uhop = [], []
