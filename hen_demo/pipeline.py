@@ -180,8 +180,7 @@ class HENPipeline:
 
     def encode_image(self, image: np.ndarray) -> torch.Tensor:
         """Phi_enc of one (H, W, 3) uint8 image -> (1, K) code (HEN eq. 5); zero-padded when the memory is cross-modal."""
-        with torch.no_grad():
-            code = self.encoder.encode(to_float_tensor(image[None])).float().cpu()  # (1, K_i)
+        code = self.encoder.encode(to_float_tensor(image[None]))  # (1, K_i) float32 on CPU (ImageEncoder.encode)
         k_total = self.memory_dim
         if k_total > code.shape[1]:  # image query against [image; text] memories: the text half starts at 0
             code = torch.cat([code, torch.zeros(1, k_total - code.shape[1])], dim=1)
@@ -208,9 +207,8 @@ class HENPipeline:
 
     def decode(self, state: torch.Tensor) -> np.ndarray:
         """Phi_dec of the image half of a (1, K) state -> (s, s, 3) uint8 (HEN eq. 7)."""
-        with torch.no_grad():
-            x = self.encoder.decode(state[:, : self.image_dims].float())  # (1, 3, s, s)
-        return to_uint8(x.clamp(0, 1).cpu())[0]
+        x = self.encoder.decode(state[:, : self.image_dims])  # (1, 3, s, s) in [0, 1] on CPU (ImageEncoder.decode)
+        return to_uint8(x)[0]
 
     # ---- retrieval -----------------------------------------------------------------------------
     def stream(self, query: torch.Tensor, config: RetrievalConfig, target: int | None = None,
