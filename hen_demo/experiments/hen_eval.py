@@ -61,12 +61,12 @@ def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch
     per_mse = metrics.mse(decoded, reference_images)
     per_ssim = metrics.one_minus_ssim(decoded, reference_images)
     # identity is judged on the image part only: a clamped text half would otherwise decide it by itself
-    nearest = metrics.nearest_memory(img_states, patterns if image_slice is None else patterns[:, image_slice])
+    img_patterns = patterns if image_slice is None else patterns[:, image_slice]
     m = min(len(targets), rank_size)
     return dict(
         mse=float(per_mse.mean()),
         one_minus_ssim=float(per_ssim.mean()),
-        identity_accuracy=float((nearest == targets).mean()),
+        identity_accuracy=metrics.identity_accuracy(img_states, img_patterns, targets),
         metastable_fraction=metrics.metastable_fraction(weights),
         effective_memories=float(metrics.effective_memories(weights).mean()),
         rank_collapse=metrics.rank_collapse(states[:m], reference=patterns[torch.as_tensor(targets[:m])]),
