@@ -1,5 +1,6 @@
 """Plotly figures for the teaching tabs (classroom and U-Hop), sized for a projector: large fonts, thick lines,
-fixed axes while an animation streams. Pure presentation: plain numbers in, ``go.Figure`` out."""
+fixed axes while an animation streams. Pure presentation: plain numbers in, ``go.Figure`` out (or, for a streamed
+frame, a plotly dict for ``plots.as_plot``). The layout is ``plots.base_layout(projector=True)``."""
 
 from __future__ import annotations
 
