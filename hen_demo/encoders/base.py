@@ -63,6 +63,12 @@ def check_images(images) -> torch.Tensor:
     return images
 
 
+def squared_distances(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances between rows ``x (M, d)`` and ``table (V, d)`` -> ``(M, V)``, through
+    ‖x‖² − 2 x·e + ‖e‖² (faster than ``torch.cdist``). The quantisers snap codes to ``.argmin(1)`` of it."""
+    return x.pow(2).sum(1, keepdim=True) - 2 * x @ table.T + table.pow(2).sum(1)[None]
+
+
 class ImageEncoder:
     """Base class: subclasses implement ``_encode`` and ``_decode`` on ``image_size`` inputs.
 

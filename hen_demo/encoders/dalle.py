@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
+from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder, squared_distances
 from hen_demo.encoders.weights import local_folder
 
 LOGIT_LAPLACE_EPS = 0.1
@@ -192,8 +192,7 @@ class DalleDVAE(ImageEncoder):
 
     def snap(self, z):  # (B, e, g, g) -> nearest token ids (B, g, g)
         flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-        d2 = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.points.T + self.points.pow(2).sum(1)[None]
-        return d2.argmin(1).reshape(z.shape[0], z.shape[2], z.shape[3])
+        return squared_distances(flat, self.points).argmin(1).reshape(z.shape[0], z.shape[2], z.shape[3])
 
     def _decode(self, z):
         idx = self.snap(z)

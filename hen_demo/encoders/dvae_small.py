@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.small_blocks import Decoder, Encoder, SmallConfig
 
 
@@ -56,9 +57,7 @@ class SmallDVAE(nn.Module):
         B, _, h, w = z.shape
         zg = z.reshape(B * self.cfg.groups, self.cfg.group_dim, h, w)
         flat = zg.permute(0, 2, 3, 1).reshape(-1, self.cfg.group_dim)  # (M, dg)
-        t = self.table
-        d2 = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ t.T + t.pow(2).sum(1)[None]
-        return d2.argmin(1).reshape(B * self.cfg.groups, h, w)
+        return squared_distances(flat, self.table).argmin(1).reshape(B * self.cfg.groups, h, w)
 
     def decode_latent(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self._embed_tokens(self.snap(z)))

@@ -24,6 +24,7 @@ import torch
 
 from hen_demo.atomic import atomic_write
 from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.small_blocks import SmallConfig
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
@@ -81,8 +82,7 @@ def _kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     c = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
     for _ in range(iters):
-        d2 = x.pow(2).sum(1, keepdim=True) - 2 * x @ c.T + c.pow(2).sum(1)[None]
-        a = d2.argmin(1)
+        a = squared_distances(x, c).argmin(1)
         sums = torch.zeros_like(c).index_add_(0, a, x)
         counts = torch.bincount(a, minlength=k).float()
         empty = counts == 0
@@ -135,7 +135,7 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
         q.initialised.fill_(True)
         return f"copied encoder/decoder, k-means codebook of {V} entries"
     # dVAE: logits from the mean head
-    d2 = vecs[:20000].pow(2).sum(1, keepdim=True) - 2 * vecs[:20000] @ centres.T + centres.pow(2).sum(1)[None]
+    d2 = squared_distances(vecs[:20000], centres)
     t = float(d2.min(1).values.mean().clamp(min=1e-6))  # typical nearest squared distance sets the scale
     conv = model.encoder.net[last_idx]  # (G·V, F, 1, 1)
     wm = w_mean[:, :, 0, 0].reshape(G, dg, -1)  # (G, dg, F)

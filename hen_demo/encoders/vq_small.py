@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.small_blocks import Decoder, Encoder, SmallConfig
 
 
@@ -32,8 +33,7 @@ class EMAQuantizer(nn.Module):
     def indices(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, d, g, g) -> nearest entry index (B, g, g)."""
         flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])  # (B·g·g, d)
-        d2 = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.T
-              + self.codebook.pow(2).sum(1)[None])  # (B·g·g, num)
+        d2 = squared_distances(flat, self.codebook)  # (B·g·g, num)
         return d2.argmin(1).reshape(z.shape[0], z.shape[2], z.shape[3])
 
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
