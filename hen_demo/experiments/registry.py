@@ -38,7 +38,7 @@ def module(name: str):
 def make_config(name: str, size: str = "full", overrides: dict | None = None):
     """The experiment's Config at ``size`` ("full", "quick" or "tiny") with ``overrides`` applied.
 
-    Overrides naming fields the experiment does not have are ignored (returned in ``config._ignored``)."""
+    Overrides naming fields the experiment does not have are ignored."""
     mod = module(name)
     if size == "quick":
         cfg = mod.Config.quick()
@@ -58,10 +58,10 @@ def make_config(name: str, size: str = "full", overrides: dict | None = None):
     return dataclasses.replace(cfg, **applied)
 
 
-def run_experiment(name: str, size: str = "full", overrides: dict | None = None, out: str | Path | None = None,
-                   progress=None) -> tuple[ExperimentResult, dict]:
-    """Run experiment ``name`` and write its outputs to ``out`` (default results/<name>/; None keeps them in
-    memory only when ``out`` is False). Returns (result, written paths)."""
+def run_experiment(name: str, size: str = "full", overrides: dict | None = None,
+                   out: str | Path | bool | None = None, progress=None) -> tuple[ExperimentResult, dict]:
+    """Run experiment ``name`` and write its outputs to ``out`` (None: results/<name>/; False: write nothing,
+    keep the result in memory). Returns (result, written paths)."""
     cfg = make_config(name, size, overrides)
     t0 = time.perf_counter()
     result = module(name).run(cfg, progress=progress)
