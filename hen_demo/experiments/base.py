@@ -18,15 +18,12 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from hen_demo.atomic import atomic_write, atomic_write_text
-
-Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], description)
 
 # which offline stand-in played which of the papers' models / datasets
 PAPER_ENCODER_FOR = {
@@ -56,7 +53,7 @@ def stand_in_note(kind: str, name: str) -> str:
 
 
 def null_progress(fraction: float, desc: str = "") -> None:
-    """Progress callback that ignores everything."""
+    """Progress callback (fraction in [0, 1], description) that ignores everything."""
 
 
 @dataclass
