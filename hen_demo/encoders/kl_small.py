@@ -1,6 +1,6 @@
 """Small KL-regularised VAE (Kingma & Welling 2014; the KL-f* autoencoders of Rombach et al. 2022, scaled down).
 
-The encoder gives a diagonal Gaussian posterior q(z|x) = N(μ, σ²) on a (d, 16, 16) grid; training
+The encoder gives a diagonal Gaussian posterior q(z|x) = N(μ, σ²) on a (d, 8, 8) grid; training
 minimises MSE(x, dec(z)) + w·KL(q || N(0, I)) with a small weight w (as latent diffusion does, so the
 latent stays detailed). The *memory code* is the posterior mean μ (as with ``latent_dist.mean`` for
 diffusers' ``AutoencoderKL``), and decoding runs the decoder on it directly.

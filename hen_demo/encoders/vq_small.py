@@ -75,7 +75,7 @@ class EMAQuantizer(nn.Module):
 
 
 class SmallVQVAE(nn.Module):
-    """32×32 RGB -> (d, 8, 8) pre-quantisation latent -> quantise -> image. K = d·16·16."""
+    """32×32 RGB -> (d, 8, 8) pre-quantisation latent -> quantise -> image. K = d·8·8."""
 
     def __init__(self, cfg: SmallConfig) -> None:
         super().__init__()
