@@ -75,7 +75,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         s = score_retrieval(states, weights, bank.codes, np.arange(n), enc.decode, bank.recon)
         t4 = time.perf_counter()
         total = t4 - t0
-        rows.append(dict(encoder=enc_name, device=str(mem.device) if hasattr(mem, "device") else "cpu",
+        rows.append(dict(encoder=enc_name, device=str(mem.device),
                          threads=torch.get_num_threads(), n=n, K=int(bank.codes.shape[1]), beta=cfg.beta,
                          steps_run=steps_run, bank_s=round(t1 - t0, 2),
                          bank_from_cache="load_s" in bank.meta,  # set by build_bank on a cache hit
