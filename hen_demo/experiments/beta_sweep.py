@@ -49,6 +49,7 @@ class Config:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
+    from hen_demo.encoders import get_image_encoder
     from hen_demo.memory import HopfieldMemory
 
     t0 = time.perf_counter()
@@ -58,9 +59,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     rows = []
     n_runs = len(encoders) * len(cfg.similarities) * len(cfg.betas)
     done = 0
-    for e_i, enc_name in enumerate(encoders):
-        from hen_demo.encoders import get_image_encoder
-
+    for enc_name in encoders:
         progress(done / n_runs, f"{enc_name}: encoding {n} memories")
         bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
                           progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
