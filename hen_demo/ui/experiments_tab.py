@@ -52,18 +52,10 @@ def _available_encoders() -> list[str]:
     return [i.name for i in list_image_encoders() if i.available]
 
 
-def _has_field(name: str, field: str) -> bool:
-    import dataclasses
-
-    mod = importlib.import_module(EXPERIMENTS[name])
-    return field in {f.name for f in dataclasses.fields(mod.Config)}
-
-
 @user_errors
 def _run(name: str, size: str, encoders: list[str], seed: float, progress=gr.Progress()):
-    overrides = {"seed": int(seed)}
-    if encoders and _has_field(name, "encoders"):
-        overrides["encoders"] = list(encoders)
+    # make_config ignores "encoders" for the experiments that have no such field (U-Hop, classical)
+    overrides = {"seed": int(seed), "encoders": list(encoders) if encoders else None}
     out = Path(tempfile.mkdtemp(prefix=f"hen_{name}_"))
     progress(0.0, desc=f"starting {name}")
     result, paths = run_experiment(name, size, overrides, out=out,
