@@ -182,12 +182,15 @@ def run(args) -> int:
                 raise ValueError("give --out or set HEN_WEIGHTS_DIR")
             if args.download:
                 tmp = Path(tempfile.mkdtemp(prefix="dalle-"))
-                enc, dec = _download(DALLE_URLS["encoder"], tmp), _download(DALLE_URLS["decoder"], tmp)
+                try:  # the pickles are only needed until their safetensors are written
+                    enc, dec = _download(DALLE_URLS["encoder"], tmp), _download(DALLE_URLS["decoder"], tmp)
+                    out = convert_dalle(enc, dec, out_dir)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
             else:
                 if not (args.encoder and args.decoder):
                     raise ValueError("give --encoder and --decoder, or --download")
-                enc, dec = args.encoder, args.decoder
-            out = convert_dalle(enc, dec, out_dir)
+                out = convert_dalle(args.encoder, args.decoder, out_dir)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}")
         return 2
