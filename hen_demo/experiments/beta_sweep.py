@@ -61,9 +61,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     done = 0
     for enc_name in encoders:
         progress(done / n_runs, f"{enc_name}: encoding {n} memories")
-        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
-                          progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
         enc = get_image_encoder(enc_name, device=cfg.device)
+        bank = build_bank(cfg.dataset, enc, n, cfg.seed,
+                          progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
         queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         for sim in cfg.similarities:

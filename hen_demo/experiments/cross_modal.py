@@ -102,7 +102,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         for text_name in texts:
             progress(done / total, f"{enc_name} + {text_name}: encoding {n_max} images and captions")
-            bank = build_bank(cfg.dataset, enc_name, n_max, cfg.seed, text_encoder=text_name,
+            bank = build_bank(cfg.dataset, enc, n_max, cfg.seed, text_encoder=text_name,
                               progress=sub_progress(progress, done / total, (done + 1) / total))
             done += 1
             k_img = bank.codes.shape[1]

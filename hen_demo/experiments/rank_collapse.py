@@ -82,9 +82,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     done = 0
     banks = {}
     for enc_name in encoders:
-        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
-                          progress=sub_progress(progress, done / total, (done + 0.5) / total))
         enc = get_image_encoder(enc_name, device=cfg.device)
+        bank = build_bank(cfg.dataset, enc, n, cfg.seed,
+                          progress=sub_progress(progress, done / total, (done + 0.5) / total))
         queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
         for beta in cfg.betas:
@@ -106,8 +106,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         if cfg.kmn_encoder in banks:
             bank, enc, queries = banks[cfg.kmn_encoder]
         else:
-            bank = build_bank(cfg.dataset, cfg.kmn_encoder, n, cfg.seed)
             enc = get_image_encoder(cfg.kmn_encoder, device=cfg.device)
+            bank = build_bank(cfg.dataset, enc, n, cfg.seed)
             queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)
         d0 = _median_nn_distance(bank.codes)
         for scale in cfg.kmn_r_scales:

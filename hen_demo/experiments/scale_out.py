@@ -73,10 +73,10 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     step = 0
     for enc_name in encoders:
         progress(step / total, f"{enc_name}: encoding {n_max} memories")
-        bank = build_bank(cfg.dataset, enc_name, n_max, cfg.seed,
+        enc = get_image_encoder(enc_name, device=cfg.device)
+        bank = build_bank(cfg.dataset, enc, n_max, cfg.seed,
                           progress=sub_progress(progress, step / total, (step + 1) / total))
         step += 1
-        enc = get_image_encoder(enc_name, device=cfg.device)
         for n in sizes:
             progress(step / total, f"{enc_name}: N={n}")
             nq = n if cfg.n_queries is None else min(n, cfg.n_queries)

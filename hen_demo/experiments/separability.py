@@ -63,9 +63,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     rows, panels = [], {}
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: encoding")
-        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed,
-                          progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
         enc = get_image_encoder(enc_name, device=cfg.device)
+        bank = build_bank(cfg.dataset, enc, n, cfg.seed,
+                          progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
         queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         st = metrics.separability(queries, bank.codes, targets, max_cross=cfg.max_cross, seed=cfg.seed)

@@ -62,9 +62,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: bank of {n}")
         t0 = time.perf_counter()
-        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed)
-        t1 = time.perf_counter()
         enc = get_image_encoder(enc_name, device=cfg.device)
+        bank = build_bank(cfg.dataset, enc, n, cfg.seed)
+        t1 = time.perf_counter()
         queries = occluded_queries(bank.images, enc, seed=cfg.seed)
         t2 = time.perf_counter()
         progress((i + 0.3) / len(encoders), f"{enc_name}: retrieving {n} queries")

@@ -73,7 +73,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     for i, enc_name in enumerate(encoders):
         progress(i / len(encoders), f"{enc_name}: encoding images and pixelized captions")
         enc = get_image_encoder(enc_name, device=cfg.device)
-        bank = build_bank(cfg.dataset, enc_name, n, cfg.seed, text_encoder=cfg.text_encoder)
+        bank = build_bank(cfg.dataset, enc, n, cfg.seed, text_encoder=cfg.text_encoder)
         k_img = bank.codes.shape[1]
         for sim, beta in [(s_, b_) for s_ in cfg.similarities for b_ in cfg.betas]:
             for condition in ("unique", "shared"):
