@@ -34,7 +34,6 @@ GALLERY = 48  # stored memories offered in the picker
 # kl-small encoder retrieves 34 of 40 sampled queries, raw pixels 4 of 40 (the rest: metastable mixtures).
 DEFAULTS = dict(beta=0.05, steps=60, tol=1e-6, corruption="noise", amount=0.3, index=25)
 EXAMPLE_CAPTION = "Close-up of Chelsea, a tabby cat with green eyes and pink nose, looking at the camera."
-CAPTION_WEIGHT = 3.0  # caption half's weight in [image; text] memories (hen_demo.memory.hetero.hetero_patterns)
 VERDICT_COLOR = {"retrieved": "#2ca02c", "metastable": "#e08a00", "wrong": "#d62728"}
 VERDICT_WORD = {"retrieved": "RETRIEVED", "metastable": "METASTABLE", "wrong": "WRONG MEMORY"}
 
@@ -132,11 +131,6 @@ def final_outputs(frame: HENFrame, bank, query_img: np.ndarray) -> tuple:
     return show(original), show(r.reconstruction), show(r.retrieved), md, details
 
 
-def _caption_pipeline(dataset, encoder, text_encoder, n, cfg, progress):
-    state.check_available("text encoder", text_encoder)
-    key = state.BankKey(dataset, encoder, n, 0, text_encoder)
-    return state.RESOURCES.pipeline(key, cfg, cross_modal=True, text_weight=CAPTION_WEIGHT, progress=progress)
-
 
 @user_errors
 def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, source, index, editor, caption,
@@ -154,7 +148,7 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     if source == "caption":
         if not caption or not str(caption).strip():
             raise ValueError("The caption is empty: type a few words describing a stored image.")
-        pipe = _caption_pipeline(dataset, encoder, text_encoder, n, cfg, bank_progress)
+        pipe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, progress=bank_progress)
         text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([str(caption)])
         query, clamp = pipe.caption_query(text_code)
         target = pipe.find_caption(str(caption))

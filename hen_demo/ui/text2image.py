@@ -21,18 +21,13 @@ from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieva
 DEFAULT_DATASET = "photos"
 
 
-# Tuned on photos (27) with kl-small, L2: at beta = 0.001 and caption weight 3 every unique caption recalls
-# its image (27/27, minilm and pixelized), and two images bound to one caption end as a 50/50 mixture
-# (3 of 3 pairs tried). Larger beta lets the image halves break the tie (one of the pair wins).
-DEFAULTS = dict(similarity="l2", beta=0.001, text_weight=3.0, n=27, bind_index=10)
+# At beta = 0.001 unique captions recall their image and a caption bound to two images gives a 50/50 mixture
+# (see state.CAPTION_WEIGHT); larger beta lets the image halves break the tie (one of the pair wins).
+DEFAULTS = dict(similarity="l2", beta=0.001, text_weight=state.CAPTION_WEIGHT, n=27, bind_index=10)
 
 
-def _pipeline(dataset, encoder, text_encoder, n, cfg, bind, text_weight, progress):
-    state.check_available("encoder", encoder)
-    state.check_available("text encoder", text_encoder)
-    key = state.BankKey(dataset, encoder, n, 0, text_encoder)
-    return state.RESOURCES.pipeline(key, cfg, cross_modal=True, bind=bind, text_weight=float(text_weight),
-                                    progress=lambda f, d="": progress(f, desc=d or "encoding images and captions"))
+def _progress(progress):
+    return lambda f, d="": progress(f, desc=d or "encoding images and captions")
 
 
 @user_errors
@@ -49,7 +44,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
         raise ValueError("The caption is empty: type a few words, or pick a stored caption.")
     if text_weight is None or not float(text_weight) > 0:
         raise ValueError(f"The caption weight must be positive (got {text_weight}).")
-    probe = _pipeline(dataset, encoder, text_encoder, n, cfg, None, text_weight, progress)
+    probe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, None, text_weight, _progress(progress))
     target = probe.find_caption(caption)
     bind = None
     if bind_on:
@@ -59,7 +54,8 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
         if not 0 <= j < n or j == target:
             raise ValueError(f"The second image must be another stored memory, #0 to #{n - 1} (not #{target}).")
         bind = (target, j)
-    pipe = probe if bind is None else _pipeline(dataset, encoder, text_encoder, n, cfg, bind, text_weight, progress)
+    pipe = probe if bind is None else state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, bind, text_weight,
+                                                               _progress(progress))
     text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([caption])
     query, clamp = pipe.caption_query(text_code)
     bound = [] if target is None else [target] + ([bind[1]] if bind else [])
