@@ -100,7 +100,8 @@ class Resources:
     def text_encoder(self, name: str, image_encoder: str | None = None):
         key = (name, image_encoder if name == "pixelized" else None)
         return self._text_encoders.get(
-            key, lambda: get_text_encoder(name, image_encoder=self.encoder(image_encoder) if image_encoder else None)
+            key, lambda: get_text_encoder(name, image_encoder=self.encoder(image_encoder) if image_encoder else None,
+                                     device=self.device)
         )
 
     def dataset(self, name: str, n: int, seed: int = 0):
