@@ -67,3 +67,17 @@ def test_bad_arguments(ones):
         corrupt(ones, kind="mask", mask=np.zeros((3, 3), bool))
     with pytest.raises(ValueError):
         corrupt(torch.ones(3, 10, 8), kind="none")
+
+
+def test_encode_corrupted_batches_match_one_pass_and_report_progress():
+    from hen_demo.data.corruptions import encode_corrupted
+    from hen_demo.data.images import to_float_tensor
+    from hen_demo.encoders import get_image_encoder
+
+    enc = get_image_encoder("pixels")
+    images = np.random.default_rng(0).integers(0, 256, size=(7, 28, 28, 3), dtype=np.uint8)
+    seen = []
+    codes = encode_corrupted(enc, images, "occlude-left", 0.5, batch=3, progress=seen.append)
+    ref = enc.encode(corrupt(to_float_tensor(images), "occlude-left", 0.5))
+    assert torch.allclose(codes, ref)
+    assert seen[-1] == 1.0 and len(seen) == 3

@@ -74,3 +74,26 @@ def corrupt(images: torch.Tensor, kind: str = "occlude-bottom", amount: float = 
     if m.ndim != 3 or m.shape[0] not in (1, B):
         raise ValueError(f"mask must have shape ({H}, {W}) or ({B}, {H}, {W}); got {tuple(m.shape)}")
     return x.masked_fill(m.unsqueeze(1).to(x.device), 0.0)
+
+
+def encode_corrupted(encoder, images: np.ndarray, kind: str = "occlude-bottom", amount: float = 0.5, seed: int = 0,
+                     batch: int = 512, progress=None) -> torch.Tensor:
+    """Encoded corrupted cues Phi_enc(corrupt(images)) (HEN eq. 5), in batches: query i belongs to memory i.
+
+    Args:
+        encoder: an image encoder (``encode``: (b, 3, H, W) in [0, 1] -> (b, K)).
+        images: uint8 (N, H, W, 3), e.g. a bank's stored images.
+        kind, amount: one of ``CORRUPTIONS`` and its strength; batch ``j`` (starting at image i) uses seed ``seed + i``.
+        progress: optional callable(fraction) after each batch.
+    Returns:
+        (N, K) float32 codes.
+    """
+    from hen_demo.data.images import to_float_tensor
+
+    out = []
+    for i in range(0, len(images), batch):
+        x = to_float_tensor(np.asarray(images[i:i + batch]))  # (b, 3, H, W)
+        out.append(encoder.encode(corrupt(x, kind=kind, amount=amount, seed=seed + i)))  # (b, K)
+        if progress is not None:
+            progress(min(1.0, (i + batch) / len(images)))
+    return torch.cat(out)

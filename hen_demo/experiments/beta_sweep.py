@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from hen_demo.data import build_bank
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "beta-sweep"
@@ -64,7 +65,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         bank = build_bank(cfg.dataset, enc, n, cfg.seed,
                           progress=sub_progress(progress, done / n_runs, (done + 0.5) / n_runs))
-        queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
+        queries = encode_corrupted(enc, bank.images, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         for sim in cfg.similarities:
             for beta in cfg.betas:

@@ -82,17 +82,3 @@ def evaluate_memory(memory, patterns: torch.Tensor, queries: torch.Tensor, targe
     s = score_retrieval(states, weights, patterns, targets, decode, reference_images, image_slice, rank_size)
     return RetrievalScores(**s, converged_fraction=float(conv.float().mean()), steps=n_steps,
                            seconds=time.perf_counter() - t0)
-
-
-def occluded_queries(images, encoder, kind: str = "occlude-bottom", amount: float = 0.5, seed: int = 0,
-                     batch: int = 512) -> torch.Tensor:
-    """Encode corrupted copies of ``images`` (a bank's stored images, uint8 (N, H, W, 3)): (N, K) queries,
-    query i belongs to memory i."""
-    from hen_demo.data import corrupt
-    from hen_demo.data.images import to_float_tensor
-
-    out = []
-    for i in range(0, len(images), batch):
-        x = to_float_tensor(images[i:i + batch])  # (b, 3, H, W)
-        out.append(encoder.encode(corrupt(x, kind=kind, amount=amount, seed=seed + i)))
-    return torch.cat(out)

@@ -18,9 +18,10 @@ import pandas as pd
 import torch
 
 from hen_demo.data import build_bank
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "rank-collapse"
@@ -85,7 +86,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         bank = build_bank(cfg.dataset, enc, n, cfg.seed,
                           progress=sub_progress(progress, done / total, (done + 0.5) / total))
-        queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
+        queries = encode_corrupted(enc, bank.images[:nq], cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
         for beta in cfg.betas:
             progress(done / total, f"{enc_name} · beta={beta:g}")
@@ -108,7 +109,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         else:
             enc = get_image_encoder(cfg.kmn_encoder, device=cfg.device)
             bank = build_bank(cfg.dataset, enc, n, cfg.seed)
-            queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)
+            queries = encode_corrupted(enc, bank.images[:nq], cfg.corruption, cfg.amount, cfg.seed)
         d0 = _median_nn_distance(bank.codes)
         for scale in cfg.kmn_r_scales:
             for alpha in cfg.kmn_alphas:

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from hen_demo.data import build_bank
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "scale-out"
@@ -80,7 +81,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         for n in sizes:
             progress(step / total, f"{enc_name}: N={n}")
             nq = n if cfg.n_queries is None else min(n, cfg.n_queries)
-            queries = occluded_queries(bank.images[:nq], enc, cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
+            queries = encode_corrupted(enc, bank.images[:nq], cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
             patterns = bank.codes[:n]
             mem = HopfieldMemory(patterns, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
                                  device=cfg.device)

@@ -17,9 +17,10 @@ import pandas as pd
 
 from hen_demo import metrics
 from hen_demo.data import build_bank
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory, occluded_queries
+from hen_demo.experiments.hen_eval import evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "separability"
@@ -66,7 +67,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         bank = build_bank(cfg.dataset, enc, n, cfg.seed,
                           progress=sub_progress(progress, i / len(encoders), (i + 0.5) / len(encoders)))
-        queries = occluded_queries(bank.images, enc, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
+        queries = encode_corrupted(enc, bank.images, cfg.corruption, cfg.amount, cfg.seed)  # (N, K)
         targets = np.arange(len(bank.codes))
         st = metrics.separability(queries, bank.codes, targets, max_cross=cfg.max_cross, seed=cfg.seed)
         panels[enc_name] = {"self  cos(s_i, ξ_i)": st.self_cos, "cross cos(s_i, ξ_j), j≠i": st.cross_cos}

@@ -17,9 +17,10 @@ import pandas as pd
 import torch
 
 from hen_demo.data import build_bank
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import occluded_queries, retrieve_batched, score_retrieval
+from hen_demo.experiments.hen_eval import retrieve_batched, score_retrieval
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders
 
 NAME = "speed"
@@ -65,7 +66,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         enc = get_image_encoder(enc_name, device=cfg.device)
         bank = build_bank(cfg.dataset, enc, n, cfg.seed)
         t1 = time.perf_counter()
-        queries = occluded_queries(bank.images, enc, seed=cfg.seed)
+        queries = encode_corrupted(enc, bank.images, seed=cfg.seed)
         t2 = time.perf_counter()
         progress((i + 0.3) / len(encoders), f"{enc_name}: retrieving {n} queries")
         mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,

@@ -9,29 +9,15 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
-import torch
 
 from hen_demo import metrics
-from hen_demo.data import corrupt
-from hen_demo.data.images import to_float_tensor
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
 
-
-def corrupted_codes(encoder, images: np.ndarray, kind: str, amount: float, seed: int, progress=None) -> torch.Tensor:
-    """Phi_enc(corrupt(images)) in batches: images (N, H, W, 3) uint8 -> (N, K)."""
-    out = []
-    for i in range(0, len(images), BATCH):
-        x = to_float_tensor(np.asarray(images[i:i + BATCH]))  # (b, 3, H, W)
-        if kind != "none":
-            x = corrupt(x, kind=kind, amount=amount, seed=seed + i)
-        out.append(encoder.encode(x))
-        if progress is not None:
-            progress(min(1.0, (i + BATCH) / len(images)))
-    return torch.cat(out)
 
 
 @user_errors
@@ -54,7 +40,7 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
         def step(f, e=e, name=name):
             progress((e + f) / len(encoders), desc=f"{name}: encoding corrupted queries")
 
-        queries = corrupted_codes(enc, bank.images, kind, float(amount or 0), int(seed or 0), step)
+        queries = encode_corrupted(enc, bank.images, kind, float(amount or 0), int(seed or 0), BATCH, step)
         s = metrics.separability(queries, bank.codes, np.arange(n), max_cross=100_000)
         label = next((lab for lab, v in state.encoder_choices() if v == name), name)
         panels[f"{name}: overlap {s.overlap:.2f}"] = {"self i=j": s.self_cos, "cross i≠j": s.cross_cos}

@@ -19,6 +19,7 @@ import gradio as gr
 import numpy as np
 import torch
 
+from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.data.images import to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
@@ -28,7 +29,7 @@ from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
-from hen_demo.ui.separability import corrupted_codes
+from hen_demo.ui.separability import BATCH
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -114,7 +115,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     codes = bank.codes.float().cpu()  # (N, K)
     n = codes.shape[0]
     n_eval = min(n, MAX_EVAL)
-    queries = corrupted_codes(encoder, bank.images[:n_eval], kind, float(amount), seed=0)  # (B, K)
+    queries = encode_corrupted(encoder, bank.images[:n_eval], kind, float(amount), seed=0, batch=BATCH)  # (B, K)
     plain = HopfieldMemory(codes, similarity="dot", separation="softmax", beta=float(beta))
     err0, acc0, hits0 = _evaluate(plain, queries, codes, steps)
     cos0 = _kernel_cosines(codes, None)
@@ -183,7 +184,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
                if len(wins) else "no query where U-Hop wins; showing #0")
     else:
         q_idx, how = int(query_index) % n, "your choice"
-    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else corrupted_codes(
+    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else encode_corrupted(
         encoder, bank.images[q_idx:q_idx + 1], kind, float(amount), seed=0)
     query_img = _decode(encoder, q)[0]
     target_img = show(recon[q_idx], BIG)
