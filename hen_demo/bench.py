@@ -149,7 +149,7 @@ def run(args) -> int:
         return 2
     sims = [s.strip() for s in args.similarities.split(",") if s.strip()]
     if not sims or any(s not in ("dot", "l2") for s in sims):
-        print("--similarities takes dot and/or l2 (the similarities with a fast path).", file=sys.stderr)
+        print("--similarities takes dot and/or l2 (the similarities this benchmark times).", file=sys.stderr)
         return 2
     devices = []
     if args.device in ("all", "cpu"):

@@ -154,3 +154,8 @@ def test_half_precision_paths_stay_finite(monkeypatch, method):
                 assert out.energies.dtype == torch.float32
                 for name in ("states", "energies", "weights"):
                     assert torch.isfinite(getattr(out, name)).all(), (sim, sep, beta, name)
+
+
+def test_unknown_fast_method_is_refused_even_without_a_fast_path():
+    with pytest.raises(ValueError, match="fast-path method"):
+        HopfieldMemory(XI, separation="sparsemax", fast_method="bogus")

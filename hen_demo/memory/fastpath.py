@@ -49,6 +49,15 @@ def _pad(x: torch.Tensor, width: int) -> torch.Tensor:
     return x if x.shape[-1] == width else F.pad(x, (0, width - x.shape[-1]))
 
 
+FAST_METHODS = ("auto", "sdpa", "matmul")
+
+
+def check_fast_method(method: str) -> None:
+    """ValueError unless ``method`` names a fast-path kernel choice."""
+    if method not in FAST_METHODS:
+        raise ValueError(f"Unknown fast-path method {method!r}; use 'auto', 'sdpa' or 'matmul'.")
+
+
 class FastAttentionStep:
     """Keys, values and key bias for one bank; ``step(states)`` -> (new states (B, K), lse (B,)).
 
@@ -60,8 +69,7 @@ class FastAttentionStep:
     """
 
     def __init__(self, similarity: PreparedSimilarity, beta: float, method: str = "auto"):
-        if method not in ("auto", "sdpa", "matmul"):
-            raise ValueError(f"Unknown fast-path method {method!r}; use 'auto', 'sdpa' or 'matmul'.")
+        check_fast_method(method)
         if similarity.name not in FAST_SIMILARITIES:
             raise ValueError(f"The fast path does not support the {similarity.name} similarity.")
         self.method = method

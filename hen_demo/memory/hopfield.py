@@ -15,7 +15,7 @@ import torch
 
 from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
-from .fastpath import FastAttentionStep, fast_supported
+from .fastpath import FastAttentionStep, check_fast_method, fast_supported
 from .separation import parse_separation, separate
 from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate
 
@@ -164,6 +164,7 @@ class HopfieldMemory:
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "
                              "distances are never positive.")
         self.fast = bool(fast)
+        check_fast_method(fast_method)  # also when this model has no fast path, so a typo is never ignored
         self._fast_step = FastAttentionStep(self.sim, beta, fast_method) if fast_supported(self.sim, self.separation) else None
 
     # ---- properties -------------------------------------------------------------------------
