@@ -19,6 +19,7 @@ import torch
 
 from hen_demo import metrics
 from hen_demo.data import build_bank
+from hen_demo.data.images import to_uint8
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import retrieve_batched
@@ -126,7 +127,7 @@ def _examples_figure(examples: dict):
     axes = fig.subplots(len(encs), 3 * k, squeeze=False)
     for r, enc in enumerate(encs):
         ia, ib, dec, wa, wb = examples[enc]
-        dec = (dec.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+        dec = to_uint8(dec)  # (B, H, W, 3)
         for j in range(len(ia)):
             for c, (img, lab) in enumerate([(ia[j], "a"), (ib[j], "b"), (dec[j], f"{wa[j]:.2f}/{wb[j]:.2f}")]):
                 ax = axes[r, 3 * j + c]
