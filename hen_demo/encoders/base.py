@@ -69,7 +69,25 @@ def squared_distances(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return x.pow(2).sum(1, keepdim=True) - 2 * x @ table.T + table.pow(2).sum(1)[None]
 
 
-class ImageEncoder:
+class _OnDevice:
+    """Device handling shared by image and text encoders: ``device`` and ``to(device)`` over ``_modules()``."""
+
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+
+    def to(self, device):
+        """Move the encoder's weights to ``device`` (returns self)."""
+        self.device = torch.device(device)
+        for m in self._modules():
+            m.to(self.device)
+        return self
+
+    def _modules(self) -> list[torch.nn.Module]:
+        """The torch modules holding the encoder's weights (moved by ``to``)."""
+        return []
+
+
+class ImageEncoder(_OnDevice):
     """Base class: subclasses implement ``_encode`` and ``_decode`` on ``image_size`` inputs.
 
     Attributes:
@@ -84,9 +102,6 @@ class ImageEncoder:
     latent_shape: tuple = ()
     # a string that changes whenever the encoder's output changes (weights, config); used in bank cache keys
     fingerprint: str = ""
-
-    def __init__(self) -> None:
-        self.device = torch.device("cpu")
 
     # -- public API --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -119,16 +134,7 @@ class ImageEncoder:
             return torch.zeros(0, 3, self.image_size, self.image_size)
         return torch.cat(outs)
 
-    def to(self, device) -> "ImageEncoder":
-        """Move the encoder's weights to ``device`` (returns self)."""
-        self.device = torch.device(device)
-        for m in self._modules():
-            m.to(self.device)
-        return self
-
     # -- for subclasses ----------------------------------------------------------------------------
-    def _modules(self) -> list[torch.nn.Module]:
-        return []
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, s, s) in [0,1] -> (B, *latent_shape)
         raise NotImplementedError
@@ -153,7 +159,7 @@ def check_captions(captions) -> list[str]:
     return captions
 
 
-class TextEncoder:
+class TextEncoder(_OnDevice):
     """Base class for caption encoders: ``encode(captions: list[str]) -> (B, K_text)`` float32 on CPU.
 
     Long captions are truncated by the model's tokenizer (``max_length`` tokens, documented per encoder);
@@ -165,9 +171,6 @@ class TextEncoder:
     code_dim: int = 0
     fingerprint: str = ""
 
-    def __init__(self) -> None:
-        self.device = torch.device("cpu")
-
     def encode(self, captions: list[str], batch_size: int = 64) -> torch.Tensor:
         captions = check_captions(captions)
         outs = [self._encode(captions[i:i + batch_size]).float().cpu() for i in range(0, len(captions), batch_size)]
@@ -178,12 +181,3 @@ class TextEncoder:
     def _encode(self, captions: list[str]) -> torch.Tensor:
         raise NotImplementedError
 
-    def to(self, device) -> "TextEncoder":
-        """Move the encoder's weights to ``device`` (returns self)."""
-        self.device = torch.device(device)
-        for m in self._modules():
-            m.to(self.device)
-        return self
-
-    def _modules(self) -> list[torch.nn.Module]:
-        return []
