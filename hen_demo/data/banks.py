@@ -9,7 +9,11 @@ everything that changes the result (dataset identity, n, seed, the encoders' fin
 version). Both files are written to temporary names and renamed into place, tensors first: a bank is
 only found when its JSON exists, so an interrupted build leaves no broken cache entry.
 
-CLI: ``python -m hen_demo build-bank --dataset tiles --encoder vq-small --n 6000``.
+Builds with large encoders are chunked, resumable, sized to the device's memory and announce their time
+(``bank_build``); the cache folder is kept under ``HEN_BANK_CACHE_BYTES`` (least recently used first); exported
+banks (``bank_export``) are found in ``$HEN_BANKS_DIR`` / ``$HEN_BANKS_REPO`` before anything is built.
+
+CLI: ``python -m hen_demo build-bank --dataset tiles --encoder vq-small --n 6000 [--export DIR]``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +36,7 @@ from hen_demo.data.images import to_float_tensor, to_uint8
 
 FORMAT_VERSION = 1
 DATA_VERSION = "offline-v1"  # bump when the offline datasets' contents change
+DEFAULT_CACHE_BYTES = 4 * 1024 ** 3  # bank cache limit unless HEN_BANK_CACHE_BYTES says otherwise
 
 
 @dataclass
@@ -75,6 +81,9 @@ def _dataset_identity(dataset, n, seed) -> dict:
                                     for p in folder.iterdir() if p.is_file())
     else:
         ident["data_version"] = DATA_VERSION
+        if dataset == "emoji":  # the atlas can be rebuilt under the same name
+            from hen_demo.data.emoji import atlas_fingerprint
+            ident["atlas"] = atlas_fingerprint()
     return ident
 
 
@@ -122,13 +131,77 @@ def load_bank(key: str, cache_dir=None) -> MemoryBank | None:
                           meta=dict(meta.get("meta", {}), cache_path=str(st_path), from_cache=True))
         if bank.codes.shape[0] != bank.n or len(bank.captions) != bank.n:
             return None
+        try:
+            os.utime(js_path)  # last use: the byte-bounded cache evicts the least recently used first
+        except OSError:
+            pass
         return bank
     except Exception:  # a damaged entry is treated as missing
         return None
 
 
+def cache_budget_bytes() -> int:
+    """The bank cache's size limit in bytes: env HEN_BANK_CACHE_BYTES (e.g. 2000000000 or 2e9), default 4 GiB."""
+    raw = os.environ.get("HEN_BANK_CACHE_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_CACHE_BYTES
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError(f"HEN_BANK_CACHE_BYTES must be a number of bytes (e.g. 2000000000); got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"HEN_BANK_CACHE_BYTES must be >= 0; got {raw!r}")
+    return value
+
+
+def _entry_size(paths) -> int:
+    total = 0
+    for p in paths:
+        if p.is_dir():
+            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        elif p.is_file():
+            total += p.stat().st_size
+    return total
+
+
+def prune_bank_cache(banks_dir, budget: int | None = None, keep=()) -> list[str]:
+    """Delete the least recently used cached banks (and unfinished builds' chunk folders) until the folder holds at
+    most ``budget`` bytes (default ``cache_budget_bytes()``); keys in ``keep`` are never deleted. A bank's age is
+    the time it was last written or loaded. Returns the deleted keys, oldest first."""
+    folder = Path(banks_dir)
+    if not folder.is_dir():
+        return []
+    budget = cache_budget_bytes() if budget is None else int(budget)
+    entries: dict[str, list[Path]] = {}
+    for p in folder.iterdir():
+        if p.name.startswith("."):  # another process's temporary file
+            continue
+        key = p.name.split(".", 1)[0]
+        entries.setdefault(key, []).append(p)
+    sized = []
+    for key, paths in entries.items():
+        age = max(p.stat().st_mtime for p in paths)
+        sized.append((age, key, paths, _entry_size(paths)))
+    total = sum(e[3] for e in sized)
+    removed = []
+    for _, key, paths, size in sorted(sized):
+        if total <= budget:
+            break
+        if key in keep:
+            continue
+        for p in sorted(paths, key=lambda q: q.suffix != ".json"):  # the JSON first: the entry vanishes at once
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        total -= size
+        removed.append(key)
+    return removed
+
+
 def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encoder=None, cache_dir=None,
-               progress=None, use_cache: bool = True, device=None, batch_size: int = 64) -> MemoryBank:
+               progress=None, use_cache: bool = True, device=None, batch_size: int | None = None,
+               chunk_size: int | None = None, precomputed: bool = True) -> MemoryBank:
     """Encode ``n`` items of ``dataset`` with ``encoder`` into a MemoryBank, reusing the disk cache.
 
     Args:
@@ -138,9 +211,18 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
         text_encoder: None, a text encoder name, or a TextEncoder; fills ``bank.text_codes`` (N, K_text).
             "pixelized" uses ``encoder`` as its image encoder.
         cache_dir: root of the cache (banks go to ``cache_dir/banks``); default env HEN_CACHE_DIR or
-            ~/.cache/hen_demo. ``use_cache=False`` neither reads nor writes it.
-        progress: ``callable(fraction: float, desc: str)`` or None.
+            ~/.cache/hen_demo. ``use_cache=False`` neither reads nor writes it. The folder is kept under
+            ``HEN_BANK_CACHE_BYTES`` (least recently used banks go first).
+        progress: ``callable(fraction: float, desc: str)`` or None. Before the first image it receives the
+            estimated time ("about 3 min for 1000 images"), from the per-image cost measured on this device.
+        batch_size: images per batch (default: what fits the device's memory, ``bank_build.choose_batch_size``).
+        chunk_size: items per chunk written to the cache while building (default about 30 s of work); a build
+            that is interrupted resumes after its last complete chunk.
+        precomputed: look for an exported bank first (``$HEN_BANKS_DIR``, ``$HEN_BANKS_REPO``; see
+            ``bank_export``). One that matches the request but not the encoder's fingerprint is refused with a
+            ValueError.
     """
+    from hen_demo.data import bank_build
     from hen_demo.encoders import get_image_encoder, get_text_encoder
     from hen_demo.encoders.base import ImageEncoder
 
@@ -163,25 +245,58 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
         raise ValueError("dataset must be a dataset name or an ImageDataset")
     key = bank_cache_key(dataset, enc.fingerprint or enc.name, n, seed, tenc.fingerprint if tenc else None)
     cache_root = Path(cache_dir or default_cache_dir())
+    banks_dir = cache_root / "banks"
     if use_cache:
         cached = load_bank(key, cache_root)
         if cached is not None:
             cached.meta["load_s"] = time.perf_counter() - t0
             report(1.0, "loaded from cache")
             return cached
+    if precomputed and isinstance(dataset, str):
+        from hen_demo.data.bank_export import find_precomputed
+        pre = find_precomputed(dataset_name, enc, n, seed, tenc)
+        if pre is not None:
+            pre.key = key
+            pre.meta["load_s"] = time.perf_counter() - t0
+            report(1.0, "loaded a precomputed bank")
+            return pre
 
-    report(0.02, f"loading dataset {dataset_name}")
+    report(0.01, f"loading dataset {dataset_name}")
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(dataset, n=n, seed=seed)
     N = len(ds)
-    codes, recon = [], []
+    bs = bank_build.choose_batch_size(enc, batch_size)
+    cost = bank_build.known_cost(enc, cache_root)
+    if cost is None and N > 2 * bs:  # measure on two of the dataset's images before promising a time
+        report(0.02, "measuring this encoder's speed on this machine")
+        cost = bank_build.measure_cost(enc, to_float_tensor(ds.images[:2]))
+    chunk = int(chunk_size) if chunk_size else bank_build.chunk_size_for(bs, cost)
+    store = bank_build.ChunkStore(banks_dir, key) if use_cache else None
+    done, codes, recon = store.resume(enc.code_dim, N) if store else (0, [], [])
+    resumed = done
+    left = N - done
+    eta = f"{bank_build.format_duration(cost * left)} for {left} images ({cost:.3g} s per image here)" if cost else ""
+    report(0.05 + 0.85 * done / max(N, 1),
+           (f"resuming after {done} images; " if done else "") + (eta or f"encoding {N} images"))
     t1 = time.perf_counter()
-    for i in range(0, N, batch_size):
-        x = to_float_tensor(ds.images[i:i + batch_size])  # (b, 3, H, W)
-        z = enc.encode(x)  # (b, K)
-        codes.append(z)
-        recon.append(to_uint8(enc.decode(z)))
-        report(0.05 + 0.85 * min(i + batch_size, N) / N, f"encoding {min(i + batch_size, N)}/{N} images")
+    for c0 in range(done, N, chunk):
+        c1 = min(c0 + chunk, N)
+        cz, cr = [], []
+        for i in range(c0, c1, bs):
+            x = to_float_tensor(ds.images[i:min(i + bs, c1)])  # (b, 3, H, W)
+            z = enc.encode(x, batch_size=bs)  # (b, K)
+            cz.append(z)
+            cr.append(to_uint8(enc.decode(z, batch_size=bs)))
+            k = min(i + bs, c1)
+            rate = (time.perf_counter() - t1) / max(1, k - resumed)
+            report(0.05 + 0.85 * k / N,
+                   f"encoding {k}/{N} images, {bank_build.format_duration(rate * (N - k))} left")
+        codes.append(torch.cat(cz))
+        recon.append(np.concatenate(cr))
+        if store is not None:
+            store.write(c0, codes[-1], recon[-1])
     encode_s = time.perf_counter() - t1
+    if N > resumed and use_cache:
+        bank_build.record_cost(enc, cache_root, encode_s / (N - resumed))
     codes_t = torch.cat(codes) if codes else torch.zeros(0, enc.code_dim)
     text_codes = None
     if tenc is not None:
@@ -192,10 +307,13 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
                       encoder=enc.name, text_encoder=tenc.name if tenc else None, n=N, seed=seed,
                       labels=ds.labels, key=key,
                       meta={"encode_s": encode_s, "build_s": time.perf_counter() - t0, "from_cache": False,
+                            "resumed_items": resumed, "batch_size": bs, "chunk_size": chunk,
                             "notes": list(ds.notes)})
     if use_cache:
         report(0.97, "saving to cache")
-        bank.meta["cache_path"] = str(save_bank(bank, cache_root / "banks"))
+        bank.meta["cache_path"] = str(save_bank(bank, banks_dir))
+        store.clear()
+        prune_bank_cache(banks_dir, keep={key})
     report(1.0, "done")
     return bank
 
@@ -210,10 +328,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None, help="cache root (default $HEN_CACHE_DIR or ~/.cache/hen_demo)")
     parser.add_argument("--force", action="store_true", help="rebuild even when a cached bank exists")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA when present, else CPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per batch (default: fits the memory)")
+    parser.add_argument("--export", default=None, metavar="DIR",
+                        help="also write the bank as safetensors + JSON to DIR, for $HEN_BANKS_DIR / $HEN_BANKS_REPO")
+    parser.add_argument("--no-images", action="store_true",
+                        help="with --export: leave the original images out (they are reloaded from the dataset)")
 
 
 def run(args) -> int:
     from tqdm import tqdm
+
+    from hen_demo.encoders import get_image_encoder, get_text_encoder
 
     bar = tqdm(total=100, unit="%")
 
@@ -223,10 +349,21 @@ def run(args) -> int:
         bar.refresh()
 
     try:
-        bank = build_bank(args.dataset, args.encoder, n=args.n, seed=args.seed, text_encoder=args.text_encoder,
-                          cache_dir=args.cache_dir, progress=progress, use_cache=not args.force)
+        device = args.device or ("cuda" if torch.cuda.is_available() else None)
+        enc = get_image_encoder(args.encoder, device=device)
+        tenc = (get_text_encoder(args.text_encoder, image_encoder=enc, device=device) if args.text_encoder
+                else None)
+        bank = build_bank(args.dataset, enc, n=args.n, seed=args.seed, text_encoder=tenc,
+                          cache_dir=args.cache_dir, progress=progress, use_cache=not args.force,
+                          batch_size=args.batch_size, precomputed=not args.export)
         if args.force:  # rebuild, then store it
             save_bank(bank, Path(args.cache_dir or default_cache_dir()) / "banks")
+        exported = None
+        if args.export:
+            from hen_demo.data.bank_export import export_bank
+            exported = export_bank(bank, enc.fingerprint, args.export,
+                                   text_fingerprint=tenc.fingerprint if tenc else None,
+                                   include_images=not args.no_images)
     except ValueError as exc:
         bar.close()
         print(f"error: {exc}")
@@ -235,4 +372,6 @@ def run(args) -> int:
     src = "cache" if bank.meta.get("from_cache") else f"built in {bank.meta.get('build_s', 0):.1f} s"
     print(f"bank {bank.key}: {bank.n} memories x K={bank.codes.shape[1]} ({bank.encoder}"
           f"{', text ' + bank.text_encoder if bank.text_encoder else ''}) from {src}")
+    if exported is not None:
+        print(f"exported to {exported} (and {exported.with_suffix('.safetensors').name})")
     return 0

@@ -10,6 +10,7 @@ Rombach et al. 2022).
   without it, the labelled substitute ``xvjiarui/taming-vq-f16-n1024`` (taming-transformers VQGAN, 1024
   codes of 256 dims: a much longer code).
 * ``kl-f16``: only from a converted LDM checkpoint in ``$HEN_WEIGHTS_DIR/kl-f16`` (no diffusers copy on a hub).
+* ``taesd``: ``AutoencoderTiny`` from ``madebyollin/taesd``, a small approximation of KL-f8 (see ``taesd.py``).
 
 Inputs are mapped from [0, 1] to [-1, 1] and outputs back. Default input sides make K close to the paper's
 2,352 (f8, 4 channels at 192 px: 24·24·4 = 2,304); change with ``get_image_encoder(name, image_size=...)``.
@@ -19,17 +20,19 @@ diffusers prefers ``.safetensors`` and loads ``.bin`` files with ``torch.load(we
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
-from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder
+from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder, weights_digest
 
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    cls: str  # diffusers class: "AutoencoderKL" | "VQModel"
+    cls: str  # diffusers class: "AutoencoderKL" | "VQModel" | "AutoencoderTiny"
     sources: tuple  # ((repo id, subfolder or None), ...) tried in order
     image_size: int  # default square input side
     note: str = ""  # shown to users (e.g. "substitute")
+    code_scale: float = 1.0  # code = model latent / code_scale (taesd: back to KL-f8's unscaled latents)
 
 
 SPECS: dict[str, PretrainedSpec] = {
@@ -40,6 +43,10 @@ SPECS: dict[str, PretrainedSpec] = {
                              "from the hub this is the substitute taming VQGAN f16 n1024, not the LDM vq-f16"),
     "kl-f16": PretrainedSpec("AutoencoderKL", (), 256,
                              "convert the LDM kl-f16 checkpoint with: python -m hen_demo convert ldm"),
+    # TAESD outputs SD-VAE latents already multiplied by SD's scaling factor 0.18215; dividing puts the codes on
+    # KL-f8's own (unscaled posterior-mean) scale
+    "taesd": PretrainedSpec("AutoencoderTiny", (("madebyollin/taesd", None),), 192,
+                            "a fast approximation of KL-f8", code_scale=0.18215),
 }
 
 
@@ -67,46 +74,80 @@ def probe(name: str, weights_dir=None, cache_dir=None) -> str:
 
 
 class DiffusersAutoencoder(ImageEncoder):
-    """ImageEncoder over a diffusers ``AutoencoderKL`` or ``VQModel``.
+    """ImageEncoder over a diffusers ``AutoencoderKL``, ``VQModel`` or ``AutoencoderTiny``.
 
     Args:
         model: the diffusers model. name: registry name. image_size: square input side (multiple of f).
-        source: where the weights came from (shown in the UI and used in the cache fingerprint).
+        source: where the weights came from (shown in the UI). label: display name.
+        code_scale: codes are the model's latents divided by it (and multiplied back before decoding).
+    The fingerprint (bank cache keys, precomputed banks) is the name, class, input size and a digest of the
+    weights, not their path: the same weights give the same fingerprint on every machine.
     """
 
-    def __init__(self, model, name: str, image_size: int, source: str, label: str = "") -> None:
+    def __init__(self, model, name: str, image_size: int, source: str, label: str = "",
+                 code_scale: float = 1.0) -> None:
         super().__init__()
         self.model = model.eval()
-        self.is_vq = type(model).__name__ == "VQModel"
+        kind = type(model).__name__
+        self.is_vq, self.is_tiny = kind == "VQModel", kind == "AutoencoderTiny"
         cfg = model.config
-        f = 2 ** (len(cfg.block_out_channels) - 1)
+        levels = cfg.encoder_block_out_channels if self.is_tiny else cfg.block_out_channels
+        f = 2 ** (len(levels) - 1)
         if image_size % f:
             raise ValueError(f"{name} needs an image size divisible by {f}; got {image_size}")
         ch = (cfg.vq_embed_dim or cfg.latent_channels) if self.is_vq else cfg.latent_channels
         self.name, self.image_size, self.source = name, int(image_size), source
         self.label = label or name
+        self.code_scale = float(code_scale)
         self.latent_shape = (int(ch), image_size // f, image_size // f)
         self.code_dim = int(ch * (image_size // f) ** 2)
-        self.fingerprint = f"{name}:{source}:{image_size}"
+        self.fingerprint = f"{name}:{kind}:{image_size}:{weights_digest([model])}"
 
     def _modules(self):
         return [self.model]
 
     def _encode(self, x):
-        x = x.to(self.model.dtype) * 2.0 - 1.0  # [0, 1] -> [-1, 1]
+        x = x.to(self.model.dtype) * 2.0 - 1.0  # [0, 1] -> [-1, 1] (AutoencoderTiny maps back internally)
         if self.is_vq:
-            return self.model.encode(x).latents  # pre-quantisation latents
-        return self.model.encode(x).latent_dist.mean
+            z = self.model.encode(x).latents  # pre-quantisation latents
+        elif self.is_tiny:
+            z = self.model.encode(x).latents
+        else:
+            z = self.model.encode(x).latent_dist.mean
+        return z.float() / self.code_scale
 
     def _decode(self, z):
-        out = self.model.decode(z.to(self.model.dtype)).sample  # VQModel.decode quantises first
+        z = (z * self.code_scale).to(self.model.dtype)
+        out = self.model.decode(z).sample  # VQModel.decode quantises first
         return (out.float() + 1.0) / 2.0
 
 
+def _check_class(folder, name: str, expected: str) -> None:
+    """A folder whose config.json names another model class is refused (it would load with random weights)."""
+    import json
+
+    try:
+        with open(Path(folder) / "config.json", encoding="utf-8") as f:
+            found = json.load(f).get("_class_name")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}/config.json cannot be read ({exc})") from exc
+    if found and found != expected:
+        raise ValueError(f"{folder} holds a {found}, but {name} is a {expected}; "
+                         f"it looks like the weights of another model")
+
+
 def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=None, allow_download: bool = True,
-         **kwargs) -> DiffusersAutoencoder:
-    """Load ``name`` from the first place that has it (see ``hen_demo.encoders.weights``)."""
+         dtype=None, **kwargs) -> DiffusersAutoencoder:
+    """Load ``name`` from the first place that has it (see ``hen_demo.encoders.weights``).
+
+    ``dtype`` (e.g. ``torch.float16`` on a GPU) is the weights' dtype; codes are float32 either way.
+    """
     spec = SPECS[name]
+    extra = {"torch_dtype": dtype} if dtype is not None else {}
+
+    def wrap(model, source, lab):
+        return DiffusersAutoencoder(model, name, size, source, label=lab, code_scale=spec.code_scale)
+
     try:
         cls = _cls(name)
     except (ImportError, AttributeError) as exc:
@@ -117,8 +158,9 @@ def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=N
     folder = local_folder(name, weights_dir)
     if folder is not None:
         try:
-            return DiffusersAutoencoder(cls.from_pretrained(folder, local_files_only=True), name, size,
-                                        f"folder:{folder}", label=name)
+            _check_class(folder, name, spec.cls)
+            return wrap(cls.from_pretrained(folder, local_files_only=True, **extra), f"folder:{folder}",
+                        f"{name} ({spec.note})" if name == "taesd" else name)
         except Exception as exc:
             errors.append(f"{folder}: {type(exc).__name__}: {exc}")
     elif weights_dir:
@@ -127,16 +169,16 @@ def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=N
         if not in_hf_cache(repo, _cfg_file(sub), cache_dir):
             continue
         try:
-            m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir, local_files_only=True)
-            return DiffusersAutoencoder(m, name, size, f"hub:{repo}/{sub or ''}", label=label)
+            m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir, local_files_only=True, **extra)
+            return wrap(m, f"hub:{repo}/{sub or ''}", label)
         except Exception as exc:
             errors.append(f"cache {repo}: {type(exc).__name__}: {exc}")
     reason = hub_reason()
     if allow_download and spec.sources and not reason:
         for repo, sub in spec.sources:
             try:
-                m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir)
-                return DiffusersAutoencoder(m, name, size, f"hub:{repo}/{sub or ''}", label=label)
+                m = cls.from_pretrained(repo, subfolder=sub, cache_dir=cache_dir, **extra)
+                return wrap(m, f"hub:{repo}/{sub or ''}", label)
             except Exception as exc:
                 errors.append(f"hub {repo}: {type(exc).__name__}: {exc}")
     elif spec.sources:

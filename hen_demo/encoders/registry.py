@@ -45,6 +45,8 @@ IMAGE_ENCODERS: dict[str, _Entry] = {e.name: e for e in [
            "probe", "load", None, 256, False, True),
     _Entry("kl-f16", "KL-f16 (converted LDM checkpoint)", _M + "pretrained", "probe", "load",
            None, 256, False, True),
+    _Entry("taesd", "TAESD (tiny AutoencoderTiny; an approximation of KL-f8, fast on a CPU)", _M + "taesd", "probe",
+           "load", 2304, 192, False, True),
     _Entry("dvae", "D-VAE (OpenAI DALL-E dVAE, 8192 codes, f8)", _M + "dalle", "probe", "load",
            2352, 224, False, True),
 ]}

@@ -41,3 +41,23 @@ def in_hf_cache(repo: str, filename: str, cache_dir=None) -> bool:
 
 def hub_reason() -> str:
     return hub_unavailable_reason()
+
+
+def weights_digest(modules, samples: int = 4096) -> str:
+    """A short digest of the modules' weights (16 hex digits): every tensor's name, shape and dtype, and up to
+    ``samples`` evenly spaced values of each (exact bytes, so no float reduction-order noise). Cheap for
+    100M-parameter models, and the same for the same weights wherever they were loaded from; it goes into
+    encoder fingerprints, which key bank caches and are checked against precomputed banks."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for m in modules:
+        for key, t in m.state_dict().items():
+            flat = t.detach().reshape(-1)
+            step = max(1, flat.numel() // samples)
+            sample = flat[::step][:samples].to("cpu", torch.float32).contiguous()
+            h.update(f"{key}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(sample.numpy().tobytes())
+    return h.hexdigest()[:16]
