@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("hen_demo.experiments.report", "build REPRODUCTION.md from experiment outputs"),
     "train-encoder": ("hen_demo.encoders.train", "train a small offline encoder and save it as safetensors"),
     "build-bank": ("hen_demo.data.banks", "encode a dataset into a cached memory bank"),
+    "build-emoji": ("hen_demo.data.emoji", "render the emoji atlas (assets/emoji) from the Noto Color Emoji font"),
     "convert": ("hen_demo.encoders.convert", "convert a paper checkpoint (LDM .ckpt, DALL-E pickles) to safetensors"),
 }
 

@@ -1,6 +1,7 @@
 """Dataset registry: ``list_datasets()`` and ``load_dataset(name, n, seed)`` (contract §3).
 
-Offline (always available): "photos", "tiles", "digits", "faces" (see ``hen_demo.data.offline``).
+Offline (always available): "photos", "tiles", "digits", "faces" (see ``hen_demo.data.offline``) and "emoji"
+(the shipped atlas of Noto Color Emoji glyphs, see ``hen_demo.data.emoji``).
 Online / local (see ``hen_demo.data.online``): "coco", "cifar10", "mnist", and "folder:<path>".
 
 Selection rule: offline datasets return a seeded random subset of n items (``numpy.random.default_rng(seed)
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hen_demo.data import offline, online
+from hen_demo.data import emoji, offline, online
 
 
 @dataclass
@@ -48,11 +49,12 @@ _LABELS = {
     "tiles": "Tiles (about 20,900 crops of those photos, 64×64)",
     "digits": "Digits (scikit-learn's 1,797 handwritten digits)",
     "faces": "Faces (scikit-image lfw_subset: 100 faces, 100 non-faces)",
+    "emoji": "Emoji (Noto Color Emoji glyphs with their Unicode names, 64×64)",
     "coco": "MS-COCO 2017 val with captions (online or local folder)",
     "cifar10": "CIFAR-10 test (online)",
     "mnist": "MNIST test (online)",
 }
-OFFLINE = ("photos", "tiles", "digits", "faces")
+OFFLINE = ("photos", "tiles", "digits", "faces", "emoji")
 ONLINE = ("coco", "cifar10", "mnist")
 
 
@@ -61,6 +63,8 @@ def dataset_size(name: str) -> int | None:
         return len(offline.photo_captions())
     if name == "tiles":
         return len(offline.tile_specs())
+    if name == "emoji":
+        return emoji.emoji_count()  # ValueError naming the file when the atlas is missing or damaged
     return _SIZES.get(name)
 
 
@@ -116,7 +120,8 @@ def load_dataset(name: str, n: int | None = None, seed: int = 0, side: int | Non
         if name == "tiles":
             imgs, caps, ids, labels = offline.load_tiles(order.tolist())
         else:
-            loader = {"photos": offline.load_photos, "digits": offline.load_digits, "faces": offline.load_faces}[name]
+            loader = {"photos": offline.load_photos, "digits": offline.load_digits, "faces": offline.load_faces,
+                      "emoji": emoji.load_emoji}[name]
             all_imgs, all_caps, all_ids, all_labels = loader()
             imgs = all_imgs[order]
             caps = [all_caps[i] for i in order]
