@@ -162,8 +162,9 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         atomic_write(paths["png"], lambda tmp: result.mpl_figure.savefig(tmp, dpi=110, bbox_inches="tight",
                                                                           format="png"))
     if result.figure is not None:
-        atomic_write(paths["html"], lambda tmp: result.figure.write_html(tmp, include_plotlyjs="cdn",
-                                                                          full_html=True))
+        from hen_demo.experiments.plotting import write_html  # plotly.js beside, never a CDN (offline)
+
+        write_html(result.figure, paths["html"])
     atomic_write_text(paths["md"], section_markdown(result))
     meta = {
         "name": name,

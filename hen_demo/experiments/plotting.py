@@ -13,6 +13,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+# projector-size fonts (issue 10 §4): a committed figure must read from the back of a lecture hall
+FONT = dict(title=17, panel=15, axis=14, tick=12, legend=12)  # matplotlib points
+PLOTLY_FONT = dict(family="sans-serif", size=16)
+PLOTLY_JS = "plotly.min.js"  # one shared copy in the results folder, referenced by every HTML figure
+
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 
@@ -35,7 +40,7 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
     from matplotlib.figure import Figure
 
-    mfig = Figure(figsize=(4.6 * len(ys), 3.6))
+    mfig = Figure(figsize=(5.4 * len(ys), 4.4))
     axes = mfig.subplots(1, len(ys), squeeze=False)
     for gi, lab in enumerate(labels):
         d = df[df["_label"] == lab].sort_values(x)
@@ -46,8 +51,9 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
             axes[0, j].plot(d[x], d[y], marker="o", ms=3, color=color, label=lab if j == 0 else None)
     for j, y in enumerate(ys):
         ax = axes[0, j]
-        ax.set_title(y_labels[j], fontsize=10)
-        ax.set_xlabel(x_label)
+        ax.set_title(y_labels[j], fontsize=FONT["panel"])
+        ax.set_xlabel(x_label, fontsize=FONT["axis"])
+        ax.tick_params(labelsize=FONT["tick"])
         ax.grid(alpha=0.3)
         if logx:
             ax.set_xscale("log")
@@ -58,11 +64,11 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
         if vline is not None:
             ax.axvline(vline, color="k", ls="--", lw=0.8)
         pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
-    mfig.suptitle(title, fontsize=11)
-    mfig.legend(loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, bbox_to_anchor=(0.5, -0.02 -
-                0.05 * ((len(labels) - 1) // 4 + 1)))
+    mfig.suptitle(title, fontsize=FONT["title"])
+    mfig.legend(loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=FONT["legend"], bbox_to_anchor=(0.5, -0.04 -
+                0.07 * ((len(labels) - 1) // 4 + 1)))
     mfig.tight_layout()
-    pfig.update_layout(title=title, template="plotly_white", height=420, margin=dict(l=50, r=20, t=70, b=50))
+    pfig.update_layout(title=title, template="plotly_white", font=PLOTLY_FONT, height=420, margin=dict(l=50, r=20, t=70, b=50))
     return pfig, mfig
 
 
@@ -76,7 +82,7 @@ def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins
     pfig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
     from matplotlib.figure import Figure
 
-    mfig = Figure(figsize=(4.0 * len(names), 3.2))
+    mfig = Figure(figsize=(5.0 * len(names), 4.0))
     axes = mfig.subplots(1, len(names), squeeze=False)
     edges = np.linspace(-1, 1, bins + 1)
     for j, panel in enumerate(names):
@@ -90,13 +96,14 @@ def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins
                            row=1, col=j + 1)
             axes[0, j].hist(v, bins=edges, weights=np.full(len(v), 1 / max(len(v), 1)), alpha=0.6, color=color,
                             label=label if j == 0 else None)
-        axes[0, j].set_title(panel, fontsize=10)
-        axes[0, j].set_xlabel(x_label)
+        axes[0, j].set_title(panel, fontsize=FONT["panel"])
+        axes[0, j].set_xlabel(x_label, fontsize=FONT["axis"])
+        axes[0, j].tick_params(labelsize=FONT["tick"])
         pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
-    pfig.update_layout(barmode="overlay", title=title, template="plotly_white", height=380,
+    pfig.update_layout(barmode="overlay", title=title, template="plotly_white", font=PLOTLY_FONT, height=380,
                        margin=dict(l=50, r=20, t=70, b=50))
-    mfig.suptitle(title, fontsize=11)
-    mfig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    mfig.suptitle(title, fontsize=FONT["title"])
+    mfig.legend(loc="lower center", ncol=2, fontsize=FONT["legend"], bbox_to_anchor=(0.5, -0.12))
     mfig.tight_layout()
     return pfig, mfig
 
@@ -109,7 +116,7 @@ def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str,
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
     from matplotlib.figure import Figure
 
-    mfig = Figure(figsize=(4.6 * len(ys), 3.6))
+    mfig = Figure(figsize=(5.4 * len(ys), 4.4))
     axes = mfig.subplots(1, len(ys), squeeze=False)
     width = 0.8 / max(len(groups), 1)
     for gi, g in enumerate(groups):
@@ -122,12 +129,44 @@ def bar_figures(df: pd.DataFrame, x: str, ys: list[str], group: str, title: str,
             axes[0, j].bar(np.arange(len(xs)) + gi * width, vals, width=width, color=color,
                            label=g if j == 0 else None)
     for j in range(len(ys)):
-        axes[0, j].set_xticks(np.arange(len(xs)) + width * (len(groups) - 1) / 2, xs, fontsize=8)
-        axes[0, j].set_title(y_labels[j], fontsize=10)
+        axes[0, j].set_xticks(np.arange(len(xs)) + width * (len(groups) - 1) / 2, xs, fontsize=FONT["tick"])
+        axes[0, j].set_title(y_labels[j], fontsize=FONT["panel"])
         axes[0, j].grid(alpha=0.3, axis="y")
-    pfig.update_layout(barmode="group", title=title, template="plotly_white", height=400,
+        axes[0, j].tick_params(axis="y", labelsize=FONT["tick"])
+    pfig.update_layout(barmode="group", title=title, template="plotly_white", font=PLOTLY_FONT, height=400,
                        margin=dict(l=50, r=20, t=70, b=50))
-    mfig.suptitle(title, fontsize=11)
-    mfig.legend(loc="lower center", ncol=min(4, len(groups)), fontsize=8, bbox_to_anchor=(0.5, -0.1))
+    mfig.suptitle(title, fontsize=FONT["title"])
+    mfig.legend(loc="lower center", ncol=min(4, len(groups)), fontsize=FONT["legend"], bbox_to_anchor=(0.5, -0.14))
     mfig.tight_layout()
     return pfig, mfig
+
+
+def plotly_js_source() -> str:
+    """Path of the plotly.js bundle that ships inside the ``plotly`` package (no network needed)."""
+    import os
+
+    import plotly
+
+    return os.path.join(os.path.dirname(plotly.__file__), "package_data", PLOTLY_JS)
+
+
+def write_html(figure: go.Figure, path) -> None:
+    """Write ``figure`` as a standalone HTML page that works offline (issue 10 §5).
+
+    plotly.js (4.8 MB) is not embedded in every page: one copy is placed in the folder above the figure's
+    (``results/plotly.min.js`` for ``results/<name>/<name>.html``) and each page loads it by a relative path,
+    so the committed results hold the library once and no page references a CDN. The page is written to a
+    temporary file and renamed (nothing half-written is left).
+    """
+    import os
+    import shutil
+    from pathlib import Path
+
+    from hen_demo.atomic import atomic_write
+
+    path = Path(path)
+    shared = path.parent.parent / PLOTLY_JS
+    src = plotly_js_source()
+    if not shared.exists() or shared.stat().st_size != os.path.getsize(src):
+        atomic_write(shared, lambda tmp: shutil.copyfile(src, tmp))
+    atomic_write(path, lambda tmp: figure.write_html(tmp, include_plotlyjs=f"../{PLOTLY_JS}", full_html=True))
