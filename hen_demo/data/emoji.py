@@ -228,6 +228,7 @@ def build_atlas(out_dir: str | Path | None = None, font_path=FONT_PATH, emoji_te
         "count": len(entries),
         "pixels_sha256": _pixels_sha256(sheet),
         "font": f"{font_name} ({Path(font_path).name})",
+        "font_sha256": hashlib.sha256(Path(font_path).read_bytes()).hexdigest(),
         "emoji_list": _list_version(emoji_test),
         "dropped": dropped,
         "emoji": [asdict(e) for e in entries],
