@@ -51,7 +51,76 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         build_bank("faces", "pixels", n=30, cache_dir=tmp_path, progress=boom)
     folder = tmp_path / "banks"
-    assert not folder.exists() or not list(folder.iterdir())
+    # no bank entry (JSON) and no temporary file; only finished chunks may remain for a resume
+    assert not folder.exists() or all(p.suffix == ".part" for p in folder.iterdir())
+
+
+def test_interrupted_build_resumes_from_its_chunks(tmp_path):
+    """A crash after the first chunk: the next build reuses that chunk and the bank equals an uninterrupted one."""
+    def crash_after_first_chunk(frac, desc):
+        if desc.startswith("encoding 16/"):  # the second chunk's first batch is done
+            raise RuntimeError("tab closed")
+
+    kw = dict(n=30, seed=1, cache_dir=tmp_path, batch_size=8, chunk_size=8)
+    with pytest.raises(RuntimeError):
+        build_bank("faces", "pixels", progress=crash_after_first_chunk, **kw)
+    parts = list((tmp_path / "banks").glob("*.part/chunk-*.safetensors"))
+    assert [p.name for p in parts] == ["chunk-0000000-0000008.safetensors"]
+    descs = []
+    bank = build_bank("faces", "pixels", progress=lambda f, d: descs.append(d), **kw)
+    assert bank.meta["resumed_items"] == 8 and not bank.meta["from_cache"]
+    assert any(d.startswith("resuming after 8 images") for d in descs)
+    ref = build_bank("faces", "pixels", n=30, seed=1, use_cache=False, batch_size=8)
+    assert torch.equal(bank.codes, ref.codes) and np.array_equal(bank.recon, ref.recon)
+    assert not list((tmp_path / "banks").glob("*.part"))  # merged, chunks removed
+
+
+def test_build_reports_an_estimated_time_before_encoding(tmp_path):
+    from hen_demo.data.bank_build import estimate_build_seconds, known_cost
+    descs = []
+    build_bank("faces", "pixels", n=40, cache_dir=tmp_path, batch_size=4, progress=lambda f, d: descs.append(d))
+    first_encode = next(i for i, d in enumerate(descs) if d.startswith("encoding 4/"))
+    assert any(d.startswith("about ") and "for 40 images" in d for d in descs[:first_encode])
+    enc = get_image_encoder("pixels")
+    cost = known_cost(enc, tmp_path)  # recorded by the build, per image
+    assert cost is not None and cost > 0
+    assert estimate_build_seconds(enc, 1000, tmp_path, measure=False) == pytest.approx(1000 * cost)
+
+
+def test_batch_size_fits_the_memory_budget(monkeypatch):
+    from hen_demo.data import bank_build
+    enc = get_image_encoder("pixels")
+    enc.activation_bytes_per_image = 100 * 1024 ** 2  # 100 MiB per image
+    monkeypatch.setattr(bank_build, "_available_ram", lambda: 8 * 1024 ** 3)  # 1 GiB budget (1/8)
+    assert bank_build.choose_batch_size(enc) == 10
+    assert bank_build.choose_batch_size(enc, 3) == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        bank_build.choose_batch_size(enc, -2)
+    enc.activation_bytes_per_image = 64 * 1024 ** 3  # bigger than the budget: one image at a time
+    assert bank_build.choose_batch_size(enc) == 1
+
+
+def test_cache_is_bounded_by_bytes_oldest_first(tmp_path, monkeypatch):
+    import os
+    import time
+    banks = tmp_path / "banks"
+    a = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
+    size_one = sum(p.stat().st_size for p in banks.iterdir())
+    b = build_bank("faces", "pixels", n=11, cache_dir=tmp_path)
+    old = time.time() - 100
+    os.utime(banks / f"{a.key}.json", (old, old))
+    os.utime(banks / f"{a.key}.safetensors", (old, old))
+    build_bank("faces", "pixels", n=11, cache_dir=tmp_path)  # a cache hit refreshes b's age
+    monkeypatch.setenv("HEN_BANK_CACHE_BYTES", str(int(2.5 * size_one)))
+    c = build_bank("faces", "pixels", n=12, cache_dir=tmp_path)
+    keys = {p.name.split(".")[0] for p in banks.iterdir()}
+    assert keys == {b.key, c.key}  # the least recently used (a) went first
+    monkeypatch.setenv("HEN_BANK_CACHE_BYTES", "1")  # smaller than any bank: only the newest stays
+    d = build_bank("faces", "pixels", n=13, cache_dir=tmp_path)
+    assert {p.name.split(".")[0] for p in banks.iterdir()} == {d.key}
+    monkeypatch.setenv("HEN_BANK_CACHE_BYTES", "lots")
+    with pytest.raises(ValueError, match="number of bytes"):
+        build_bank("faces", "pixels", n=14, cache_dir=tmp_path)
 
 
 def test_damaged_cache_is_rebuilt(tmp_path):

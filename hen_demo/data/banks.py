@@ -246,6 +246,7 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
     key = bank_cache_key(dataset, enc.fingerprint or enc.name, n, seed, tenc.fingerprint if tenc else None)
     cache_root = Path(cache_dir or default_cache_dir())
     banks_dir = cache_root / "banks"
+    budget = cache_budget_bytes() if use_cache else None  # a bad setting fails before any work
     if use_cache:
         cached = load_bank(key, cache_root)
         if cached is not None:
@@ -313,7 +314,7 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
         report(0.97, "saving to cache")
         bank.meta["cache_path"] = str(save_bank(bank, banks_dir))
         store.clear()
-        prune_bank_cache(banks_dir, keep={key})
+        prune_bank_cache(banks_dir, budget, keep={key})
     report(1.0, "done")
     return bank
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder, squared_distances
-from hen_demo.encoders.weights import local_folder
+from hen_demo.encoders.weights import local_folder, weights_digest
 
 LOGIT_LAPLACE_EPS = 0.1
 VOCAB = 8192
@@ -174,6 +174,10 @@ class DalleDVAE(ImageEncoder):
         self.latent_shape = (embed_dims, g, g)
         self.code_dim = embed_dims * g * g
         self.fingerprint = f"{fingerprint}:{image_size}:{embed_dims}"
+        # peak activations of one image (~8 live float maps of the widest level; for bank batch sizes)
+        n_hid = self.enc.blocks.input.w.shape[0]
+        self.activation_bytes_per_image = 8 * 4 * max(n_hid * (2 ** i) * (image_size // 2 ** i) ** 2
+                                                      for i in range(4))
 
     def _modules(self):
         return [self.enc, self.dec]
@@ -220,4 +224,4 @@ def load(name: str, weights_dir=None, image_size: int = 224, embed_dims: int = 3
     except ValueError as exc:
         raise EncoderUnavailable(f"{name} is unavailable: {exc} (weights in {folder})") from exc
     return DalleDVAE(enc, dec, image_size=image_size, embed_dims=embed_dims, name=name,
-                     fingerprint=f"dvae:{folder}")
+                     fingerprint=f"dvae:{weights_digest([enc, dec])}")  # the weights, not their path

@@ -102,6 +102,10 @@ class DiffusersAutoencoder(ImageEncoder):
         self.latent_shape = (int(ch), image_size // f, image_size // f)
         self.code_dim = int(ch * (image_size // f) ** 2)
         self.fingerprint = f"{name}:{kind}:{image_size}:{weights_digest([model])}"
+        # peak activations of one image: ~8 live float maps of the widest level (encoder and decoder mirror it);
+        # bank builds size their batches from it (data.bank_build.choose_batch_size)
+        widest = max(int(c) * (image_size // 2 ** i) ** 2 for i, c in enumerate(levels))
+        self.activation_bytes_per_image = 8 * 4 * widest
 
     def _modules(self):
         return [self.model]

@@ -110,3 +110,30 @@ def random_clip_text(seed: int = 0):
 
 def n_parameters(modules) -> int:
     return sum(p.numel() for m in modules for p in m.parameters())
+
+
+def save_random_clip(folder, seed: int = 0):
+    """Write a random-weight CLIP ViT-B/32 text tower + a small character-level tokenizer (the real BPE vocabulary
+    cannot be downloaded here; its special tokens keep their real ids 49406 / 49407, which the pooling reads) in the
+    layout ``$HEN_WEIGHTS_DIR/clip`` holds. Returns (tokenizer, model)."""
+    import json
+    import string
+    import tempfile
+    from pathlib import Path
+
+    from transformers import CLIPTokenizer
+
+    chars = string.ascii_lowercase + string.digits + ".,!?'-"
+    vocab = {}
+    for c in chars:
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = 49406, 49407
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        (Path(tmp) / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+        tok = CLIPTokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "merges.txt"))
+    model = random_clip_text(seed)
+    tok.save_pretrained(folder)
+    model.save_pretrained(folder, safe_serialization=True)
+    return tok, model

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from hen_demo.encoders.base import EncoderUnavailable, TextEncoder
-from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder
+from hen_demo.encoders.weights import hub_reason, in_hf_cache, local_folder, weights_digest
 
 REPO = "openai/clip-vit-base-patch32"
 MAX_TOKENS = 77
@@ -34,7 +34,8 @@ class ClipText(TextEncoder):
         self.tokenizer, self.model = tokenizer, model.eval()
         self.name, self.label = "clip", "CLIP ViT-B/32 text"
         self.code_dim = int(model.config.projection_dim)
-        self.fingerprint = f"clip:{source}"
+        self.fingerprint = f"clip:{weights_digest([model])}"  # the weights, not where they came from
+        self.source = source
 
     def _modules(self):
         return [self.model]
