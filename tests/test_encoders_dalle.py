@@ -80,3 +80,21 @@ def test_convert_cli_reports_missing_inputs(monkeypatch, capsys):
     assert "error" in capsys.readouterr().out
     assert main(["convert", "ldm", "--ckpt", "/nonexistent.ckpt", "--config", "/nonexistent.yaml",
                  "--out", "/tmp/never-written"]) == 2
+
+
+def test_converted_weights_of_another_model_are_refused(tmp_path, monkeypatch):
+    """Encoder and decoder files swapped (or another network's weights): a sentence, never random weights."""
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    enc = DalleEncoder(n_hid=16, n_blk=1, vocab=32)
+    dec = DalleDecoder(n_init=8, n_hid=16, n_blk=1, vocab=32)
+    folder = tmp_path / "dvae"
+    folder.mkdir()
+    save_file(dec.state_dict(), str(folder / "encoder.safetensors"))
+    save_file(enc.state_dict(), str(folder / "decoder.safetensors"))
+    monkeypatch.setenv("HEN_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(EncoderUnavailable, match="do not fit the D-VAE"):
+        get_image_encoder("dvae", image_size=32)
+    save_file({"conv.weight": torch.zeros(3, 3)}, str(folder / "encoder.safetensors"))
+    with pytest.raises(EncoderUnavailable, match="do not fit the D-VAE"):
+        get_image_encoder("dvae", image_size=32)

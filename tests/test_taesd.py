@@ -60,7 +60,7 @@ def test_a_folder_holding_another_model_is_refused(offline, monkeypatch):
                                  layers_per_block=1)
     kl.save_pretrained(offline / "taesd")
     monkeypatch.setenv("HEN_WEIGHTS_DIR", str(offline))
-    with pytest.raises(EncoderUnavailable, match="holds a AutoencoderKL, but taesd is a AutoencoderTiny"):
+    with pytest.raises(EncoderUnavailable, match="holds a AutoencoderKL model, but taesd needs a AutoencoderTiny model"):
         get_image_encoder("taesd")
 
 

@@ -136,8 +136,8 @@ def _check_class(folder, name: str, expected: str) -> None:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{folder}/config.json cannot be read ({exc})") from exc
     if found and found != expected:
-        raise ValueError(f"{folder} holds a {found}, but {name} is a {expected}; "
-                         f"it looks like the weights of another model")
+        raise ValueError(f"{folder} holds a {found} model, but {name} needs a {expected} model; "
+                         f"these look like the weights of another model")
 
 
 def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=None, allow_download: bool = True,
