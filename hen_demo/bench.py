@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--ui", action="store_true",
                         help="benchmark the app instead (hen_demo.ui.bench_ui; uses --json and --threads)")
+    parser.add_argument("--encoders", action="store_true",
+                        help="time the papers' encoders at their published sizes instead "
+                             "(hen_demo.encoders.bench_encoders; uses --json, --threads, --device)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"comma-separated NxKxBxT sizes (default {DEFAULT_SIZES})")
     parser.add_argument("--similarities", default="dot,l2", help="comma-separated: dot, l2 (default both)")
@@ -132,6 +135,10 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def run(args) -> int:
+    if getattr(args, "encoders", False):
+        from hen_demo.encoders import bench_encoders
+        return bench_encoders.main((["--json"] if args.json else []) + (["--threads", str(args.threads)] if args.threads
+                                   else []) + (["--device", "cuda"] if args.device == "cuda" else []))
     if getattr(args, "ui", False):
         try:
             from hen_demo.ui import bench_ui

@@ -75,3 +75,12 @@ def test_taesd_bank_and_fingerprint_follow_the_weights(offline, monkeypatch):
     bank_b = build_bank("photos", b, n=3, cache_dir=offline / "cache")
     assert bank_a.key != bank_b.key and not bank_b.meta["from_cache"]
     assert bank_a.codes.shape == (3, 2304) and bank_a.recon.shape == (3, 192, 192, 3)
+
+
+def test_encoder_benchmark_runs_on_taesd(tmp_path, monkeypatch):
+    """Smoke test of `python -m hen_demo bench --encoders` (a benchmark, not a timed test)."""
+    from hen_demo.encoders.bench_encoders import bench_encoder
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    row = bench_encoder("taesd", images=1, weights_dir=tmp_path)
+    assert row["code_dim"] == 2304 and row["params_M"] == pytest.approx(2.4, abs=0.1)
+    assert row["encode_s_per_item"] > 0 and row["decode_s_per_item"] > 0

@@ -141,6 +141,7 @@ def load_exported(js_path, encoder, text_encoder=None):
 
 # ---- where precomputed banks live ----------------------------------------------------------------------
 _STATUS: dict[str, str] = {}
+_LOGGED: set[str] = set()
 
 
 def _repo_folder(repo: str) -> Path | None:
@@ -187,7 +188,9 @@ def bank_folders() -> list[Path]:
             else:
                 out.append(folder)
     for msg in _STATUS.values():
-        log.warning("precomputed banks: %s", msg)
+        if msg not in _LOGGED:  # one line per problem, not one per build
+            _LOGGED.add(msg)
+            log.warning("precomputed banks: %s", msg)
     return out
 
 

@@ -345,6 +345,8 @@ def run(args) -> int:
     bar = tqdm(total=100, unit="%")
 
     def progress(frac, desc):
+        if desc.startswith(("about ", "resuming")):  # the estimate stays on screen
+            bar.write(desc)
         bar.set_description(desc)
         bar.n = int(round(100 * frac))
         bar.refresh()

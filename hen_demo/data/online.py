@@ -157,7 +157,7 @@ def load_hub_parquet(name: str, n: int, side: int, cache_dir=None):
     reason = parquet_unavailable_reason() or hub_unavailable_reason()
     if reason:
         raise ValueError(f"{name} is unavailable: {reason}")
-    import pandas as pd
+    import pyarrow.parquet as pq
     from huggingface_hub import hf_hub_download, list_repo_files
 
     repo, split, _, _ = HUB_DATASETS[name]
@@ -169,12 +169,16 @@ def load_hub_parquet(name: str, n: int, side: int, cache_dir=None):
     imgs, caps, ids, labels = [], [], [], []
     for fname in files:
         path = hf_hub_download(repo, fname, repo_type="dataset", cache_dir=cache_dir)
-        frame = pd.read_parquet(path).iloc[: n - len(imgs)]
-        a, b, c, d = rows_to_items(frame, name, side, start=len(imgs))
-        imgs += a
-        caps += b
-        ids += c
-        labels = None if d is None else (labels or []) + d
+        # read row batches and stop at n: a COCO shard holds ~2,500 full-size JPEGs (400 MB), not all needed
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
+            frame = batch.to_pandas().iloc[: n - len(imgs)]
+            a, b, c, d = rows_to_items(frame, name, side, start=len(imgs))
+            imgs += a
+            caps += b
+            ids += c
+            labels = None if d is None else (labels or []) + d
+            if len(imgs) >= n:
+                break
         if len(imgs) >= n:
             break
     if len(imgs) < n:
