@@ -171,3 +171,15 @@ def test_bench_bank_function_reports_build_and_cached_load():
     res = bench_bank(n=12, encoder="pixels", dataset="faces")
     assert res["n"] == 12 and res["code_dim"] == 2352
     assert res["build_s"] > 0 and res["cached_load_s"] >= 0 and isinstance(res["ok"], bool)
+
+
+def test_build_time_note_before_loading_anything(tmp_path):
+    from hen_demo.data.bank_build import build_time_note, record_cost
+    note = build_time_note("kl-f8", 1000, cache_root=tmp_path)
+    assert "1000 images with kl-f8 takes about 33 min" in note and "2-core CPU" in note
+    assert build_time_note("pixels", 1000, cache_root=tmp_path) == ""  # too fast to matter
+    enc = get_image_encoder("pixels")
+    enc.name = "kl-f8"  # pretend this machine measured kl-f8 at 0.5 s per image
+    record_cost(enc, tmp_path, 0.5)
+    assert "about 8 min" in build_time_note("kl-f8", 1000, cache_root=tmp_path)
+    assert "measured on this machine" in build_time_note("kl-f8", 1000, cache_root=tmp_path)

@@ -60,6 +60,7 @@ def record_cost(enc, cache_root, seconds_per_image: float) -> None:
     except (OSError, ValueError):
         costs = {}
     costs[_cost_key(enc)] = float(seconds_per_image)
+    costs[f"name:{enc.name}@{enc.device.type}"] = float(seconds_per_image)  # for notes before anything is loaded
     try:
         atomic_write_text(path, json.dumps(costs, indent=1, sort_keys=True))
     except OSError:  # a read-only cache only loses the estimate
@@ -85,6 +86,31 @@ def estimate_build_seconds(enc, n: int, cache_root, measure: bool = True) -> flo
         cost = measure_cost(enc)
         record_cost(enc, cache_root, cost)
     return None if cost is None else cost * int(n)
+
+
+# encode + decode seconds per image measured by ``python -m hen_demo bench --encoders`` on a shared 2-core CPU
+# (README, "What the papers' encoders cost on a CPU"); used until this machine has measured its own
+REFERENCE_CPU_COSTS = {"taesd": 0.15, "kl-f8": 1.97, "vq-f8": 1.71, "vq-f16": 3.13, "dvae": 4.98}
+
+
+def build_time_note(name: str, n: int, device_type: str = "cpu", cache_root=None) -> str:
+    """A sentence on how long a new bank of n images takes with encoder ``name`` (without loading it), for the UI;
+    "" for encoders too fast to matter. Uses this machine's measurement when there is one."""
+    from hen_demo.data.banks import default_cache_dir
+
+    try:
+        with open(_costs_file(cache_root or default_cache_dir()), encoding="utf-8") as f:
+            cost = json.load(f).get(f"name:{name}@{device_type}")
+        where = "measured on this machine"
+    except (OSError, ValueError, AttributeError):
+        cost = None
+    if not cost:
+        cost = REFERENCE_CPU_COSTS.get(name) if device_type == "cpu" else None
+        where = "measured on a 2-core CPU"
+    if not cost or cost * n < 20:
+        return ""
+    return (f"A new bank of {int(n)} images with {name} takes {format_duration(cost * n)} ({cost:.2g} s per image, "
+            f"{where}); it is cached afterwards, and an interrupted build resumes.")
 
 
 def format_duration(seconds: float) -> str:
