@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from hen_demo.__main__ import main
-from hen_demo.data import build_bank
-from hen_demo.data import bank_export
+from hen_demo.data import bank_export, build_bank
 from hen_demo.encoders import get_image_encoder
 
 

@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hen_demo.data import load_dataset
-from hen_demo.data import online
+from hen_demo.data import load_dataset, online
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

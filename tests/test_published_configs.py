@@ -26,11 +26,13 @@ PUBLISHED = {"kl-f8": ((4, 24, 24), 83.7), "vq-f8": ((4, 24, 24), 67.6), "vq-f16
 
 @pytest.fixture
 def weights(monkeypatch, tmp_path):
+    import shutil
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HEN_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.delenv("HEN_BANKS_DIR", raising=False)
     monkeypatch.delenv("HEN_BANKS_REPO", raising=False)
-    return tmp_path / "weights"
+    yield tmp_path / "weights"
+    shutil.rmtree(tmp_path, ignore_errors=True)  # hundreds of MB per model: not kept in pytest's tmp folders
 
 
 def _app_path(enc, tmp_path, name):
@@ -74,8 +76,9 @@ def test_published_diffusers_autoencoder_through_the_app(name, weights, tmp_path
     # the fingerprint follows the weights, not the folder: a copy elsewhere matches, other weights do not
     same = get_image_encoder(name, weights_dir=weights / name)
     assert same.fingerprint == enc.fingerprint
-    save_random_weights(name, tmp_path / "other" / name, seed=1)
-    other = get_image_encoder(name, weights_dir=tmp_path / "other" / name)
+    from hen_demo.encoders.pretrained import DiffusersAutoencoder
+    from hen_demo.encoders.published import random_diffusers_model
+    other = DiffusersAutoencoder(random_diffusers_model(name, seed=1), name, enc.image_size, "test")
     assert other.fingerprint != enc.fingerprint
     # encoder as the bank saw it: codes of the dataset's 128-px images resized to the model's side
     x = to_float_tensor(bank.images[:1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ def bench_encoder(name: str, images: int = 2, device: str = "cpu", repeats: int 
     from hen_demo.encoders import get_image_encoder, get_text_encoder
     from hen_demo.encoders.published import n_parameters, save_random_clip, save_random_weights
 
-    root = Path(weights_dir or tempfile.mkdtemp(prefix="hen-bench-enc-"))
+    root = Path(weights_dir or tempfile.mkdtemp(prefix="hen-bench-enc-"))  # removed below unless given
     folder = root / name
     old = os.environ.get("HEN_WEIGHTS_DIR")
     os.environ["HEN_WEIGHTS_DIR"] = str(root)
@@ -67,6 +68,8 @@ def bench_encoder(name: str, images: int = 2, device: str = "cpu", repeats: int 
                 "image_size": enc.image_size, "device": device, "encode_s_per_item": round(enc_s / images, 4),
                 "decode_s_per_item": round(dec_s / images, 4)}
     finally:
+        if weights_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
         if old is None:
             os.environ.pop("HEN_WEIGHTS_DIR", None)
         else:
