@@ -9,7 +9,8 @@ weights are). Separability statistics follow HEN Fig. 3 (cosine between queries 
 
 Image inputs: float tensors/arrays ``(B, 3, H, W)`` in [0, 1] or uint8 arrays ``(B, H, W, 3)``
 (a single image without the batch axis is accepted too). Vectors: ``(B, K)``, ``(N, K)``.
-SSIM comes from scikit-image (``structural_similarity``), not hand-written.
+SSIM comes from ``pytorch_msssim`` on torch tensors (any device, batched; Gaussian 11x11 window, sigma 1.5,
+Wang et al. 2004), checked against scikit-image's ``structural_similarity`` with the same window in the tests.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
+from pytorch_msssim import ssim as _ssim
 
 __all__ = [
     "mse",
     "one_minus_ssim",
+    "image_scores",
+    "nearest_index",
+    "verdict_from",
     "nearest_memory",
     "identity_accuracy",
     "effective_memories",
@@ -99,21 +103,57 @@ def mse(a, b) -> np.ndarray:
     return ((x - y) ** 2).reshape(len(x), -1).mean(axis=1)
 
 
-def one_minus_ssim(a, b) -> np.ndarray:
-    """Per-item 1 - SSIM (scikit-image ``structural_similarity``, ``data_range=1``, colour as channels).
+def _images_nchw(x, name: str, device) -> torch.Tensor:
+    """Any supported image batch -> float32 tensor (B, C, H, W) in [0, 1] on ``device``."""
+    if isinstance(x, torch.Tensor) and x.dtype != torch.uint8 and x.ndim == 4 and x.shape[1] in (1, 3):
+        t = x.detach().to(device, torch.float32)
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        return t
+    a = _images_hwc(x, name)  # (B, H, W, C) float64
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(device, torch.float32)
 
-    The default 7x7 window is shrunk (to the largest odd size that fits) for images smaller than 7 px.
+
+SSIM_WIN = 11  # Gaussian window side (sigma 1.5); shrunk to the largest odd size that fits smaller images
+
+
+def ssim_window(side: int) -> int:
+    win = min(SSIM_WIN, side if side % 2 == 1 else side - 1)
+    if win < 3:
+        raise ValueError(f"images must be at least 3x3 pixels for SSIM; got a side of {side}.")
+    return win
+
+
+def image_scores(a, b, device=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item (MSE, 1 - SSIM) of two image batches, computed batched on ``device`` (default: CPU).
+
+    Args:
+        a, b: float (B, 3, H, W) in [0, 1] (tensor or array) or uint8 (B, H, W, 3).
+    Returns: numpy (B,) float64 each. SSIM: ``pytorch_msssim.ssim`` (data_range 1, Gaussian window).
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    x, y = _images_nchw(a, "a", device), _images_nchw(b, "b", device)
+    if x.shape != y.shape:
+        raise ValueError(f"the two image batches must have the same size to be compared; got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)} (as (B, C, H, W)).")
+    if x.shape[0] == 0:
+        return np.zeros(0), np.zeros(0)
+    m = ((x - y) ** 2).flatten(1).mean(1)  # (B,)
+    win = ssim_window(min(x.shape[2], x.shape[3]))
+    out = []
+    for i in range(0, x.shape[0], 1024):  # bounds the (b, C, H, W) filter buffers
+        out.append(_ssim(x[i : i + 1024], y[i : i + 1024], data_range=1.0, size_average=False, win_size=win))
+    s = torch.cat(out)  # (B,)
+    return m.double().cpu().numpy(), (1.0 - s).double().cpu().numpy()
+
+
+def one_minus_ssim(a, b, device=None) -> np.ndarray:
+    """Per-item 1 - SSIM (``pytorch_msssim``, data_range 1, Gaussian 11x11 window, sigma 1.5, colour channels
+    averaged; the window shrinks to the largest odd size that fits images smaller than 11 px).
+
     Returns: numpy (B,) float64; 0 for identical images.
     """
-    x, y = _pair(a, b)
-    side = min(x.shape[1], x.shape[2])
-    win = min(7, side if side % 2 == 1 else side - 1)
-    if win < 3:
-        raise ValueError(f"images must be at least 3x3 pixels for SSIM; got {x.shape[1]}x{x.shape[2]}.")
-    out = np.empty(len(x))
-    for i in range(len(x)):
-        out[i] = 1.0 - structural_similarity(x[i], y[i], channel_axis=-1, data_range=1.0, win_size=win)
-    return out
+    return image_scores(a, b, device)[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +177,20 @@ def nearest_memory(states, patterns, chunk: int = 4096) -> np.ndarray:
         d = p_sq[None, :] - 2.0 * block @ p.T  # (b, N); ||s||^2 is constant per row
         out.append(d.argmin(1))
     return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def nearest_index(states: torch.Tensor, patterns: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """argmin_n ||s - xi_n||^2 for states (B, K) against patterns (N, K), on the patterns' device: (B,) int64.
+
+    Torch only (no CPU round trip), via ||xi||^2 - 2 s.xi (||s||^2 is constant per row), in row chunks.
+    """
+    if states.ndim != 2 or patterns.ndim != 2 or states.shape[1] != patterns.shape[1]:
+        raise ValueError(f"states (B, K) and patterns (N, K) must share K; got {tuple(states.shape)} and "
+                         f"{tuple(patterns.shape)}.")
+    s = states.to(patterns.device, patterns.dtype)
+    p_sq = (patterns * patterns).sum(1)  # (N,)
+    out = [(p_sq[None] - 2.0 * s[i : i + chunk] @ patterns.T).argmin(1) for i in range(0, s.shape[0], chunk)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=patterns.device)
 
 
 def identity_accuracy(states, patterns, targets) -> float:
@@ -300,21 +354,19 @@ class RetrievalVerdict:
     top_weight: float
 
 
-def verdict(weights, target: int | None = None, threshold: float = 0.9) -> RetrievalVerdict:
-    """Classify one retrieval from its final weights (1, N) or (N,)."""
-    p = _probabilities(weights)
-    if p.shape[0] != 1:
-        raise ValueError(f"verdict takes the weights of one query; got {p.shape[0]} rows.")
+def verdict_from(top_index: int, top_weight: float, n_above: int, n_eff: float, target: int | None = None,
+                 threshold: float = 0.9) -> RetrievalVerdict:
+    """Classify one retrieval from the statistics of its final weights (computed on the device, see
+    ``hen_demo.memory.hopfield.weight_stats``): the winner (argmax), its weight, how many weights exceed 5 %
+    and 1 / sum p^2. The ONE definition of success: correct = (winner == target); "retrieved" = correct and
+    the winner holds >= threshold; "wrong" = not correct and it holds >= threshold; else "metastable"."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
-    p = p[0]
-    top = int(p.argmax())
-    w = float(p[top])
-    k = int((p > 0.05).sum())
+    top, w, k = int(top_index), float(top_weight), int(n_above)
     if w < threshold:
         kind = "metastable"
         # when the weight is spread so thin that no memory reaches 5 %, count with 1/sum p^2 instead
-        k = max(k, 2, int(round(float(effective_memories(p)[0]))))
+        k = max(k, 2, int(round(float(n_eff))))
         text = (f"Metastable: the state is a mixture of about {k} memories; the strongest, #{top}, "
                 f"holds only {w:.0%} of the weight.")
         if target is not None and top != target:
@@ -326,3 +378,14 @@ def verdict(weights, target: int | None = None, threshold: float = 0.9) -> Retri
         kind = "retrieved"
         text = f"Retrieved memory #{top}: it holds {w:.0%} of the weight."
     return RetrievalVerdict(kind=kind, k=k, text=text, top_index=top, top_weight=w)
+
+
+def verdict(weights, target: int | None = None, threshold: float = 0.9) -> RetrievalVerdict:
+    """Classify one retrieval from its final weights (1, N) or (N,) (see :func:`verdict_from`)."""
+    p = _probabilities(weights)
+    if p.shape[0] != 1:
+        raise ValueError(f"verdict takes the weights of one query; got {p.shape[0]} rows.")
+    p = p[0]
+    top = int(p.argmax())
+    return verdict_from(top, float(p[top]), int((p > 0.05).sum()), float(effective_memories(p)[0]), target,
+                        threshold)

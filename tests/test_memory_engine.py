@@ -226,3 +226,20 @@ def test_numpy_inputs_accepted():
     xi = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     out = HopfieldMemory(xi, beta=3.0).retrieve(xi[:2], steps=3)
     assert out.states.shape == (2, 4)
+
+
+def test_a_change_of_beta_reaches_retrieve_and_stream():
+    """retrieve and stream share one step loop: setting beta changes both, and they agree after the change."""
+    xi = _bank(n=25, k=8).float()
+    q = _noisy(xi.double(), [0, 1, 2, 3], sigma=0.8).float()
+    mem = HopfieldMemory(xi, "l2", beta=0.01)
+    soft_r = mem.retrieve(q, steps=30).states
+    soft_s = list(mem.stream(q, steps=30, fast=True))[-1].state
+    mem.beta = 50.0
+    sharp_r = mem.retrieve(q, steps=30).states
+    sharp_s = list(mem.stream(q, steps=30, fast=True))[-1].state
+    assert (soft_r - sharp_r).abs().max() > 1e-2 and (soft_s - sharp_s).abs().max() > 1e-2
+    torch.testing.assert_close(sharp_r, sharp_s, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(soft_r, soft_s, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="beta"):
+        mem.beta = -1.0

@@ -124,3 +124,90 @@ def test_two_images_bound_to_one_caption_give_a_mixture(pixels):
     w = dict(zip(frame.topk_indices, frame.topk_weights))
     assert w[2] == pytest.approx(w[7], rel=1e-4) and w[2] + w[7] > 0.9
     assert frame.n_eff == pytest.approx(2.0, rel=0.1)
+
+
+# ---- MemoryConfig / RunOptions / batched pipeline (issue 12) -------------------------------------
+from hen_demo.memory import HopfieldMemory, calibrated_beta  # noqa: E402
+from hen_demo.pipeline import HIST_BINS, MemoryConfig, RunOptions  # noqa: E402
+
+
+def test_memory_config_takes_beta_absolute_or_relative(pixels):
+    bank = _bank(pixels, n=15, seed=4)
+    with pytest.raises(ValueError, match="not both"):
+        MemoryConfig(bank, pixels, beta=1.0, beta_relative=1.0)
+    for bad in (0.0, -2.0, float("nan")):
+        with pytest.raises(ValueError, match="beta"):
+            MemoryConfig(bank, pixels, beta=bad)
+        with pytest.raises(ValueError, match="relative beta"):
+            MemoryConfig(bank, pixels, beta_relative=bad)
+    with pytest.raises(ValueError, match="limit"):
+        MemoryConfig(bank, pixels, beta=1e12)
+    rel = HENPipeline(MemoryConfig(bank, pixels, beta_relative=0.5))
+    assert rel.beta == pytest.approx(calibrated_beta(bank.codes, 0.5))
+    assert rel.beta_relative == pytest.approx(0.5)
+    ab = HENPipeline(MemoryConfig(bank, pixels, beta=rel.beta))
+    assert ab.beta_relative == pytest.approx(0.5, rel=1e-6)
+    assert HENPipeline(MemoryConfig(bank, pixels)).beta_relative == pytest.approx(1.0)  # default: calibrated
+
+
+def test_run_options_are_validated_with_the_engines_rules():
+    for kw, word in ((dict(steps=0), "steps"), (dict(tol=-1.0), "tol"), (dict(topk=-1), "topk"),
+                     (dict(every=0), "k-th")):
+        with pytest.raises(ValueError, match=word):
+            RunOptions(**kw)
+    assert RunOptions(steps=20.0).steps == 20  # a slider's float is fine when whole
+
+
+def test_batch_of_one_equals_the_streams_last_frame(pixels):
+    bank = _bank(pixels, n=25, seed=5)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2", beta_relative=0.05))
+    q = pipe.encode_image(corrupt_query(bank.images[7], pixels.image_size, "noise", 0.4, seed=3))
+    opts = RunOptions(steps=40, tol=1e-7)
+    last = list(pipe.stream(q, opts, target=7))[-1]
+    batch = pipe.run(q, opts, targets=[7])
+    r = last.result
+    assert batch.winner[0] == r.winner and batch.correct[0] == r.correct and batch.nn_index[0] == r.nn_index
+    assert batch.verdicts[0].kind == r.verdict.kind
+    assert abs(batch.images[0].astype(int) - r.retrieved.astype(int)).max() <= 1
+    assert batch.mse[0] == pytest.approx(r.mse, abs=1e-5)
+    assert batch.one_minus_ssim[0] == pytest.approx(r.one_minus_ssim, abs=1e-4)
+    assert r.nn_index == int(np.argmin(((bank.codes - q) ** 2).sum(1)))  # the ceiling: one-shot L2 NN
+
+
+def test_streaming_every_kth_frame_equals_the_full_stream_at_kept_frames(pixels):
+    bank = _bank(pixels, n=30, seed=6)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2", beta_relative=0.02))
+    q = pipe.encode_image(corrupt_query(bank.images[2], pixels.image_size, "occlude-bottom", 0.5))
+    full = list(pipe.stream(q, RunOptions(steps=30, tol=1e-8), target=2))
+    assert len(full) > 6
+    kept = list(pipe.stream(q, RunOptions(steps=30, tol=1e-8, every=3), target=2))
+    by_t = {f.t: f for f in full}
+    assert [f.t for f in kept] == [t for t in by_t if t % 3 == 0 or t == full[-1].t]
+    for f in kept:
+        g = by_t[f.t]
+        assert f.topk_indices == g.topk_indices and f.n_eff == pytest.approx(g.n_eff, rel=1e-5)
+        assert abs(f.image.astype(int) - g.image.astype(int)).max() <= 1
+        assert f.cos_hist.sum() == 30 and f.cos_hist.shape == (HIST_BINS,)
+    assert kept[-1].result.correct == full[-1].result.correct
+
+
+def test_verdict_and_correctness_agree_on_random_banks():
+    rng = np.random.default_rng(0)
+    enc = SimpleNamespace(image_size=8, decode=lambda c: torch.zeros(c.shape[0], 3, 8, 8))
+    kinds = set()
+    for seed in range(6):
+        xi = torch.from_numpy(rng.normal(size=(40, 16))).float()
+        blank = np.zeros((40, 8, 8, 3), np.uint8)
+        bank = SimpleNamespace(codes=xi, recon=blank, images=blank, captions=None, text_codes=None)
+        pipe = HENPipeline(MemoryConfig(bank, enc, similarity=["l2", "dot", "cosine"][seed % 3],
+                                        beta_relative=[0.003, 0.03, 1.0][seed // 2]))
+        q = xi + torch.from_numpy(rng.normal(scale=1.0, size=xi.shape)).float()
+        t = np.where(rng.random(40) < 0.3, rng.permutation(40), np.arange(40))  # some targets wrong on purpose
+        b = pipe.run(q, RunOptions(steps=20), targets=t)
+        for i, v in enumerate(b.verdicts):
+            kinds.add(v.kind)
+            assert v.top_index == b.winner[i] and b.correct[i] == (b.winner[i] == t[i])
+            assert (v.kind == "retrieved") == (bool(b.correct[i]) and b.top_weight[i] >= 0.9)
+            assert (v.kind == "wrong") == (not b.correct[i] and b.top_weight[i] >= 0.9)
+        assert b.identity == pytest.approx(b.correct.mean())
+    assert kinds == {"retrieved", "wrong", "metastable"}  # every branch was exercised

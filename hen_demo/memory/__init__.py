@@ -4,7 +4,7 @@ Modern Hopfield retrieval (HEN eq. 2/6; U-Hop eq. 1.2, 2.4) with its energies (H
 the kernel memory network (HEN eq. 3), U-Hop's learned kernel and layer (U-Hop Alg. 1-2), and the
 classical memories (``hen_demo.memory.classical``). Public API (contract §1):
 
-    HopfieldMemory, RetrievalResult, RetrievalStep, LinearKernel, pick_device,
+    HopfieldMemory, RetrievalResult, RetrievalStep, LinearKernel, pick_device, calibrated_beta, BETA_MAX,
     KernelMemoryNetwork, fit_uhop_kernel, UHopFit, separation_loss, exact_retrieval_condition,
     uhop_memory, UHopLayer, and the classical memories (HebbianHopfield, CorrelationMemory,
     DenseAssociativeMemory, capacity helpers)
@@ -20,8 +20,9 @@ from .classical import (
     measure_recall,
     recall_fraction,
 )
+from .calibration import calibrated_beta
 from .devices import pick_device
-from .hopfield import HopfieldMemory, RetrievalResult, RetrievalStep
+from .hopfield import BETA_MAX, HopfieldMemory, RetrievalResult, RetrievalStep
 from .kmn import KernelMemoryNetwork
 from .separation import parse_separation, separate
 from .similarity import SIMILARITY_NAMES, LinearKernel
@@ -29,7 +30,7 @@ from .uhop import UHopFit, exact_retrieval_condition, fit_uhop_kernel, separatio
 from .uhop_layer import UHopLayer
 
 __all__ = [
-    "HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device",
+    "HopfieldMemory", "RetrievalResult", "RetrievalStep", "LinearKernel", "pick_device", "calibrated_beta", "BETA_MAX",
     "SIMILARITY_NAMES", "parse_separation", "separate",
     "KernelMemoryNetwork", "UHopFit", "exact_retrieval_condition", "fit_uhop_kernel", "separation_loss",
     "uhop_memory", "UHopLayer",

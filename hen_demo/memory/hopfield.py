@@ -26,12 +26,17 @@ class RetrievalResult:
 
     states: torch.Tensor  # (B, K) final states
     energies: torch.Tensor  # (T+1, B) energy at steps 0..T; rows after a query converged repeat its value
-    weights: torch.Tensor  # (B, N) Sep(beta sim(Xi, s)) at the final state
+    weights: torch.Tensor | None  # (B, N) Sep(beta sim(Xi, s)) at the final state (None: keep_weights=False)
     steps: int  # T, the largest number of updates any query ran
     converged: torch.Tensor  # (B,) bool: the last update moved less than tol
     topk_indices: torch.Tensor  # (B, k) memories with the largest final weights
     topk_weights: torch.Tensor  # (B, k) their weights
     n_steps: torch.Tensor | None = None  # (B,) int64 updates run per query
+    # from the final weights, computed on the device (see weight_stats)
+    n_eff: torch.Tensor | None = None  # (B,) 1 / sum p^2
+    top_index: torch.Tensor | None = None  # (B,) int64 argmax_n p_n
+    top_weight: torch.Tensor | None = None  # (B,) max_n p_n
+    n_above: torch.Tensor | None = None  # (B,) int64 count of p_n > 0.05
 
 
 @dataclass
@@ -41,10 +46,28 @@ class RetrievalStep:
     t: int
     state: torch.Tensor  # (B, K)
     energy: torch.Tensor  # (B,)
-    weights: torch.Tensor  # (B, N) Sep(beta sim(Xi, s_t)), the weights producing s_{t+1}
+    weights: torch.Tensor  # (B, N) Sep(beta sim(Xi, s_t)), the weights producing s_{t+1} (on the memory's device)
     topk_indices: torch.Tensor  # (B, k)
     topk_weights: torch.Tensor  # (B, k)
     converged: torch.Tensor  # (B,) bool
+    # computed on the device (None from models that do not compute them): the verdict's inputs
+    n_eff: torch.Tensor | None = None  # (B,) 1 / sum_n p_n^2 (p renormalised)
+    top_index: torch.Tensor | None = None  # (B,) int64 argmax_n p_n
+    top_weight: torch.Tensor | None = None  # (B,) max_n p_n (renormalised)
+    n_above: torch.Tensor | None = None  # (B,) int64 memories with p_n > 0.05
+
+
+@dataclass
+class _Tick:
+    """One step of ``HopfieldMemory._dynamics`` (device tensors, updated in place by later steps)."""
+
+    t: int
+    state: torch.Tensor  # (b, K) s_t
+    energy: torch.Tensor  # (b,) E(s_t)
+    weights: torch.Tensor | None  # (b, N) Sep(beta sim(Xi, s_t)) on ticks that asked for them
+    converged: torch.Tensor  # (b,) bool
+    n_steps: torch.Tensor  # (b,) updates run per query
+    last: bool
 
 
 def _check_finite(x: torch.Tensor, what: str) -> None:
@@ -90,14 +113,20 @@ def as_queries(queries, dim: int, device: torch.device, dtype: torch.dtype) -> t
     return q
 
 
+BETA_MAX = 1e8  # the engine's range: beta * scores stay far inside float32 (logits are max-shifted anyway)
+
+
 def check_beta(beta) -> float:
-    """beta (inverse temperature) as a positive finite float, or a ValueError."""
+    """beta (inverse temperature) as a positive finite float <= BETA_MAX, or a ValueError."""
     try:
         beta = float(beta)
     except (TypeError, ValueError):
         raise ValueError(f"beta must be a positive number; got {beta!r}.") from None
     if not (beta > 0 and np.isfinite(beta)):
         raise ValueError(f"beta (inverse temperature) must be a positive finite number; got {beta!r}.")
+    if beta > BETA_MAX:
+        raise ValueError(f"beta = {beta:g} is above the engine's limit of {BETA_MAX:g}; use a smaller beta "
+                         "(or a relative beta, see calibrated_beta).")
     return beta
 
 
@@ -116,6 +145,16 @@ def check_run_options(steps, tol, topk, n_memories: int) -> tuple[int, float, in
     if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 0:
         raise ValueError(f"topk must be a whole number >= 0; got {topk!r}.")
     return int(steps), tol, min(int(topk), n_memories)
+
+
+def weight_stats(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The verdict's inputs from weights p (B, N), on p's device: (n_eff = 1 / sum p^2, argmax, max, count > 0.05),
+    rows renormalised to sum 1 first (poly separations are unnormalised). Small CPU tensors (B,)."""
+    pf = accurate(p).abs()
+    pf = pf / pf.sum(-1, keepdim=True).clamp_min(1e-30)
+    n_eff = 1.0 / (pf * pf).sum(-1).clamp_min(1e-30)
+    top_w, top_i = pf.max(-1)
+    return n_eff.float().cpu(), top_i.cpu(), top_w.float().cpu(), (pf > 0.05).sum(-1).cpu()
 
 
 def moved_less(new: torch.Tensor, old: torch.Tensor, tol: float) -> torch.Tensor:
@@ -159,6 +198,7 @@ class HopfieldMemory:
         xi = as_patterns(patterns, self.device, self.dtype)
         self.sim = PreparedSimilarity(similarity, xi)  # validates the similarity
         self.separation = parse_separation(separation)
+        self._fast_step = None
         self.beta = beta = check_beta(beta)
         if self.separation.kind == "poly" and self.sim.name in ("l2", "manhattan"):
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "
@@ -236,9 +276,21 @@ class HopfieldMemory:
                 mask = None
         return steps, tol, mask, k
 
+    # ---- beta (HEN eq. 2): changing it reaches retrieve and stream alike ---------------------
+    @property
+    def beta(self) -> float:
+        return self._beta
+
+    @beta.setter
+    def beta(self, value) -> None:
+        self._beta = check_beta(value)
+        fast = getattr(self, "_fast_step", None)
+        if fast is not None:
+            self._fast_step = FastAttentionStep(self.sim, self._beta, fast.method)
+
     # ---- retrieval --------------------------------------------------------------------------
     def retrieve(self, queries, steps: int = 100, tol: float = 1e-6, clamp=None, topk: int = 5,
-                 fast: bool | None = None) -> RetrievalResult:
+                 fast: bool | None = None, keep_weights: bool = True) -> RetrievalResult:
         """Run the dynamics from each query until it converges or ``steps`` updates are done.
 
         Args:
@@ -249,20 +301,24 @@ class HopfieldMemory:
                 HEN Fig. 4). With clamping the update is the CCCP step restricted to the free dims.
             topk: how many of the largest final weights to report.
             fast: override the constructor's ``fast`` (False = plain reference path).
+            keep_weights: False = do not copy the (B, N) final weights to the CPU (``weights`` is None);
+                top-k and the verdict's inputs (n_eff, top_index, top_weight, n_above) are always there.
         """
         q = self._queries(queries)
         steps, tol, mask, k = self._options(steps, tol, clamp, topk)
-        use_fast = (self.fast if fast is None else bool(fast)) and self._fast_step is not None
+        use_fast = self._use_fast(fast)
         rows = max(1, _CHUNK_ELEMENTS // self.n_memories)  # bounds every (rows, N) matrix, fast path included
         parts = [self._retrieve_block(q[i : i + rows], steps, tol, mask, use_fast) for i in range(0, q.shape[0], rows)]
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
-        weights = torch.cat([p[2] for p in parts])
+        weights = torch.cat([p[2] for p in parts])  # (B, N) on the device
         idx, vals = topk_cpu(weights, k)
+        n_eff, top_i, top_w, n_above = weight_stats(weights)
         return RetrievalResult(
             states=torch.cat([p[0] for p in parts]).float().cpu(),
             energies=energies.float().cpu(),
-            weights=weights.float().cpu(),
+            weights=weights.float().cpu() if keep_weights else None,
+            n_eff=n_eff, top_index=top_i, top_weight=top_w, n_above=n_above,
             steps=int(T),
             converged=torch.cat([p[4] for p in parts]).cpu(),
             topk_indices=idx,
@@ -270,77 +326,98 @@ class HopfieldMemory:
             n_steps=torch.cat([p[5] for p in parts]).cpu(),
         )
 
+    def _use_fast(self, fast: bool | None) -> bool:
+        return (self.fast if fast is None else bool(fast)) and self._fast_step is not None
+
     def _retrieve_block(self, q: torch.Tensor, steps: int, tol: float, mask, use_fast: bool):
-        """Dynamics for one block of queries (b, K). Returns states, energies (T+1, b), weights, T,
-        converged (b,), n_steps (b,)."""
+        """Dynamics for one block of queries (b, K) through :meth:`_dynamics`. Returns states, energies
+        (T+1, b), weights (b, N), T, converged (b,), n_steps (b,)."""
+        energies = []
+        for tick in self._dynamics(q, steps, tol, mask, use_fast, weights_every=0):
+            energies.append(tick.energy.clone())  # (b,) converged rows repeat their final energy
+        return tick.state, torch.stack(energies), tick.weights, tick.t, tick.converged, tick.n_steps
+
+    def _step_rows(self, cur: torch.Tensor, use_fast: bool):
+        """One update of states cur (b, K): (T(cur) (b, K), E(cur) (b,), weights (b, N) or None on the fast path)."""
+        if use_fast:
+            new, lse = self._fast_step.step(cur)
+            return new, energy_from_lse(self.sim, cur, lse, self.beta).to(accurate(cur).dtype), None
+        p, e = self._evaluate(cur)
+        return p @ self.patterns, e, p
+
+    def _weights_rows(self, cur: torch.Tensor, use_fast: bool):
+        """Weights (b, N) and energies (b,) at states cur (b, K), without an update."""
+        if use_fast:
+            w, lse = self._fast_step.weights(cur)  # one pass over the logits gives both
+            return w.to(self.dtype), energy_from_lse(self.sim, cur, lse, self.beta).to(accurate(cur).dtype)
+        return self._evaluate(cur)
+
+    def _dynamics(self, q: torch.Tensor, steps: int, tol: float, mask, use_fast: bool,
+                  weights_every: int = 1) -> Iterator[_Tick]:
+        """THE retrieval loop shared by retrieve and stream (HEN eq. 2 / 6, U-Hop eq. 1.2).
+
+        Yields one :class:`_Tick` per step t = 0..T (t = 0 is the query): the states s_t (b, K), their
+        energies, converged flags and update counts, all on the working device and updated in place.
+        A query stops once its update moved less than ``tol`` (``moved_less``) and leaves the active set;
+        clamped dims are reset to the query after every update. ``weights_every`` = k > 0: the weights
+        (b, N) at s_t are filled on every k-th tick and on the last; 0: on the last tick only. Asking for
+        weights never changes the updates (they always come from the same kernel), so every k gives the
+        same trajectory.
+        """
         b = q.shape[0]
         s = q.clone()  # (b, K) current states of all queries
-        e_dtype = accurate(q).dtype  # energies at least in float32
-        energies = torch.full((steps + 1, b), float("nan"), dtype=e_dtype, device=self.device)
+        energy = torch.full((b,), float("nan"), dtype=accurate(q).dtype, device=self.device)  # (b,)
         n_steps = torch.zeros(b, dtype=torch.long, device=self.device)
         converged = torch.zeros(b, dtype=torch.bool, device=self.device)
-        active = torch.arange(b, device=self.device)  # rows still moving
-        for t in range(steps):
-            cur = s[active]
-            if use_fast:
-                new, lse = self._fast_step.step(cur)
-                energies[t, active] = energy_from_lse(self.sim, cur, lse, self.beta).to(e_dtype)
+        evaluate = torch.arange(b, device=self.device)  # rows whose state changed since their last evaluation
+        for t in range(steps + 1):
+            moving = evaluate[~converged[evaluate]]  # rows that will be updated after this tick
+            last = t == steps or moving.numel() == 0
+            weights = None
+            if not last:
+                new, e, p = self._step_rows(s[moving], use_fast)  # (m, K), (m,)
+                energy[moving] = e
+                done_rows = evaluate[converged[evaluate]]  # just converged: only their energy is new
+                if done_rows.numel():
+                    energy[done_rows] = self._weights_rows(s[done_rows], use_fast)[1]
+                if weights_every > 0 and t % weights_every == 0:
+                    weights = p if p is not None and moving.numel() == b else self._weights_rows(s, use_fast)[0]
             else:
-                p, e = self._evaluate(cur)
-                energies[t, active] = e
-                new = p @ self.patterns
+                weights, e = self._weights_rows(s, use_fast)  # (b, N), (b,)
+                energy[evaluate] = e[evaluate]
+            yield _Tick(t, s, energy, weights, converged, n_steps, last)
+            if last:
+                return
             if mask is not None:
-                new[:, mask] = q[active][:, mask]
-            done = moved_less(new, cur, tol)
-            s[active] = new
-            n_steps[active] = t + 1
-            converged[active[done]] = True
-            active = active[~done]
-            if active.numel() == 0:
-                break
-        if use_fast:  # weights and energy at the final states, from the fast path's logits
-            w, lse = self._fast_step.weights(s)
-            w, e_final = w.to(self.dtype), energy_from_lse(self.sim, s, lse, self.beta).to(e_dtype)
-        else:
-            w, e_final = self._evaluate(s)
-        T = int(n_steps.max())
-        energies = energies[: T + 1]
-        cols = torch.arange(b, device=self.device)
-        for r in range(T + 1):  # row n_steps[b] is the final state's energy; later rows repeat it
-            later = n_steps <= r
-            energies[r, cols[later]] = e_final[later]
-        return s, energies, w, T, converged, n_steps
+                new[:, mask] = q[moving][:, mask]
+            done = moved_less(new, s[moving], tol)
+            s[moving] = new
+            n_steps[moving] = t + 1
+            converged[moving[done]] = True
+            evaluate = moving
 
-    def stream(self, query, steps: int = 100, tol: float = 1e-6, clamp=None, topk: int = 5) -> Iterator[RetrievalStep]:
-        """Yield every step of the dynamics for the UI (reference path: the weights are needed each step).
+    def stream(self, query, steps: int = 100, tol: float = 1e-6, clamp=None, topk: int = 5,
+               every: int = 1, fast: bool | None = False) -> Iterator[RetrievalStep]:
+        """Yield steps of the dynamics for the UI: every ``every``-th step and the last (same loop as retrieve).
 
         Step t = 0 is the query itself. Converged queries keep their state; the stream ends when all
-        queries converged or ``steps`` updates were made. The last frame's states equal
-        ``retrieve(..., fast=False).states``.
+        queries converged or ``steps`` updates were made. Per frame only small tensors reach the CPU:
+        states (B, K), energies, top-k, 1 / sum p^2 and the count of weights above 5 %, all computed on the
+        device; ``weights`` (B, N) stays on the device. ``fast`` = False (default) runs the reference
+        path, whose last frame equals ``retrieve(..., fast=False)``.
         """
         q = self._queries(query)
         steps, tol, mask, k = self._options(steps, tol, clamp, topk)
-        s = q.clone()
-        p, e = self._evaluate(s)
-        converged = torch.zeros(s.shape[0], dtype=torch.bool, device=self.device)
-        yield self._frame(0, s, e, p, converged, k)
-        for t in range(1, steps + 1):
-            active = (~converged).nonzero().squeeze(1)
-            cur = s[active]
-            new = p[active] @ self.patterns
-            if mask is not None:
-                new[:, mask] = q[active][:, mask]
-            done = moved_less(new, cur, tol)
-            s[active] = new
-            converged[active[done]] = True
-            p_new, e_new = self._evaluate(new)
-            p[active], e[active] = p_new, e_new
-            yield self._frame(t, s, e, p, converged, k)
-            if bool(converged.all()):
-                break
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every (stream every k-th step) must be a whole number >= 1; got {every!r}.")
+        for tick in self._dynamics(q, steps, tol, mask, self._use_fast(fast), weights_every=int(every)):
+            if tick.weights is not None:
+                yield self._frame(tick.t, tick.state, tick.energy, tick.weights, tick.converged, k)
 
     def _frame(self, t, s, e, p, converged, k) -> RetrievalStep:
         idx, vals = topk_cpu(p, k)
+        n_eff, top_i, top_w, n_above = weight_stats(p)  # (B,) each, computed on the device
         return RetrievalStep(t=t, state=s.float().cpu().clone(), energy=e.float().cpu().clone(),
-                             weights=p.float().cpu().clone(), topk_indices=idx, topk_weights=vals,
-                             converged=converged.cpu().clone())
+                             weights=p.clone(), topk_indices=idx, topk_weights=vals,
+                             converged=converged.cpu().clone(), n_eff=n_eff, top_index=top_i,
+                             top_weight=top_w, n_above=n_above)

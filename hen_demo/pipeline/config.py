@@ -1,0 +1,101 @@
+"""Plain dataclass configs of a HEN pipeline: what the memory is (``MemoryConfig``) and how one call runs (``RunOptions``).
+
+Each value is validated once, where it enters, with the engine's own rules (``hen_demo.memory.hopfield``:
+``check_beta``, ``check_run_options``; ``hen_demo.memory.calibration.check_relative``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hen_demo.memory.calibration import check_relative
+from hen_demo.memory.hopfield import BETA_MAX, check_beta, check_run_options
+
+__all__ = ["MemoryConfig", "RunOptions", "RetrievalConfig", "BETA_MAX"]
+
+
+@dataclass
+class MemoryConfig:
+    """The memory a :class:`HENPipeline` is built from (HEN eq. 1-2, 5-7).
+
+    Give beta absolute OR relative, not both; with neither, ``beta_relative = 1`` (calibrated: as sharp for
+    every representation, see ``hen_demo.memory.calibrated_beta``).
+    """
+
+    bank: object  # a hen_demo.data.MemoryBank: codes (N, K), recon, images, captions, text_codes
+    encoder: object  # the ImageEncoder the bank was built with (encode / decode)
+    similarity: str = "l2"  # f_sim: "dot" | "l2" | "manhattan" | "cosine"
+    separation: str = "softmax"  # "softmax" | "sparsemax" | "entmax:<alpha>" | "poly:<n>"
+    beta: float | None = None  # absolute inverse temperature (HEN eq. 2)
+    beta_relative: float | None = None  # beta relative to the bank's calibration (1 = nearest-neighbour sharp)
+    device: str | torch.device | None = None  # None / "auto" = GPU when present
+    dtype: torch.dtype | None = None  # float32 by default; bfloat16 / float16 on a GPU only
+    cross_modal: bool = False  # memories are [image code; text code] (HEN sec. 3.2)
+    bind: tuple[int, int] | None = None  # (i, j): memory j carries memory i's caption (HEN Fig. 6)
+    text_weight: float = 1.0  # scale of the text half in cross-modal memories
+
+    def __post_init__(self):
+        if self.beta is not None and self.beta_relative is not None:
+            raise ValueError("Give beta either as an absolute value or as a relative value, not both.")
+        if self.beta is not None:
+            self.beta = check_beta(self.beta)
+        else:
+            self.beta_relative = check_relative(1.0 if self.beta_relative is None else self.beta_relative)
+        if self.bank is None or getattr(self.bank, "codes", None) is None:
+            raise ValueError("A memory bank with codes is needed to build the memory.")
+
+    def memory_key(self) -> tuple:
+        """The hashable settings that define the Hopfield memory (for caches; bank and encoder excluded)."""
+        return (self.similarity, self.separation, self.beta, self.beta_relative, str(self.device),
+                str(self.dtype), self.cross_modal, self.bind, float(self.text_weight))
+
+
+@dataclass
+class RunOptions:
+    """How one retrieval call runs (validated here, with the engine's rules)."""
+
+    steps: int = 50  # T, the most updates run
+    tol: float = 1e-6  # a query stops when its update moves less than tol * max(1, ||s||)
+    topk: int = 5  # memories reported per frame
+    clamp: torch.Tensor | None = field(default=None, repr=False)  # (K,) bool, True = held at the query
+    every: int = 1  # stream every k-th frame (and always the last)
+
+    def __post_init__(self):
+        self.steps, self.tol, self.topk = check_run_options(
+            int(self.steps) if isinstance(self.steps, (float, np.floating)) and float(self.steps).is_integer()
+            else self.steps, self.tol, self.topk, n_memories=2**62)
+        if isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer)) or self.every < 1:
+            raise ValueError(f"Stream every k-th frame needs a whole number k >= 1; got {self.every!r}.")
+        self.every = int(self.every)
+
+
+@dataclass
+class RetrievalConfig:
+    """Older all-in-one config (memory and run settings); kept for callers. New code: MemoryConfig + RunOptions."""
+
+    similarity: str = "l2"
+    separation: str = "softmax"
+    beta: float | None = 1.0  # absolute beta (ignored when beta_relative is set)
+    steps: int = 50
+    tol: float = 1e-6
+    topk: int = 5
+    beta_relative: float | None = None
+
+    def validate(self) -> None:
+        """Raise ValueError with a sentence a user understands when a field is out of range."""
+        if self.beta_relative is not None:
+            check_relative(self.beta_relative)
+        else:
+            check_beta(self.beta)
+        self.run_options()
+
+    def run_options(self, clamp=None, every: int = 1) -> RunOptions:
+        return RunOptions(steps=self.steps, tol=self.tol, topk=self.topk, clamp=clamp, every=every)
+
+    def memory_config(self, bank, encoder, **kw) -> MemoryConfig:
+        beta = None if self.beta_relative is not None else self.beta
+        return MemoryConfig(bank, encoder, similarity=self.similarity, separation=self.separation, beta=beta,
+                            beta_relative=self.beta_relative, **kw)
