@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast-method", default="auto", choices=["auto", "sdpa", "matmul"],
                         help="fast-path kernel: auto (sdpa on CPU, fused matmul elsewhere), sdpa, matmul")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--load", action="store_true",
+                        help="load-test the app: launch it on 127.0.0.1 and drive it with --clients users "
+                             "(hen_demo.bench_load)")
+    from hen_demo import bench_load
+
+    bench_load.add_arguments(parser)
 
 
 def _parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
@@ -135,6 +141,10 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def run(args) -> int:
+    if getattr(args, "load", False):
+        from hen_demo import bench_load
+
+        return bench_load.run(args)
     if getattr(args, "encoders", False):
         from hen_demo.encoders import bench_encoders
         return bench_encoders.main((["--json"] if args.json else []) + (["--threads", str(args.threads)] if args.threads

@@ -21,6 +21,7 @@ from hen_demo.memory.classical import (
     modern_hopfield_step,
     random_bipolar,
 )
+from hen_demo.ui import limits
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import gallery_strip, labelled_grid, sklearn_digit_patterns, state_image
 from hen_demo.ui.teaching_figures import bar_figure, capacity_figure
@@ -211,14 +212,14 @@ def build_sections(patterns: gr.State, latex):
     attn_text = gr.Markdown(latex_delimiters=latex)
 
     spur_btn.click(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text])
-    curve_btn.click(capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
+    curve_btn.click(capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot], **limits.heavy_events())
     # moving the N slider re-stores and re-measures (about a second on a laptop CPU)
     cap_P.release(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text]).then(
         capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
     dam_btn.click(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
     for c in (dam_n, dam_count):
         c.release(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
-    dam_cap_btn.click(dam_capacity_plot, [dam_n, dam_D], [dam_plot, dam_table])
+    dam_cap_btn.click(dam_capacity_plot, [dam_n, dam_D], [dam_plot, dam_table], **limits.heavy_events())
     attn_inputs = [patterns, attn_index, attn_flip, attn_beta]
     for c in (attn_index, attn_flip, attn_beta):
         c.change(attention_demo, attn_inputs, [attn_query, attn_new, attn_plot, attn_text])

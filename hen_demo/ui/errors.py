@@ -1,40 +1,137 @@
-"""Turn the package's ValueErrors (bad user input) into ``gr.Error`` popups the user can read.
+"""Every failure a user can reach becomes a sentence; the log gets one line for theirs, a traceback for ours.
 
-The package raises ``ValueError`` (or a subclass such as ``EncoderUnavailable``) with a sentence meant
-for a person, at the place the bad value enters. The UI shows that sentence; anything else is a bug and
-propagates unchanged (Gradio then shows a generic error and logs the traceback).
+The package raises ``ValueError`` (or a subclass such as ``EncoderUnavailable``) with a sentence meant for a
+person, at the place the bad value enters. :func:`user_errors` shows that sentence in a ``gr.Error`` popup and
+logs one line. Any other exception is a bug: the log gets the traceback under a short id, and the user sees a
+sentence with the same id (so an operator can find it). A request that runs past the time limit
+(``limits.caps().time_limit``) is stopped at its next progress report or streamed frame, with a sentence.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import time
+import uuid
 
 import gradio as gr
 
+log = logging.getLogger("hen_demo.ui")
+
+# library messages a user can provoke, and what they mean in plain words
+_PLAIN = [
+    ("unpacking long long", "A number is too large (seeds go from 0 to 4,294,967,295). Type a smaller number."),
+    ("Python int too large", "A number is too large (seeds go from 0 to 4,294,967,295). Type a smaller number."),
+    ("Seed must be between", "The seed must be a whole number from 0 to 4,294,967,295. Type a smaller number."),
+    ("cannot identify image file", "This file could not be read as an image (PNG, JPEG, WebP, ...). "
+                                   "Try another file, or save it again as PNG."),
+    ("decompression bomb", "The image is too large to open here (more than 4,096 px a side). Scale it down."),
+    ("out of memory", "The server ran out of memory for this request. Try a smaller N or fewer steps."),
+]
+
+
+def refuse(message: str) -> gr.Error:
+    """The gr.Error for an expected refusal: stays on screen, and Gradio prints no traceback for it."""
+    return gr.Error(message, duration=None, print_exception=False)
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside a handler (from its progress callback or between frames) past its time limit."""
+
+
+def plain_message(exc: BaseException) -> str | None:
+    """A sentence for a library error a user can cause (None when the error is not one of those)."""
+    text = str(exc)
+    for needle, sentence in _PLAIN:
+        if needle.lower() in text.lower():
+            return sentence
+    return None
+
+
+def _time_limit() -> float:
+    from hen_demo.ui.limits import caps
+
+    return caps().time_limit
+
+
+def _timeout_error(name: str, limit: float) -> gr.Error:
+    log.info("request %s stopped at the %.0f s time limit", name, limit)
+    return refuse(f"This request ran past the {limit:.0f} s time limit and was stopped. Try a smaller N, fewer "
+                  "steps or iterations, or a smaller experiment size.")
+
+
+def _translate(exc: BaseException, name: str) -> gr.Error:
+    """The gr.Error a user sees for ``exc`` (logs it: one line if expected, traceback + id if not)."""
+    if isinstance(exc, TimeLimitExceeded):
+        return _timeout_error(name, float(exc.args[0]) if exc.args else _time_limit())
+    plain = plain_message(exc)
+    if isinstance(exc, ValueError) or plain is not None:
+        message = plain or str(exc)
+        log.info("user error in %s: %s", name, message)
+        return refuse(message)
+    error_id = uuid.uuid4().hex[:8]
+    log.error("unexpected error %s in %s", error_id, name, exc_info=exc)
+    return refuse(f"Something went wrong on the server (error id {error_id}). Try again, or with other settings; "
+                  f"if it keeps happening, report the id.")  # the traceback is in the log under that id
+
+
+def _with_deadline(progress, deadline: float, limit: float):
+    """A progress callback that raises TimeLimitExceeded once ``deadline`` (time.monotonic) has passed."""
+
+    class _Deadlined:
+        def __call__(self, *args, **kwargs):
+            if time.monotonic() > deadline:
+                raise TimeLimitExceeded(limit)
+            return progress(*args, **kwargs)
+
+        def __getattr__(self, item):  # tqdm(), track_tqdm, ... pass through
+            return getattr(progress, item)
+
+    return _Deadlined()
+
 
 def user_errors(fn):
-    """Decorator for event handlers (plain functions or generators): ValueError -> gr.Error(message)."""
+    """Decorator for event handlers (plain functions or generators): errors -> gr.Error with a sentence,
+    and the request's time limit enforced at each progress report / streamed frame."""
+    name = getattr(fn, "__name__", "handler")
+
+    def prepare(kwargs):
+        limit = _time_limit()
+        deadline = time.monotonic() + limit
+        if "progress" in kwargs and kwargs["progress"] is not None:
+            kwargs["progress"] = _with_deadline(kwargs["progress"], deadline, limit)
+        return deadline, limit
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
+            deadline, limit = prepare(kwargs)
             try:
-                yield from fn(*args, **kwargs)
-            except gr.Error:
+                for item in fn(*args, **kwargs):
+                    yield item
+                    if time.monotonic() > deadline:
+                        raise TimeLimitExceeded(limit)
+            except gr.Error as exc:
+                log.info("refused in %s: %s", name, exc.message)
+                exc.print_exception = False
                 raise
-            except ValueError as exc:
-                raise gr.Error(str(exc), duration=None) from exc
+            except Exception as exc:
+                raise _translate(exc, name) from exc
 
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        prepare(kwargs)
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as exc:
+            log.info("refused in %s: %s", name, exc.message)
+            exc.print_exception = False
             raise
-        except ValueError as exc:
-            raise gr.Error(str(exc), duration=None) from exc
+        except Exception as exc:
+            raise _translate(exc, name) from exc
 
     return wrapper

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from hen_demo.experiments.registry import EXPERIMENTS, run_experiment
+from hen_demo.ui import limits
 from hen_demo.ui.errors import user_errors
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -56,7 +56,8 @@ def _available_encoders() -> list[str]:
 def _run(name: str, size: str, encoders: list[str], seed: float, progress=gr.Progress()):
     # make_config ignores "encoders" for the experiments that have no such field (U-Hop, classical)
     overrides = {"seed": int(seed), "encoders": list(encoders) if encoders else None}
-    out = Path(tempfile.mkdtemp(prefix=f"hen_{name}_"))
+    limits.check_encoders(encoders)
+    out = limits.run_folder(name)  # one folder for the UI's runs; only the newest few are kept
     progress(0.0, desc=f"starting {name}")
     result, paths = run_experiment(name, size, overrides, out=out,
                                    progress=lambda f, d="": progress(float(f), desc=d or name))
@@ -107,5 +108,6 @@ def build_tab() -> None:
     csv = gr.File(label="CSV", interactive=False)
 
     name.change(_about, name, about)
-    run_btn.click(_run, [name, size, encoders, seed], [plot, table, findings, image, csv], concurrency_limit=1)
+    run_btn.click(_run, [name, size, encoders, seed], [plot, table, findings, image, csv],
+                  **limits.heavy_events())  # one heavy job at a time, app-wide
     load_btn.click(_load, name, [plot, table, findings, image, csv])

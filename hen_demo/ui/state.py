@@ -11,11 +11,12 @@ Other tabs use :data:`RESOURCES` (``RESOURCES.bank(...)``, ``RESOURCES.encoder(.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import contextlib
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from hen_demo.cache import DEFAULT_MAX_AGE, ByteCache, budget_from_env
 from hen_demo.data import build_bank, list_datasets
 from hen_demo.encoders import (
     EncoderUnavailable,
@@ -26,6 +27,7 @@ from hen_demo.encoders import (
 )
 from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, RetrievalConfig
+from hen_demo.ui import limits
 
 UNAVAILABLE = "(unavailable: {reason})"
 DEFAULT_DATASET = "tiles"
@@ -35,36 +37,21 @@ SEPARATIONS = ["softmax", "sparsemax", "entmax:1.5", "poly:3", "poly:10"]
 
 
 class _LRU:
-    """A small thread-safe least-recently-used cache; ``get(key, make)`` builds a value once."""
+    """One kind of object (encoders, banks, ...) in the app's shared byte-bounded cache: ``get(key, make)``.
 
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict = {}
+    All kinds share one budget (env ``HEN_CACHE_BYTES``, default ``hen_demo.cache.DEFAULT_BUDGET``), weighed in
+    bytes with shared buffers counted once (a pipeline holds its bank), least recently used evicted first, and
+    entries unused for ``HEN_CACHE_MAX_AGE`` seconds (default 3600) dropped.
+    """
+
+    def __init__(self, cache: ByteCache, tag: str):
+        self._view = cache.namespace(tag)
 
     def get(self, key, make: Callable[[], object]):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # only one thread builds a given key; others wait and reuse it
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            value = make()
-            with self._lock:
-                self._items[key] = value
-                self._items.move_to_end(key)
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
+        return self._view.get(key, make)
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._view.clear()
 
 
 @dataclass(frozen=True)
@@ -79,13 +66,18 @@ class BankKey:
 class Resources:
     """Process-wide caches. ``device`` is picked once (GPU when present)."""
 
-    def __init__(self, max_banks: int = 6, max_memories: int = 16):
+    def __init__(self, budget: int | None = None, max_age: float | None = None):
+        """Args: budget: bytes all caches may hold together (default env ``HEN_CACHE_BYTES``, else 1.5 GiB);
+        max_age: seconds an unused entry is kept (default env ``HEN_CACHE_MAX_AGE``, else 3600)."""
         self.device = pick_device()
-        self._encoders = _LRU(8)
-        self._text_encoders = _LRU(4)
-        self._banks = _LRU(max_banks)
-        self._datasets = _LRU(4)
-        self._pipelines = _LRU(max_memories)
+        if max_age is None:
+            max_age = float(os.environ.get("HEN_CACHE_MAX_AGE") or DEFAULT_MAX_AGE)
+        self.cache = ByteCache(budget_from_env() if budget is None else budget, max_age=max_age, name="resources")
+        self._encoders = _LRU(self.cache, "encoder")
+        self._text_encoders = _LRU(self.cache, "text-encoder")
+        self._banks = _LRU(self.cache, "bank")
+        self._datasets = _LRU(self.cache, "dataset")
+        self._pipelines = _LRU(self.cache, "pipeline")
 
     def encoder(self, name: str):
         """The image encoder ``name`` (raises EncoderUnavailable, a ValueError, with the reason)."""
@@ -114,14 +106,21 @@ class Resources:
 
     def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
              progress: Callable[[float, str], None] | None = None):
-        """The memory bank (cached in memory here and on disk by ``build_bank``)."""
+        """The memory bank (cached in memory here and on disk by ``build_bank``).
+
+        ``n`` is snapped to the N sliders' grid (:func:`snap_n`), so an off-grid N from a script reuses a bank
+        instead of building and keeping another one; a large build takes the shared heavy slot.
+        """
+        n = snap_n(dataset, n)
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
 
         def make():
             # pass the cached encoder objects, so their weights are loaded once per process
             tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
-            return build_bank(dataset, self.encoder(encoder), n=int(n), seed=int(seed), text_encoder=tenc,
-                              progress=progress, device=self.device)
+            slot = limits.heavy_slot() if int(n) > limits.caps().heavy_bank else contextlib.nullcontext()
+            with slot:
+                return build_bank(dataset, self.encoder(encoder), n=int(n), seed=int(seed), text_encoder=tenc,
+                                  progress=progress, device=self.device)
 
         return self._banks.get(key, make)
 
@@ -129,6 +128,7 @@ class Resources:
                  bind: tuple[int, int] | None = None, text_weight: float = 1.0, progress=None) -> HENPipeline:
         """A HEN pipeline (bank + encoder + Hopfield memory) for ``key`` and the memory part of ``config``."""
         config.validate()
+        key = replace(key, n=snap_n(key.dataset, key.n))  # the bank's N (on the sliders' grid)
         mkey = (key, config.similarity, config.separation, float(config.beta), cross_modal, bind, float(text_weight))
 
         def make():
@@ -224,13 +224,27 @@ def check_available(kind: str, name: str) -> None:
     raise ValueError(f"Unknown {kind} '{name}'.")
 
 
-def gpu(fn):
-    """Wrap an event handler with ``spaces.GPU`` on Hugging Face ZeroGPU Spaces, when ``spaces`` is installed.
+_SIZES: dict[str, int | None] = {}
 
-    Elsewhere the handler is returned unchanged (the device is picked once, GPU when present).
+
+def snap_n(dataset: str, n) -> int:
+    """N on the N sliders' grid (10, 20, ... and the dataset's size), capped in public mode (ValueError)."""
+    if dataset not in _SIZES:
+        _SIZES[dataset] = dataset_size(dataset)
+    return limits.snap_n(n, _SIZES[dataset])
+
+
+GPU_DURATION = int(os.environ.get("HEN_GPU_DURATION", "60"))  # s of ZeroGPU time one request may hold
+
+
+def gpu(fn, duration: int | None = None):
+    """Wrap an event handler with ``spaces.GPU(duration=...)`` on Hugging Face ZeroGPU Spaces, when the
+    ``spaces`` package is installed; the handlers return numpy images and CPU tensors, never CUDA ones.
+
+    Elsewhere (``spaces`` absent) the handler is returned unchanged (the device is picked once, GPU when present).
     """
     try:
         import spaces  # only installed on Hugging Face Spaces
     except ImportError:
         return fn
-    return spaces.GPU(fn)
+    return spaces.GPU(duration=int(duration or GPU_DURATION))(fn)

@@ -24,7 +24,7 @@ from hen_demo.data.images import to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
 from hen_demo.metrics import identity_accuracy, nearest_memory
-from hen_demo.ui import state
+from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
@@ -263,10 +263,10 @@ def build_tab() -> None:
     inputs = [dataset, encoder, n, kind, amount, iterations, lr, t, beta, steps, query_index]
     outputs = [loss_plot, hist_plot, table, margin_plot, exact_text, exact_gallery, query_img, plain_img, uhop_img,
                target_img, energy_plot, status]
-    run_btn.click(run_uhop, inputs, outputs)
+    run_btn.click(run_uhop, inputs, outputs, **limits.heavy_events())
 
     def pick_latent():
         enc, note = latent_choice()
         return gr.update(value=enc), note
 
-    latent_btn.click(pick_latent, None, [encoder, status]).then(run_uhop, inputs, outputs)
+    latent_btn.click(pick_latent, None, [encoder, status]).then(run_uhop, inputs, outputs, **limits.heavy_events())

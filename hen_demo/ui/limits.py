@@ -1,0 +1,320 @@
+"""What one request may ask of a shared server: public-mode caps, N on the slider's grid, image sizes, disk.
+
+A public demo (a Hugging Face Space, a class on one laptop) serves anonymous users on two cores and 16 GB, so
+the server enforces, whatever a browser or a script sends:
+
+* **N on the slider's grid** (:func:`snap_n`): N = 15 would build and keep another bank next to N = 10 and 20.
+* **Image sizes** (:func:`guard_inputs`): every image input (Image, ImageEditor, Sketchpad) has its pixel size read
+  from the file header *before* Gradio decodes it (the editor decodes its background, layers and composite in
+  ``preprocess``; a 316 kB 10,000 × 10,000 PNG took 11.7 s and 300 MB there), and PIL refuses decompression bombs.
+* **Seeds** in 0 .. 2**32 - 1 (NumPy's range), said in a sentence instead of "Overflow when unpacking long long".
+* **Public mode** (``HEN_PUBLIC=1``, on when ``SPACE_ID`` is set, off with ``HEN_PUBLIC=0``): caps on N, steps T,
+  U-Hop's Stage I iterations and experiment sizes (:data:`PUBLIC_CAPS`); run the app locally to lift them.
+* **Heavy work takes turns** (:data:`HEAVY`, :func:`heavy_slot`): experiments, Stage I fits, capacity sweeps and
+  bank builds above :attr:`Caps.heavy_bank` images share one slot, so two of them never split the two cores.
+* **Disk**: experiment runs from the UI go to one folder that keeps only the newest few (:func:`run_folder`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from hen_demo.data.images import MAX_SIDE
+from hen_demo.ui.errors import refuse
+
+MAX_FILE_SIZE = os.environ.get("HEN_MAX_FILE_SIZE", "10mb")  # launch(max_file_size=...): larger uploads refused
+QUEUE_MAX = int(os.environ.get("HEN_QUEUE_MAX", "64"))  # requests waiting at once; the next is told to retry
+SEED_MAX = 2**32 - 1
+N_STEP, N_MIN = 10, 10  # the N sliders' grid: 10, 20, 30, ... and the dataset's size at the top
+HEAVY = "heavy"  # the concurrency_id every heavy event shares (concurrency_limit=1)
+KEEP_RUNS = 4  # experiment runs kept on disk from the UI
+
+
+def public_mode() -> bool:
+    """True on a public server: ``HEN_PUBLIC=1``, or a Hugging Face Space (``SPACE_ID`` set) unless ``HEN_PUBLIC=0``."""
+    flag = os.environ.get("HEN_PUBLIC", "").strip().lower()
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return flag in ("1", "true", "yes", "on") or bool(os.environ.get("SPACE_ID"))
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Per-request limits. ``None`` = no cap."""
+
+    max_n: int | None = None  # memories N in one bank
+    max_steps: int | None = None  # retrieval steps T
+    max_iterations: int | None = None  # U-Hop Stage I iterations
+    experiment_sizes: tuple[str, ...] | None = None  # experiment sizes the UI may run
+    max_encoders: int | None = None  # encoders one experiment run may compare
+    time_limit: float = 900.0  # s one request may run before it is stopped with a message
+    heavy_bank: int = 3000  # banks with more images than this are built in the shared heavy slot
+
+
+LOCAL_CAPS = Caps()
+PUBLIC_CAPS = Caps(max_n=5000, max_steps=100, max_iterations=100, experiment_sizes=("tiny",), max_encoders=2,
+                   time_limit=120.0)
+
+
+def caps() -> Caps:
+    """The caps in force now (read from the environment each time, so tests can switch modes)."""
+    base = PUBLIC_CAPS if public_mode() else LOCAL_CAPS
+    raw = os.environ.get("HEN_TIME_LIMIT")
+    if raw:
+        base = Caps(**{**base.__dict__, "time_limit": float(raw)})
+    return base
+
+
+LOCAL_HINT = "Run the app on your own machine (python -m hen_demo serve) to go further."
+
+
+# ---- N --------------------------------------------------------------------------------------------------
+def snap_n(n, size: int | None) -> int:
+    """N on the sliders' grid (10, 20, 30, ... and ``size`` itself), nearest value, within 1 .. ``size``.
+
+    Raises ValueError for a missing or non-numeric N, and for N above the public cap.
+    """
+    if n is None:
+        raise ValueError("Choose how many memories N to store.")
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        raise ValueError(f"N must be a whole number of memories (got {n!r}).") from None
+    if n != n or n in (float("inf"), float("-inf")):
+        raise ValueError("N must be a whole number of memories.")
+    top = int(size) if size else None
+    if top is not None and top <= N_MIN:
+        return top
+    snapped = max(N_MIN, int(round((n - N_MIN) / N_STEP)) * N_STEP + N_MIN)
+    if top is not None and (snapped > top or n >= top):
+        snapped = top
+    cap = caps().max_n
+    if cap is not None and snapped > cap:
+        raise ValueError(f"This public demo stores at most {cap:,} memories (N = {snapped:,} was asked). "
+                         f"Choose a smaller N. {LOCAL_HINT}")
+    return snapped
+
+
+def cap_n(size: int) -> int:
+    """The largest N a slider should offer for a dataset of ``size`` images."""
+    cap = caps().max_n
+    return int(size) if cap is None else min(int(size), cap)
+
+
+# ---- heavy work -----------------------------------------------------------------------------------------
+_HEAVY_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def heavy_slot(what: str = "this job"):
+    """Hold the one heavy slot (for heavy work started inside a light event, e.g. a large bank build)."""
+    with _HEAVY_LOCK:
+        yield
+
+
+def heavy_events() -> dict:
+    """Keyword arguments for a heavy event's registration: ``.click(fn, ..., **heavy_events())``."""
+    return {"concurrency_id": HEAVY, "concurrency_limit": 1}
+
+
+# ---- images ---------------------------------------------------------------------------------------------
+def configure_pil() -> None:
+    """PIL refuses to decode more than 2 × MAX_SIDE² pixels (DecompressionBombError) and warns above MAX_SIDE²."""
+    Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+
+
+def too_large_sentence(width: int, height: int) -> str:
+    return (f"The image is {width:,} × {height:,} px; the largest side accepted is {MAX_SIDE:,} px. "
+            f"Scale it down (the encoders work at 28-256 px) and try again.")
+
+
+def _image_size(item) -> tuple[int, int] | None:
+    """(width, height) from an image file's header (FileData, path, bytes), without decoding it."""
+    if item is None:
+        return None
+    path = getattr(item, "path", None)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        src = io.BytesIO(bytes(item))
+    elif path is not None or isinstance(item, (str, Path)):
+        src = str(path if path is not None else item)
+        if not os.path.exists(src):
+            return None
+    else:
+        return None
+    try:
+        with Image.open(src) as im:
+            return im.size
+    except Image.DecompressionBombError:
+        return (10**9, 10**9)  # PIL read the header and refused: far above the limit
+    except Exception as exc:  # not an image / truncated
+        raise refuse("This file could not be read as an image (PNG, JPEG, WebP, ...). "
+                       "Try another file, or save it again as PNG.") from exc
+
+
+def check_editor_payload(component, payload) -> None:
+    """Refuse an image input's payload (Image: FileData; ImageEditor: background, layers, composite) whose
+    images are larger than MAX_SIDE a side, reading only their headers (gr.Error with a sentence)."""
+    if payload is None:
+        return
+    parts = []
+    if hasattr(payload, "background") or hasattr(payload, "layers"):
+        if getattr(payload, "id", None) is not None and hasattr(component, "blob_storage"):
+            cached = component.blob_storage.get(payload.id)
+            if cached is not None:
+                parts += [cached.background, cached.composite, *(cached.layers or [])]
+        parts += [getattr(payload, "background", None), getattr(payload, "composite", None),
+                  *(getattr(payload, "layers", None) or [])]
+    else:
+        parts.append(payload)
+    for part in parts:
+        size = _image_size(part)
+        if size is not None and max(size) > MAX_SIDE:
+            raise refuse(too_large_sentence(*size) if max(size) < 10**9 else
+                           f"The image is far larger than {MAX_SIDE:,} px a side. Scale it down and try again.")
+
+
+def check_seed(value) -> None:
+    if value is None:
+        return
+    try:
+        ok = float(value) == float(value) and 0 <= float(value) <= SEED_MAX
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise refuse(f"The seed must be a whole number from 0 to {SEED_MAX:,} (got {value}). "
+                       "Type a smaller number; any seed in that range gives a reproducible result.")
+
+
+def _cap_check(label: str, cap: int, what: str):
+    def check(value):
+        if value is not None and float(value) > cap:
+            raise refuse(f"This public demo allows at most {cap:,} {what} ({label} = {value:g} was asked). "
+                           f"Choose a smaller value. {LOCAL_HINT}")
+
+    return check
+
+
+_GUARDED: dict[type, type] = {}
+
+
+def _guarded_class(cls: type) -> type:
+    """A subclass of component ``cls`` whose preprocess first runs the instance's ``_hen_checks``.
+
+    It keeps the frontend's component (``is_template``: Gradio then names it after ``cls``) and the class id.
+    Swapping the class (not patching the instance) survives Gradio's per-session copies of a component.
+    """
+    if cls in _GUARDED:
+        return _GUARDED[cls]
+
+    def preprocess(self, payload):
+        for check in getattr(self, "_hen_checks", ()):
+            check(self, payload)
+        return cls.preprocess(self, payload)
+
+    meta = type(cls)
+    # the metaclass's own __new__ is skipped: it would write a .pyi stub file; the events are the base's
+    sub = super(meta, meta).__new__(meta, f"Checked{cls.__name__}", (cls,), {
+        "preprocess": preprocess, "is_template": True, "__module__": __name__,
+        "get_component_class_id": classmethod(lambda c: cls.get_component_class_id()),
+    })
+    _GUARDED[cls] = sub
+    return sub
+
+
+def _add_check(block, check) -> None:
+    if not isinstance(type(block), type) or type(block) not in _GUARDED.values():
+        block.__class__ = _guarded_class(type(block))
+    block._hen_checks = [*getattr(block, "_hen_checks", ()), check]
+
+
+def _label(block) -> str:
+    return str(getattr(block, "label", "") or "").lower()
+
+
+def guard_inputs(demo: gr.Blocks) -> dict[str, int]:
+    """Add the server-side checks to every input of ``demo`` (call after the tabs are built).
+
+    Image / ImageEditor / Sketchpad: size from the header before decoding. Numbers labelled "seed": 0 .. 2**32-1.
+    Public mode: sliders for N (labels with "memories n" / "n memories"), steps T ("steps t") and Stage I
+    iterations ("iterations") get their maximum capped (the browser shows the cap) and refuse more with a
+    sentence; the experiment size radio ("size" with "tiny") offers the allowed sizes only.
+    Returns how many components of each kind were guarded (the tests check none was missed).
+    """
+    c = caps()
+    counts = {"image": 0, "seed": 0, "n": 0, "steps": 0, "iterations": 0, "experiment": 0}
+    for block in demo.blocks.values():
+        label = _label(block)
+        if isinstance(block, (gr.Image, gr.ImageEditor)):  # Sketchpad / Paint are ImageEditors
+            _add_check(block, check_editor_payload)
+            counts["image"] += 1
+        elif isinstance(block, gr.Number) and "seed" in label:
+            _add_check(block, lambda self, value: check_seed(value))
+            counts["seed"] += 1
+        elif isinstance(block, gr.Slider):
+            for key, words, cap, what in (
+                ("n", ("memories n", "n memories"), c.max_n, "memories"),
+                ("steps", ("steps t",), c.max_steps, "retrieval steps"),
+                ("iterations", ("iterations",), c.max_iterations, "Stage I iterations"),
+            ):
+                if any(w in label for w in words):
+                    counts[key] += 1
+                    if cap is not None:
+                        block.maximum = min(block.maximum, cap)
+                        if block.value is not None and not callable(block.value) and block.value > cap:
+                            block.value = cap
+                        check = _cap_check(block.label, cap, what)
+                        _add_check(block, lambda self, value, check=check: check(value))
+        elif isinstance(block, gr.Radio) and label == "size" and c.experiment_sizes is not None:
+            counts["experiment"] += 1
+            allowed = [ch for ch in block.choices if ch[1] in c.experiment_sizes]
+            block.choices = allowed or block.choices
+            if block.value not in c.experiment_sizes:
+                block.value = c.experiment_sizes[0]
+
+            def check_size(self, value, sizes=c.experiment_sizes):
+                if value not in sizes:
+                    raise refuse(f"This public demo runs experiments at size {' or '.join(sizes)} only "
+                                   f"('{value}' was asked). {LOCAL_HINT}")
+
+            _add_check(block, check_size)
+    return counts
+
+
+def check_encoders(encoders) -> None:
+    """Public mode: at most ``max_encoders`` encoders in one experiment run (ValueError with a sentence)."""
+    cap = caps().max_encoders
+    if cap is not None and encoders and len(encoders) > cap:
+        raise ValueError(f"This public demo compares at most {cap} encoders in one run ({len(encoders)} chosen). "
+                         f"Untick some. {LOCAL_HINT}")
+
+
+# ---- disk -----------------------------------------------------------------------------------------------
+def runs_root() -> Path:
+    return Path(os.environ.get("HEN_RUNS_DIR") or Path(tempfile.gettempdir()) / "hen_ui_runs")
+
+
+_RUNS_LOCK = threading.Lock()
+
+
+def run_folder(name: str, keep: int = KEEP_RUNS) -> Path:
+    """A fresh folder for one experiment run from the UI, inside one folder that keeps the newest ``keep`` runs
+    (older ones are deleted), so repeated runs do not fill the disk."""
+    root = runs_root()
+    with _RUNS_LOCK:
+        root.mkdir(parents=True, exist_ok=True)
+        runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for old in runs[: max(0, len(runs) - keep + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:40]
+        return Path(tempfile.mkdtemp(prefix=f"{safe}_{time.strftime('%H%M%S')}_", dir=root))
