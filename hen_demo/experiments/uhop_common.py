@@ -1,26 +1,42 @@
 """Shared setting of the U-Hop memory-retrieval experiments (U-Hop §4.1, App. F.2-F.3).
 
 Memories are images flattened to vectors in [0, 1]: MNIST-like digits at 28x28 grey (K = 784) and
-CIFAR-like colour images at 32x32x3 (K = 3,072). A query is a memory with 50 % of its entries zeroed
-(capacity) or with Gaussian noise added (noise robustness). Every model does a *single* update step with
-beta = 1 (U-Hop App. F.2), and the error is the sum of squared differences between the retrieved vector and
-the ground-truth memory, averaged over all memories of the set (U-Hop "Setting and Metrics"). U-Hop's
-Stage I uses SGD with learning rate 1 and t = 2 (App. F, Table 4).
+CIFAR-like colour images at 32x32x3 (K = 3,072). Every model does a *single* update step with beta = 1
+(U-Hop App. F.2); the error is the sum of squared differences between the retrieved vector and the
+ground-truth memory, averaged over all memories of the set. U-Hop's Stage I: SGD, lr 1, t = 2 (Table 4),
+the loss on normalised Phi outputs without self pairs (App. D.2; ``hen_demo.memory.uhop``). The kernel is
+fitted on the memories themselves, which is U-Hop's method; nothing is tuned on the digits, which serve as an
+evaluation set here as in the paper.
 
-Baselines (U-Hop §4.1): modern Hopfield (MHM: dot + softmax), sparse MHM (dot + sparsemax), dense
-associative memory with a 10th-order polynomial (poly:10), L2- and Manhattan-similarity MHM, and U-Hop
-(learned kernel + softmax).
+Two query/scoring protocols (``PROTOCOLS``):
+
+* "ours": queries from ``hen_demo.data.corruptions.corrupt`` (the app's corruptions): "mask-random" zeroes
+  a random half of the entries; "noise" adds N(0, sigma) per entry and clips to [0, 1]. Error unclamped.
+* "official": what the official U-Hop code does (MAGICS-LAB/UHop, memory_retrieval*.py). Its corruptions are
+  not the app's, so they live here: ``torch.dropout(x, 0.5)`` (half the entries zeroed, the rest *doubled*),
+  noise clamp(|x + N(0, sigma)|, 0, 1); the error is taken after clamping both vectors to [0, 1]; 20 seeds;
+  for capacity the kernel is fitted on half of the memories (``fit_fraction`` 0.5); the step size decays
+  as gamma / sqrt(i!) (``lr_schedule="official"``).
+
+Baselines (U-Hop §4.1): modern Hopfield (MHM: dot + softmax), sparse MHM, dense associative memory with a
+10th-order polynomial (DAM poly-10), L2- and Manhattan-similarity MHM with the correct sign (similarity =
+-distance, so the softmax favours the *nearest* memory), and "NN (L2)", the query's nearest memory, as the
+ceiling of one-shot retrieval. ``PAPER_SIGN`` adds the L2 / Manhattan baselines as the official code computes
+them: softmax(+distance), which favours the *farthest* memory. That is an error in the paper's code, kept
+only to reproduce and explain the paper's ordering.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hen_demo import metrics
+from hen_demo.data.corruptions import corrupt
 
 # model label -> (similarity, separation); "U-Hop" uses the learned kernel
 BASELINES: dict[str, tuple[str, str]] = {
@@ -30,8 +46,13 @@ BASELINES: dict[str, tuple[str, str]] = {
     "L2 MHM": ("l2", "softmax"),
     "Manhattan MHM": ("manhattan", "softmax"),
 }
+NN = "NN (L2)"  # the nearest memory to the query: the one-shot ceiling
 UHOP = "U-Hop"
-ALL_MODELS = list(BASELINES) + [UHOP]
+# the official code's sign error: softmax(+distance) (Euclidean, not squared, for L2)
+PAPER_SIGN: dict[str, str] = {"L2 MHM (paper sign)": "l2", "Manhattan MHM (paper sign)": "manhattan"}
+ALL_MODELS = list(BASELINES) + [NN, UHOP] + list(PAPER_SIGN)
+PROTOCOLS = ("ours", "official")
+OFFICIAL_REPEATS = 20  # U-Hop App. F.2-F.3: "20 times for each baseline"
 
 # dataset -> (what it stands for, side, grey)
 VECTOR_DATASETS = {
@@ -60,20 +81,110 @@ def load_vectors(dataset: str, n: int, seed: int = 0) -> torch.Tensor:
     return x.reshape(len(x), -1).float()  # (n, K)
 
 
+def check_protocol(protocol: str) -> str:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}.")
+    return protocol
+
+
+# ----------------------------------------------------------------------------- queries
+
+
+def _corrupt_vectors(patterns: torch.Tensor, kind: str, amount: float, seed: int) -> torch.Tensor:
+    """hen_demo.data.corruptions.corrupt on vectors (B, K): each entry is one 'pixel' of a (B, 3, 1, K) image
+    whose three channels are equal, so every entry is masked / noised independently."""
+    img = patterns[:, None, None, :].expand(-1, 3, 1, -1)  # (B, 3, 1, K)
+    return corrupt(img, kind=kind, amount=amount, seed=seed)[:, 0, 0, :]  # (B, K)
+
+
 def masked_queries(patterns: torch.Tensor, fraction: float = 0.5, seed: int = 0) -> torch.Tensor:
     """Each memory with a random ``fraction`` of its entries set to 0 (U-Hop §4.1: 50 % masked)."""
-    g = torch.Generator().manual_seed(seed)
-    keep = torch.rand(patterns.shape, generator=g) >= fraction
-    return patterns * keep
+    return _corrupt_vectors(patterns, "mask-random", fraction, seed)
 
 
-def noisy_queries(patterns: torch.Tensor, level: float, seed: int = 0) -> torch.Tensor:
-    """Each memory plus Gaussian noise whose norm is ``level`` x the memory's norm (U-Hop App. F.3 rescales
-    the noise norm by the noise level; relative to the memory's norm so levels mean the same on both sets)."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(patterns.shape, generator=g)
-    noise = noise / noise.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return patterns + level * patterns.norm(dim=1, keepdim=True) * noise
+def dropout_queries(patterns: torch.Tensor, p: float = 0.5, seed: int = 0) -> torch.Tensor:
+    """The official code's query, torch.dropout(x, p): entries zeroed with probability p, the rest x / (1 - p)
+    (x 2 at p = 0.5). Not one of the app's corruptions, hence here."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1); got {p}.")
+    keep = torch.rand(patterns.shape, generator=torch.Generator().manual_seed(int(seed))) >= p  # (B, K)
+    return patterns * keep / (1.0 - p)
+
+
+def clamped_noise_queries(patterns: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """The official code's noisy query clamp(|x + N(0, sigma)|, 0, 1) (the app's "noise" clips x + N instead)."""
+    if not sigma >= 0:
+        raise ValueError(f"noise sigma must be >= 0; got {sigma}.")
+    noise = torch.randn(patterns.shape, generator=torch.Generator().manual_seed(int(seed))) * float(sigma)
+    return (patterns + noise).abs().clamp(0.0, 1.0)
+
+
+def capacity_queries(patterns: torch.Tensor, protocol: str, fraction: float = 0.5, seed: int = 0) -> torch.Tensor:
+    """Half-hidden queries (U-Hop §4.1) under ``protocol``: app mask ("ours") or dropout x 2 ("official")."""
+    if check_protocol(protocol) == "official":
+        return dropout_queries(patterns, fraction, seed)
+    return masked_queries(patterns, fraction, seed)
+
+
+def noise_queries(patterns: torch.Tensor, level: float, protocol: str, seed: int = 0) -> torch.Tensor:
+    """Noisy queries (U-Hop App. F.3), sigma = level: app noise, clipped ("ours") or clamp(|.|) ("official")."""
+    if check_protocol(protocol) == "official":
+        return clamped_noise_queries(patterns, level, seed)
+    return _corrupt_vectors(patterns, "noise", level, seed)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+class PaperSignMemory:
+    """One step of softmax(beta * (+distance)) retrieval, the L2 / Manhattan baselines as the official code
+    computes them (``functions.l2_distance`` / ``manhhatan_distance`` fed straight into the softmax): it favours
+    the farthest memory. A reproduction of the paper's error, not a model to use."""
+
+    def __init__(self, patterns: torch.Tensor, metric: str, beta: float = 1.0):
+        if metric not in ("l2", "manhattan"):
+            raise ValueError(f"metric must be 'l2' or 'manhattan'; got {metric!r}.")
+        self.patterns, self.metric, self.beta = patterns.float(), metric, float(beta)
+
+    def retrieve(self, queries: torch.Tensor, steps: int = 1, **_):
+        x = queries.float()
+        for _ in range(int(steps)):
+            d = torch.cdist(x, self.patterns, p=2.0 if self.metric == "l2" else 1.0)  # (B, N) distances
+            w = torch.softmax(self.beta * d, dim=1)  # + distance: the sign error
+            x = w @ self.patterns
+        return SimpleNamespace(states=x, weights=w)
+
+
+class NearestMemory:
+    """The query's L2-nearest memory (the ceiling of one-shot retrieval), as a retrieval result."""
+
+    def __init__(self, patterns: torch.Tensor):
+        self.patterns = patterns.float()
+
+    def retrieve(self, queries: torch.Tensor, **_):
+        idx = torch.as_tensor(metrics.nearest_memory(queries, self.patterns))
+        return SimpleNamespace(states=self.patterns[idx], weights=F.one_hot(idx, len(self.patterns)).float())
+
+
+def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None, device=None):
+    """The memory for ``model`` (a label of ``ALL_MODELS``; "U-Hop" needs ``fit`` from fit_uhop_kernel)."""
+    from hen_demo.memory import HopfieldMemory
+
+    if model == UHOP:
+        if fit is None:
+            raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
+        return HopfieldMemory(patterns, similarity=fit.kernel, separation="softmax", beta=beta, device=device)
+    if model in PAPER_SIGN:
+        return PaperSignMemory(patterns, PAPER_SIGN[model], beta)
+    if model == NN:
+        return NearestMemory(patterns)
+    if model not in BASELINES:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
+    sim, sep = BASELINES[model]
+    return HopfieldMemory(patterns, similarity=sim, separation=sep, beta=beta, device=device)
+
+
+# ----------------------------------------------------------------------------- scores
 
 
 @dataclass
@@ -84,35 +195,43 @@ class Scores:
     metastable_fraction: float
 
 
-def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None, device=None):
-    """The memory for ``model`` (a BASELINES label or "U-Hop" with ``fit`` from fit_uhop_kernel)."""
-    from hen_demo.memory import HopfieldMemory
-
-    if model == UHOP:
-        if fit is None:
-            raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
-        return HopfieldMemory(patterns, similarity=fit.kernel, separation="softmax", beta=beta, device=device)
-    if model not in BASELINES:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
-    sim, sep = BASELINES[model]
-    return HopfieldMemory(patterns, similarity=sim, separation=sep, beta=beta, device=device)
+def sum_squared_error(states: torch.Tensor, patterns: torch.Tensor, clamp: bool = False) -> np.ndarray:
+    """(B,) sum of squared differences per query; ``clamp`` first clamps both to [0, 1] (official sqdiff)."""
+    s, p = states.float().cpu(), patterns.float().cpu()
+    if clamp:
+        s, p = s.clamp(0, 1), p.clamp(0, 1)
+    return ((s - p) ** 2).sum(1).numpy()
 
 
-def one_step_scores(memory, patterns: torch.Tensor, queries: torch.Tensor) -> Scores:
+def one_step_scores(memory, patterns: torch.Tensor, queries: torch.Tensor, clamp: bool = False) -> Scores:
     """One update step from every query (all in one batched call); query i belongs to memory i."""
     out = memory.retrieve(queries, steps=1, tol=0.0, topk=1)
-    sse = ((out.states - patterns) ** 2).sum(1).numpy()  # (B,)
+    sse = sum_squared_error(out.states, patterns, clamp)  # (B,)
     targets = np.arange(len(patterns))
     return Scores(sse=float(sse.mean()), sse_std=float(sse.std()),
                   identity_accuracy=metrics.identity_accuracy(out.states, patterns, targets),
                   metastable_fraction=metrics.metastable_fraction(out.weights))
 
 
-def fit_kernel(patterns: torch.Tensor, iterations: int, seed: int = 0, t: float = 2.0, lr: float = 1.0):
-    """U-Hop Stage I (Alg. 1) with the paper's settings (SGD, lr 1, t = 2)."""
+def retrieval_scores(memory, queries: torch.Tensor, codes: torch.Tensor, steps: int):
+    """(mean squared error to the target, identity accuracy, hits (B,) bool) for queries i -> memory i after
+    ``steps`` updates (the U-Hop tab's before/after numbers)."""
+    out = memory.retrieve(queries, steps=int(steps))
+    targets = np.arange(queries.shape[0])
+    err = float(((out.states.float().cpu() - codes[: queries.shape[0]].float()) ** 2).mean())
+    hits = metrics.nearest_memory(out.states, codes) == targets
+    return err, float(hits.mean()), hits
+
+
+def fit_kernel(patterns: torch.Tensor, iterations: int, seed: int = 0, t: float = 2.0, lr: float = 1.0,
+               protocol: str = "ours", fit_fraction: float | None = None, **kwargs):
+    """U-Hop Stage I (Alg. 1) with the paper's settings (SGD, lr 1, t = 2) under ``protocol``: "official" decays
+    the step as the official code does; ``fit_fraction`` (default 1) is the share of memories Stage I sees."""
     from hen_demo.memory.uhop import fit_uhop_kernel
 
-    return fit_uhop_kernel(patterns, iterations=iterations, lr=lr, t=t, seed=seed)
+    schedule = "official" if check_protocol(protocol) == "official" else "constant"
+    return fit_uhop_kernel(patterns, iterations=iterations, lr=lr, t=t, seed=seed, lr_schedule=schedule,
+                           fit_fraction=1.0 if fit_fraction is None else fit_fraction, **kwargs)
 
 
 def stand_in(dataset: str) -> str:
@@ -121,3 +240,12 @@ def stand_in(dataset: str) -> str:
     if dataset in ("mnist", "cifar10"):
         return f"dataset `{dataset}`: the paper's own ({paper}), as {shape} vectors."
     return f"dataset `{dataset}` ({shape} vectors) stood in for {paper}."
+
+
+SIGN_NOTE = (
+    "With correctly signed L2 and Manhattan similarities (similarity = −distance) the simple baselines beat U-Hop "
+    "here. The paper's comparison (its official code) put +distance into the softmax, which puts the weight on "
+    "the *farthest* memory; the rows marked \"(paper sign)\" repeat that error, and with it the paper's ordering "
+    "(U-Hop below L2/Manhattan) comes back. Digits are an evaluation set here, as MNIST is in the paper; nothing "
+    "is tuned on them (U-Hop's kernel is fitted on the memories themselves, which is U-Hop's method)."
+)
