@@ -36,7 +36,7 @@ from hen_demo.memory.similarity import LinearKernel
 
 NAME = "uhop-stage1"
 TITLE = "U-Hop Fig. 5 — retrieval error vs Stage I iterations"
-COLUMNS = ["dataset", "protocol", "variant", "iterations", "memories", "repeat", "sse", "sse_std",
+COLUMNS = ["dataset", "protocol", "lr", "variant", "iterations", "memories", "repeat", "sse", "sse_std",
            "identity_accuracy", "metastable_fraction", "separation_loss"]
 
 
@@ -50,6 +50,7 @@ class Config:
     protocols: list[str] = field(default_factory=lambda: ["ours", "official"])
     official_repeats: int = OFFICIAL_REPEATS
     official_fit_fraction: float = 0.5
+    lrs: list[float] = field(default_factory=lambda: [1.0, 0.1])  # Stage I step sizes gamma (Table 4: 1)
     patience: int = 20  # early stopping: Stage I steps without a lower held-out error
     beta: float = 1.0
     mask_fraction: float = 0.5
@@ -63,7 +64,7 @@ class Config:
     @classmethod
     def tiny(cls) -> "Config":
         return cls(datasets=["digits"], iterations=[0, 2], memories_mnist=8, repeats=1, official_repeats=1,
-                   patience=2)
+                   patience=2, lrs=[1.0])
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
@@ -71,7 +72,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     progress = progress or null_progress
     rows = []
     runs = protocol_runs(cfg)
-    total = len(cfg.datasets) * sum(r for _, r in runs)
+    total = len(cfg.datasets) * sum(r for _, r in runs) * len(cfg.lrs)
     done = 0
     n_max = max(int(i) for i in cfg.iterations)
     for dataset in cfg.datasets:
@@ -80,16 +81,16 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         for protocol, repeats in runs:
             official = protocol == "official"
             fraction = cfg.official_fit_fraction if official else 1.0
-            for rep in range(repeats):
-                progress(done / total, f"{dataset}: {protocol} protocol, repeat {rep + 1}")
+            for rep, lr in ((r, float(lr)) for r in range(repeats) for lr in cfg.lrs):
+                progress(done / total, f"{dataset}: {protocol} protocol, lr {lr:g}, repeat {rep + 1}")
                 g = torch.Generator().manual_seed(cfg.seed * 1000 + rep)
                 patterns = pool[torch.randperm(len(pool), generator=g)[:m]]  # (M, K)
                 queries = capacity_queries(patterns, protocol, cfg.mask_fraction, seed=cfg.seed + rep)
                 held_out = capacity_queries(patterns, protocol, cfg.mask_fraction, seed=cfg.seed + rep + 10_000)
-                fit = fit_kernel(patterns, n_max, seed=cfg.seed + rep, protocol=protocol, fit_fraction=fraction,
-                                 snapshot_at=cfg.iterations)
-                stopped = fit_kernel(patterns, n_max, seed=cfg.seed + rep, protocol=protocol, fit_fraction=fraction,
-                                     holdout=(held_out, torch.arange(m)), beta=cfg.beta, patience=cfg.patience)
+                kw = dict(seed=cfg.seed + rep, protocol=protocol, fit_fraction=fraction, lr=lr)
+                fit = fit_kernel(patterns, n_max, snapshot_at=cfg.iterations, **kw)
+                stopped = fit_kernel(patterns, n_max, holdout=(held_out, torch.arange(m)), beta=cfg.beta,
+                                     patience=cfg.patience, **kw)
                 kernels = [("fixed N", int(it), fit.snapshots[int(it)], fit.loss_history[int(it)])
                            for it in cfg.iterations]
                 kernels.append(("early stopping", stopped.best_iteration, stopped.W,
@@ -97,22 +98,23 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 for variant, it, W, loss in kernels:
                     mem = make_memory(UHOP, patterns, cfg.beta, _Fit(LinearKernel(W)), cfg.device)
                     s = one_step_scores(mem, patterns, queries, clamp=official)
-                    rows.append(dict(dataset=dataset, protocol=protocol, variant=variant, iterations=it, memories=m,
-                                     repeat=rep, sse=s.sse, sse_std=s.sse_std, identity_accuracy=s.identity_accuracy,
-                                     metastable_fraction=s.metastable_fraction, separation_loss=float(loss)))
+                    rows.append(dict(dataset=dataset, protocol=protocol, lr=lr, variant=variant, iterations=it,
+                                     memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
+                                     identity_accuracy=s.identity_accuracy, metastable_fraction=s.metastable_fraction,
+                                     separation_loss=float(loss)))
                 done += 1
     runs_df = pd.DataFrame(rows, columns=COLUMNS)
     fixed = runs_df[runs_df.variant == "fixed N"]
-    g = fixed.groupby(["dataset", "protocol", "iterations", "memories"], sort=False)
+    g = fixed.groupby(["dataset", "protocol", "lr", "iterations", "memories"], sort=False)
     mean = g[["sse", "identity_accuracy", "metastable_fraction", "separation_loss"]].mean().reset_index()
     mean["repeats"] = g.size().values
     es = runs_df[runs_df.variant == "early stopping"]
-    eg = es.groupby(["dataset", "protocol"], sort=False)
+    eg = es.groupby(["dataset", "protocol", "lr"], sort=False)
     early = eg[["iterations", "sse", "identity_accuracy", "separation_loss"]].mean().reset_index()
     early = early.rename(columns={"iterations": "mean_stop_iteration"})
     plot = mean.assign(iterations_plus1=mean.iterations + 1)
     pfig, mfig = plotting.line_figures(
-        plot, "iterations_plus1", ["sse", "separation_loss", "identity_accuracy"], ["dataset", "protocol"], TITLE,
+        plot, "iterations_plus1", ["sse", "separation_loss", "identity_accuracy"], ["dataset", "protocol", "lr"], TITLE,
         logx=True, y_labels=["sum-of-squares error", "separation loss L_Φ", "identity accuracy"],
         x_label="Stage I iterations N + 1")
     progress(1.0, "done")
@@ -142,17 +144,22 @@ PAPER = (
 
 def _findings(mean: pd.DataFrame, early: pd.DataFrame) -> str:
     parts = []
-    for (dataset, protocol), d in mean.groupby(["dataset", "protocol"], sort=False):
+    for (dataset, protocol, lr), d in mean.groupby(["dataset", "protocol", "lr"], sort=False):
         d = d.sort_values("iterations")
         a, b = d.iloc[0], d.iloc[-1]
         lo = d.loc[d.sse.idxmin()]
         trend = "falls" if b.sse < a.sse else "does not fall"
-        rises = " and rises again after its minimum" if b.sse > lo.sse * 1.05 and lo.iterations < b.iterations else ""
-        parts.append(f"{dataset}, {protocol} protocol: error {trend} from {a.sse:.3g} (N = 0, plain MHM) to "
+        rises = " and rises again after its minimum" if b.sse > lo.sse * 1.05 and a.iterations < lo.iterations < b.iterations else ""
+        parts.append(f"{dataset}, {protocol} protocol, γ = {lr:g}: error {trend} from {a.sse:.3g} (N = 0, plain MHM) to "
                      f"{b.sse:.3g} (N = {b.iterations}), lowest {lo.sse:.3g} at N = {lo.iterations}{rises}; "
                      f"separation loss {a.separation_loss:.3f} → {b.separation_loss:.3f}; identity "
                      f"{a.identity_accuracy:.0%} → {b.identity_accuracy:.0%}")
     text = "; ".join(parts) + ". "
+    text += ("Alg. 1 asks for a step γ ≤ 1/G; with W_0 = I the loss on normalised features is scale-free, and γ = 1 "
+             "(Table 4) overshoots: the loss oscillates and the error jumps after the first steps. The official "
+             "code starts from a Gaussian W whose rows have norm ≈ √K, which divides its effective step by about K, "
+             "and decays the step as γ/√(i!). γ = 0.1 is shown beside γ = 1 (chosen as a round step below 1, not "
+             "tuned on these digits). ")
     if len(early):
         text += ("Early stopping on held-out queries (other random masks of the same memories; the test queries "
                  "are never seen) picks the Stage I length below:\n\n" + markdown_table(early, digits=3) + "\n\n")

@@ -22,8 +22,9 @@ import torch
 from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.data.images import to_uint8
 from hen_demo.memory import HopfieldMemory
-from hen_demo.memory.uhop import exact_retrieval_condition, fit_uhop_kernel, uhop_memory
-from hen_demo.metrics import identity_accuracy, nearest_memory
+from hen_demo.metrics import identity_accuracy
+from hen_demo.experiments.uhop_common import retrieval_scores
+from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cosines, uhop_memory
 from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
@@ -42,14 +43,25 @@ TEXT = r"""
 U-Hop (Wu, Hu, Hsiao & Liu) replaces the dot product by a learned kernel $\mathcal K(u,v) = \langle Wu, Wv\rangle$
 with feature map $\Phi(x) = Wx$ (eq. 2.1) and retrieves with $x \leftarrow \Xi\,\operatorname{Sep}(\beta\,\mathcal K(\Xi, x))$
 (eq. 2.4). **Stage I** (Alg. 1) takes gradient steps on the **separation loss** (Def. 2.2)
-$$\mathcal L_\Phi(\Xi; t) = \log \mathbb E_{u,v\sim\Xi}\, e^{-t\,\|\Phi(u)-\Phi(v)\|^2},$$
-pushing the stored memories apart in kernel space, then normalises the rows of $W$. **Stage II** is ordinary
+$$\mathcal L_\Phi(\Xi; t) = \log \mathbb E_{u\ne v\sim\Xi}\, e^{-t\,\|\Phi(u)-\Phi(v)\|^2},$$
+with the outputs $\Phi(u)$ normalised to unit length (App. D.2, as the official code does), pushing the stored
+memories apart in kernel space, then normalises the rows of $W$. **Stage II** is ordinary
 Hopfield retrieval with the learned kernel. With sparsemax, memory $\mu$ is an **exact fixed point** when
 $\operatorname{Sep}(\beta\mathcal K(\Xi,\xi_\mu)) = e_\mu$ (eq. 2.6), i.e. when its margin
 $\beta\big(\mathcal K(\xi_\mu,\xi_\mu) - \max_{\nu\ne\mu}\mathcal K(\xi_\nu,\xi_\mu)\big) - \tfrac{1}{\alpha-1} \ge 0$
 (Thm 2.2 / App. E.3, $\alpha = 2$). $W$ starts at the identity, so 0 iterations is the plain network.
 Stage I is not guaranteed to help every memory space: on raw digit pixels it raises identity accuracy a lot,
-on some encoders' latents it can lower it. The table below reports what happens on *your* bank.
+on some encoders' latents it can lower it, and with the paper's step $\gamma = 1$ the error can rise again after
+a few iterations. The table below reports what happens on *your* bank.
+
+**Against the simple baselines:** with correctly signed L2 and Manhattan similarities ($-\|x-\xi\|$, so the
+softmax favours the *nearest* memory) these simple baselines beat U-Hop in the `uhop-capacity` experiment
+(half of the raw pixel entries zeroed, one step: Manhattan retrieves almost every digit). The paper's comparison
+put $+$distance into the softmax, which picks the *farthest* memory; the experiment repeats that error in rows
+marked "paper sign" and so reproduces the paper's ordering. The second table below runs the correctly signed
+baselines on this tab's queries; there the mask is applied to the image before it is encoded, and the ordering
+can differ. Digits are an evaluation here, as MNIST is in the paper; U-Hop's kernel is fitted on the memories
+themselves, which is U-Hop's method.
 """
 
 
@@ -57,37 +69,6 @@ def _decode(encoder, codes: torch.Tensor) -> np.ndarray:
     """codes (B, K) -> uint8 images (B, s, s, 3), upscaled for display."""
     with torch.no_grad():
         return np.stack([show(im, BIG) for im in to_uint8(encoder.decode(codes.float()))])
-
-
-def _kernel_cosines(codes: torch.Tensor, W: torch.Tensor | None, seed: int = 0) -> np.ndarray:
-    """cos(Phi(xi_mu), Phi(xi_nu)) for sampled pairs mu != nu; W None = identity."""
-    feats = codes if W is None else codes @ W.T  # (N, D_Phi)
-    feats = feats / feats.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    n = feats.shape[0]
-    g = torch.Generator().manual_seed(seed)
-    m = min(MAX_COS_PAIRS, n * (n - 1))
-    a = torch.randint(0, n, (m,), generator=g)
-    b = (a + torch.randint(1, n, (m,), generator=g)) % n  # never equal to a
-    return (feats[a] * feats[b]).sum(dim=1).numpy()
-
-
-def _evaluate(memory: HopfieldMemory, queries: torch.Tensor, codes: torch.Tensor, steps: int):
-    """(mean squared error to the target memory, identity accuracy, per-query hits (B,) bool) for queries
-    i -> memory i."""
-    out = memory.retrieve(queries, steps=int(steps))
-    targets = torch.arange(queries.shape[0])
-    err = float(((out.states - codes[: queries.shape[0]]) ** 2).mean())
-    hits = nearest_memory(out.states, codes) == targets.numpy()
-    return err, float(identity_accuracy(out.states, codes, targets)), hits
-
-
-def _exact_count(codes, similarity, beta: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """(holds (N,), margins (N,), memories whose one sparsemax step from xi_mu puts all weight on mu)."""
-    holds, margin = exact_retrieval_condition(codes, similarity, beta=float(beta), alpha=2.0)
-    mem = HopfieldMemory(codes, similarity=similarity, separation="sparsemax", beta=float(beta))
-    w = mem.retrieve(codes, steps=1).weights  # (N, N)
-    verified = int((w.diagonal() >= 1.0 - 1e-5).sum())
-    return holds.numpy(), margin.numpy(), verified
 
 
 @user_errors
@@ -117,8 +98,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     n_eval = min(n, MAX_EVAL)
     queries = encode_corrupted(encoder, bank.images[:n_eval], kind, float(amount), seed=0, batch=BATCH)  # (B, K)
     plain = HopfieldMemory(codes, similarity="dot", separation="softmax", beta=float(beta))
-    err0, acc0, hits0 = _evaluate(plain, queries, codes, steps)
-    cos0 = _kernel_cosines(codes, None)
+    err0, acc0, hits0 = retrieval_scores(plain, queries, codes, steps)
+    cos0 = kernel_cosines(codes, None, MAX_COS_PAIRS)
 
     # ---- Stage I, live: fit in a worker thread, stream the loss as it arrives
     losses: list[float] = []
@@ -152,8 +133,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
 
     # ---- before / after
     uhop = uhop_memory(codes, fit, separation="softmax", beta=float(beta))
-    err1, acc1, hits1 = _evaluate(uhop, queries, codes, steps)
-    cos1 = _kernel_cosines(codes, fit.W)
+    err1, acc1, hits1 = retrieval_scores(uhop, queries, codes, steps)
+    cos1 = kernel_cosines(codes, fit.W, MAX_COS_PAIRS)
     hist = histogram_figure({"before: Φ = identity": cos0, "after Stage I: Φ(x) = Wx": cos1},
                             title="Cosine similarity between stored memories in kernel space",
                             xaxis="cos(Φ(ξ_μ), Φ(ξ_ν)), μ ≠ ν", height=360, nbins=50, projector=True)
@@ -163,8 +144,18 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
              f"| retrieval error (MSE to the target memory) | {err0:.5f} | **{err1:.5f}** |\n"
              f"| identity accuracy (nearest memory is the target) | {acc0:.3f} | **{acc1:.3f}** |\n"
              f"| mean cosine between memories in kernel space | {cos0.mean():.3f} | **{cos1.mean():.3f}** |")
-    holds0, margin0, ver0 = _exact_count(codes, "dot", beta)
-    holds1, margin1, ver1 = _exact_count(codes, fit.kernel, beta)
+    base = []
+    for label, sim in (("L2 MHM (−‖x−ξ‖²)", "l2"), ("Manhattan MHM (−‖x−ξ‖₁)", "manhattan")):
+        e, a, _ = retrieval_scores(HopfieldMemory(codes, similarity=sim, separation="softmax", beta=float(beta)),
+                                   queries, codes, steps)
+        base.append(f"| {label} | {e:.5f} | {a:.3f} |")
+    nn_acc = identity_accuracy(queries, codes, np.arange(len(queries)))  # the query's own nearest memory
+    table += ("\n\n**Correctly signed distance baselines on the same queries** (β = "
+              f"{beta:g}, {steps} steps; the query's own L2-nearest memory has identity "
+              f"{nn_acc:.3f}):\n\n| model | retrieval error (MSE) | identity accuracy |\n|---|---|---|\n"
+              + "\n".join(base))
+    holds0, margin0, ver0 = exact_fixed_points(codes, "dot", beta)
+    holds1, margin1, ver1 = exact_fixed_points(codes, fit.kernel, beta)
     gained = np.flatnonzero(holds1 & ~holds0)
     lost = int(np.sum(holds0 & ~holds1))
     exact = (f"**Exact fixed points with sparsemax (β = {beta:g}):** plain **{int(holds0.sum())} / {n}**, "
