@@ -11,10 +11,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import os
+import threading
 import time
 
 import gradio as gr
+
+from hen_demo.cache import release_memory
+from hen_demo.ui import limits
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -38,7 +43,17 @@ retrieval unfold step by step. **HEN** (Hopfield Encoding Networks) runs the dyn
 space; *raw pixels* is the plain modern Hopfield network, prone to metastable mixtures.
 """
 
+PUBLIC_NOTE = """
+*Public demo: N, steps, U-Hop iterations and experiment sizes are capped, and heavy jobs take turns. Run it on
+your own machine (`python -m hen_demo serve`) to lift the caps.*
+"""
+
 CONCURRENCY = int(os.environ.get("HEN_CONCURRENCY", "4"))
+# uploads and other temporary files Gradio keeps: checked every 10 minutes, deleted after an hour
+DELETE_CACHE = (600, 3600)
+HOUSEKEEPING_S = 30.0  # how often idle cache entries are dropped and freed memory handed back to the OS
+
+limits.configure_pil()  # before any image is opened: PIL refuses decompression bombs
 
 
 def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
@@ -60,13 +75,14 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
         tabs = [t.strip() for t in os.environ["HEN_TABS"].split(",")]
     if warm:
         warm_up()
-    with gr.Blocks(title="HEN Explorer", fill_width=True) as demo:
-        gr.Markdown(HEADER)
+    with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""))
         for label, module_name in available_tabs(tabs):
             module = importlib.import_module(module_name)
             with gr.Tab(label):
                 module.build_tab()
-    demo.queue(default_concurrency_limit=CONCURRENCY)
+    limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
     return demo
 
 
@@ -84,8 +100,37 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
+def configure_logging() -> None:
+    """One line per expected user error, tracebacks for the unexpected ones (hen_demo.ui.errors)."""
+    logger = logging.getLogger("hen_demo")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
+    """A daemon thread that drops cache entries idle past their age and hands freed memory back to the OS
+    (without it, RSS stays at its peak after a burst of requests)."""
+    from hen_demo.ui import state
+
+    def loop():
+        while True:
+            time.sleep(period)
+            state.RESOURCES.cache.sweep()
+            release_memory()
+
+    thread = threading.Thread(target=loop, name="hen-housekeeping", daemon=True)
+    thread.start()
+    return thread
+
+
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, share: bool = False, **kwargs):
-    """Launch with the app's theme and CSS (Gradio 6 takes them at launch)."""
+    """Launch with the app's theme and CSS (Gradio 6 takes them at launch), the upload size cap and housekeeping."""
+    configure_logging()
+    start_housekeeping()
+    kwargs.setdefault("max_file_size", limits.MAX_FILE_SIZE)
     return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(),
                        show_error=True, **kwargs)
 

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,8 +154,10 @@ def _image_size(item) -> tuple[int, int] | None:
     else:
         return None
     try:
-        with Image.open(src) as im:
-            return im.size
+        with warnings.catch_warnings():  # the size is checked right after, against MAX_SIDE
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(src) as im:
+                return im.size
     except Image.DecompressionBombError:
         return (10**9, 10**9)  # PIL read the header and refused: far above the limit
     except Exception as exc:  # not an image / truncated
