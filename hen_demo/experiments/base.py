@@ -8,12 +8,15 @@ dataclass with ``quick()`` and ``tiny()`` presets, and ``run(config, progress=No
     <out>/<name>.png    static plot (matplotlib)
     <out>/<name>.html   interactive plot (plotly, plotly.js from the CDN to keep the file small)
     <out>/section.md    the markdown section REPRODUCTION.md is built from
-    <out>/meta.json     config, stand-ins, timings, version
+    <out>/meta.json     config, stand-ins, timings, version, and the sha256 of every shipped encoder weight
+                        file the run used (``weight_fingerprints``), so ``report`` can mark a section stale
+                        when those weights change later
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -77,6 +80,54 @@ class ExperimentResult:
     config: dict
     seconds: float = 0.0
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    encoders_used: list[str] | None = None  # None: found in the config and the table (``encoders_of``)
+
+
+def shipped_weight_files() -> dict[str, Path]:
+    """Shipped encoder name -> its weight file (``assets/encoders/<name>.safetensors``) for those present."""
+    from hen_demo.data.offline import assets_dir
+
+    folder = assets_dir() / "encoders"
+    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weight_fingerprints(names) -> dict[str, str]:
+    """{encoder name: sha256 of its shipped weight file} for the names among ``names`` that ship weights."""
+    files = shipped_weight_files()
+    return {n: file_sha256(files[n]) for n in sorted(set(names)) if n in files}
+
+
+def encoders_of(result: "ExperimentResult") -> list[str]:
+    """Encoder names a result used: ``result.encoders_used`` when set, else every string in its config and in
+    the table's encoder / model columns (only names that ship weights matter to ``weight_fingerprints``)."""
+    if result.encoders_used is not None:
+        return list(result.encoders_used)
+    found: set[str] = set()
+
+    def walk(v) -> None:
+        if isinstance(v, str):
+            found.update(part.strip() for part in v.split(","))
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(result.config)
+    for col in ("encoder", "encoders", "model", "image_encoder"):
+        if isinstance(result.table, pd.DataFrame) and col in result.table:
+            walk([str(x) for x in result.table[col].dropna().unique()])
+    return sorted(found)
 
 
 def config_dict(config) -> dict:
@@ -174,6 +225,8 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         "seconds": round(result.seconds, 2),
         "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        # sha256 of the shipped weights this run used: `report` marks the section stale when they change
+        "weight_fingerprints": weight_fingerprints(encoders_of(result)),
     }
     atomic_write_text(paths["meta"], json.dumps(meta, indent=2))
     return paths

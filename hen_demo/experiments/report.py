@@ -3,6 +3,11 @@
 Each experiment folder holds a ``section.md`` (the paper's numbers, ours, what stood in, and a reading of the
 difference) and ``meta.json``; the report strings them together in the order of the registry, after an
 overview table. Experiments that were not run are listed as such — nothing is invented.
+
+Staleness: each ``meta.json`` records the sha256 of the shipped encoder weights its run used
+(``weight_fingerprints``). A section whose recorded weights no longer match ``assets/encoders`` is marked
+**stale** in the overview and above its text (``stale_sections``); one written before fingerprints were
+recorded is listed as "unknown" (``section_freshness``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hen_demo.atomic import atomic_write_text
@@ -75,6 +81,57 @@ def _read_meta(folder: Path) -> dict | None:
         return None
 
 
+@dataclass
+class Freshness:
+    """Whether a result section was made with the shipped weights as they are now.
+
+    status: "current" (every recorded fingerprint matches), "stale" (a recorded fingerprint differs, or its
+    weight file is gone), "unknown" (no fingerprints recorded: written before they were) or "no-weights" (the
+    run used no shipped weights). changed: the encoder names whose weights differ or are gone.
+    """
+
+    name: str
+    status: str
+    changed: list[str] = field(default_factory=list)
+
+    def mark(self) -> str:
+        """The overview's words for this section."""
+        if self.status == "stale":
+            return f"**stale** ({', '.join(self.changed)} weights changed since)"
+        if self.status == "unknown":
+            return "unknown (no fingerprints recorded)"
+        return self.status
+
+
+def _freshness(name: str, meta: dict, current: dict[str, str]) -> Freshness:
+    recorded = meta.get("weight_fingerprints")
+    if recorded is None:
+        return Freshness(name, "unknown")
+    if not recorded:
+        return Freshness(name, "no-weights")
+    changed = sorted(enc for enc, digest in recorded.items() if current.get(enc) != digest)
+    return Freshness(name, "stale" if changed else "current", changed)
+
+
+def section_freshness(results: str | os.PathLike = "results") -> dict[str, Freshness]:
+    """Freshness of every result folder under ``results`` that has a meta.json (sha256 of each weight file
+    computed once)."""
+    from hen_demo.experiments.base import file_sha256, shipped_weight_files
+
+    root = Path(results)
+    metas = {p.name: m for p in sorted(root.iterdir()) if p.is_dir() and (m := _read_meta(p)) is not None} \
+        if root.exists() else {}
+    needed = {enc for m in metas.values() for enc in (m.get("weight_fingerprints") or {})}
+    files = shipped_weight_files()
+    current = {enc: file_sha256(files[enc]) for enc in needed if enc in files}
+    return {name: _freshness(name, m, current) for name, m in metas.items()}
+
+
+def stale_sections(results: str | os.PathLike = "results") -> list[str]:
+    """Names of the result folders whose recorded shipped-weight fingerprints no longer match the weights."""
+    return [name for name, f in section_freshness(results).items() if f.status == "stale"]
+
+
 def build_report(results: str | os.PathLike = "results", link_prefix: str | None = None) -> str:
     """The REPRODUCTION.md text for the experiment outputs under ``results``.
 
@@ -89,21 +146,27 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
         names.append(name)
         names += [f for f in folders if f.startswith(name + "-") and f not in EXPERIMENTS]
     names += [f for f in folders if f not in names]
-    overview = ["| experiment | paper | size | time (s) | written |", "|---|---|---|---|---|"]
+    overview = ["| experiment | paper | size | time (s) | written | weights |", "|---|---|---|---|---|---|"]
     sections, missing = [], []
+    fresh = section_freshness(root)
     for name in names:
         folder = root / name
         meta = _read_meta(folder)
         section = folder / "section.md"
         if meta is None or not section.exists():
             missing.append(name)
-            overview.append(f"| `{name}` | {PAPER_REF.get(name, '')} | not run | | |")
+            overview.append(f"| `{name}` | {PAPER_REF.get(name, '')} | not run | | | |")
             continue
         size = meta.get("config", {}).get("size", "?")
         base = meta.get("name", name)
         overview.append(f"| [`{name}`](#{_anchor(section.read_text(encoding='utf-8'))}) | {PAPER_REF.get(base, '')} | "
-                        f"{size} | {meta.get('seconds', 0):.0f} | {meta.get('written', '')} |")
+                        f"{size} | {meta.get('seconds', 0):.0f} | {meta.get('written', '')} | {fresh[name].mark()} |")
         text = section.read_text(encoding="utf-8")
+        if fresh[name].status == "stale":  # the warning goes right under the section's heading
+            head, _, rest = text.partition("\n")
+            text = (f"{head}\n\n> **Stale:** the shipped weights of {', '.join(fresh[name].changed)} changed after "
+                    f"this section was written; rerun `python -m hen_demo experiment {meta.get('name', name)}`.\n"
+                    f"{rest}")
         if link_prefix is not None:
             text = text.replace("(results/", f"({link_prefix.rstrip('/')}/")
         sections.append(text.rstrip() + "\n")
@@ -112,6 +175,9 @@ def build_report(results: str | os.PathLike = "results", link_prefix: str | None
     if summary.exists():
         parts += [summary.read_text(encoding="utf-8").rstrip(), ""]
     parts += ["## Overview", "", *overview, ""]
+    stale = [n for n in names if n in fresh and fresh[n].status == "stale"]
+    if stale:
+        parts += [f"**Stale:** {', '.join(f'`{n}`' for n in stale)} (made with shipped weights that changed since).", ""]
     if missing:
         parts += [f"Not run yet: {', '.join(f'`{m}`' for m in missing)} "
                   f"(`python -m hen_demo experiment NAME --quick`, then `python -m hen_demo report`).", ""]
