@@ -11,7 +11,7 @@ from hen_demo.encoders import (
     list_text_encoders,
 )
 
-IMAGE_NAMES = {"pixels", "vq-small", "kl-small", "dvae-small", "kl-f8", "vq-f8", "vq-f16", "kl-f16", "taesd", "dvae"}
+IMAGE_NAMES = {"pixels", "vq-small", "kl-small", "dvae-small", "robust-small", "kl-f8", "vq-f8", "vq-f16", "kl-f16", "taesd", "dvae"}
 
 
 def test_registry_lists_every_encoder_with_a_reason_when_unavailable():

@@ -37,6 +37,8 @@ IMAGE_ENCODERS: dict[str, _Entry] = {e.name: e for e in [
            2048, 32, True, False),
     _Entry("dvae-small", "Discrete VAE small, Gumbel-softmax (trained here, offline)", _M + "shipped", "probe",
            "load", 2048, 32, True, False),
+    _Entry("robust-small", "Robust small: occlusion-trained, damaged→clean codes (our extension, offline)",
+           _M + "shipped", "probe", "load", 2048, 32, True, False),
     _Entry("kl-f8", "KL-f8 (latent diffusion AutoencoderKL)", _M + "pretrained", "probe", "load",
            2304, 192, False, True),
     _Entry("vq-f8", "VQ-f8 (latent diffusion VQModel)", _M + "pretrained", "probe", "load",

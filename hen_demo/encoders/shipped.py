@@ -1,7 +1,7 @@
-"""The project's own small encoders (vq-small, kl-small, dvae-small), loaded from assets/encoders.
+"""The project's own small encoders (vq-small, kl-small, dvae-small, robust-small), loaded from assets/encoders.
 
 Each ships as ``<name>.safetensors`` (weights), ``<name>.json`` (SmallConfig + training record) and
-``<name>.md`` (model card). Train them again with ``python -m hen_demo train-encoder --kind vq|kl|dvae``.
+``<name>.md`` (model card). Train them again with ``python -m hen_demo train-encoder --kind vq|kl|dvae|robust``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
 from hen_demo.encoders.small_blocks import SmallConfig
 
 LABELS = {"vq": "VQ-VAE small (f4, trained here)", "kl": "KL-VAE small (f4, trained here)",
-          "dvae": "Discrete VAE small (Gumbel-softmax, f4, trained here)"}
+          "dvae": "Discrete VAE small (Gumbel-softmax, f4, trained here)",
+          "robust": "Robust small (occlusion-trained, f4 + attention, trained here; our extension)"}
 
 
 def weights_paths(name: str, folder=None) -> tuple[Path, Path]:

@@ -1,4 +1,7 @@
-"""Train the project's small offline encoders: ``python -m hen_demo train-encoder --kind vq|kl|dvae``.
+"""Train the project's small offline encoders: ``python -m hen_demo train-encoder --kind vq|kl|dvae|robust``.
+
+``--kind robust`` (robust-small, our extension) has its own trainer and data (tiles only, damaged → clean
+pairs): see ``train_robust.py``. What follows describes vq / kl / dvae.
 
 Data: the offline ``tiles`` (crops of the shipped photographs), plus ``digits`` and ``faces`` so those
 reconstruct too. Held out by photograph / item, never seen in training: every tile of the photographs in
@@ -28,7 +31,7 @@ from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.small_blocks import SmallConfig
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
-KINDS = ("vq", "kl", "dvae")
+KINDS = ("vq", "kl", "dvae", "robust")
 
 
 def build_model(cfg: SmallConfig) -> torch.nn.Module:
@@ -41,6 +44,9 @@ def build_model(cfg: SmallConfig) -> torch.nn.Module:
     if cfg.kind == "dvae":
         from hen_demo.encoders.dvae_small import SmallDVAE
         return SmallDVAE(cfg)
+    if cfg.kind == "robust":
+        from hen_demo.encoders.robust_small import SmallRobustAE
+        return SmallRobustAE(cfg)
     raise ValueError(f"unknown encoder kind {cfg.kind!r}; choose one of: {', '.join(KINDS)}")
 
 
@@ -201,6 +207,9 @@ def save_model(model, cfg: SmallConfig, out_dir, name: str, record: dict) -> Non
 
 
 def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
+    if cfg.kind == "robust":
+        from hen_demo.encoders.train_robust import model_card as robust_card
+        return robust_card(name, cfg, meta)
     what = {"vq": "VQ-VAE: straight-through vector quantisation, EMA codebook (data-initialised, dead entries "
                   "restarted), commitment loss. Memory code = pre-quantisation latent; decode quantises first.",
             "kl": "KL-VAE: Gaussian posterior, small KL weight. Memory code = posterior mean; decoded directly.",
@@ -331,11 +340,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init-from", default=None,
                         help="warm start (vq/dvae) from a trained kl-small, e.g. assets/encoders/kl-small.json")
     parser.add_argument("--tau-start", type=float, default=None, help="dVAE initial temperature")
+    parser.add_argument("--resume", action="store_true", help="robust: continue from the last checkpoint")
+    parser.add_argument("--nce-weight", type=float, default=0.02, help="robust: weight of the InfoNCE alignment")
 
 
 def run(args) -> int:
     extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size", "tau_start")
              if getattr(args, k) is not None}
+    if args.kind == "robust":  # its own trainer: damaged -> clean pairs, tiles only (train_robust.py)
+        from hen_demo.encoders.train_robust import train_robust
+        extra.pop("tau_start", None)
+        extra.pop("codebook_size", None)
+        rec = train_robust(minutes=args.minutes, max_steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                           threads=args.threads, out_dir=args.out, name=args.name or "robust-small",
+                           max_tiles=args.max_tiles, device=args.device, resume=args.resume,
+                           nce_weight=args.nce_weight, log=lambda s: print(s, flush=True), **extra)
+        print(json.dumps(rec["metrics"]))
+        return 0
     rec = train(args.kind, minutes=args.minutes, max_steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                 threads=args.threads, out_dir=args.out, name=args.name, grid_png=args.grid, max_tiles=args.max_tiles,
                 device=args.device, init_from=args.init_from, log=lambda s: print(s, flush=True), **extra)
