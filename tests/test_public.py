@@ -75,7 +75,9 @@ def test_oversized_editor_image_refused_before_decoding(tmp_path, monkeypatch, l
     t0 = time.perf_counter()
     with pytest.raises(gr.Error) as info:
         editor.preprocess(EditorData(background=f, layers=[], composite=f))
-    assert "10,000 × 10,000 px" in info.value.message and "4,096" in info.value.message
+    # 10,000 × 10,000 px in the header ("10,000 × 10,000 px"; with the app's PIL limit: "100,000,000 pixels")
+    assert ("10,000 × 10,000 px" in info.value.message or "100,000,000 pixels" in info.value.message)
+    assert "4,096 px" in info.value.message
     assert decoded == [] and time.perf_counter() - t0 < 5  # refused from the header, nothing decoded
     assert editor.get_block_name() == "imageeditor"  # the browser still gets the editor component
 
@@ -102,6 +104,20 @@ def test_unreadable_editor_image_is_a_sentence(tmp_path, local):
     bad.write_bytes(b"not an image at all")
     with pytest.raises(gr.Error, match="could not be read as an image"):
         editor.preprocess(EditorData(background=FileData(path=str(bad)), layers=[], composite=None))
+
+
+def test_decompression_bomb_is_a_sentence(tmp_path, monkeypatch, local):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limits.MAX_SIDE**2)  # as the app sets it (configure_pil)
+    with gr.Blocks() as demo:
+        editor = gr.ImageEditor(type="numpy")
+    limits.guard_inputs(demo)
+    f = FileData(path=big_png(tmp_path / "huge.png"))
+    with pytest.raises(gr.Error, match=r"100,000,000 pixels; the largest side accepted is 4,096 px"):
+        editor.preprocess(EditorData(background=f, layers=[], composite=None))
+
+
+def test_stream_frames_are_capped():
+    assert [limits.stream_every(t) for t in (1, 60, 61, 300)] == [1, 1, 2, 5]
 
 
 def test_seed_out_of_range_is_a_sentence(local):

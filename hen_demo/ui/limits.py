@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -40,6 +41,7 @@ SEED_MAX = 2**32 - 1
 N_STEP, N_MIN = 10, 10  # the N sliders' grid: 10, 20, 30, ... and the dataset's size at the top
 HEAVY = "heavy"  # the concurrency_id every heavy event shares (concurrency_limit=1)
 KEEP_RUNS = 4  # experiment runs kept on disk from the UI
+MAX_STREAM_FRAMES = 60  # frames one streamed retrieval sends at most (T = 300 streams every 5th step)
 
 
 def public_mode() -> bool:
@@ -113,6 +115,12 @@ def cap_n(size: int) -> int:
     return int(size) if cap is None else min(int(size), cap)
 
 
+def stream_every(steps: int, max_frames: int = MAX_STREAM_FRAMES) -> int:
+    """Stream every k-th step so a run of ``steps`` sends at most ``max_frames`` frames (each is decoded,
+    PNG-encoded and sent to the browser; 300 of them per user would cost more than the retrieval)."""
+    return max(1, -(-int(steps) // int(max_frames)))
+
+
 # ---- heavy work -----------------------------------------------------------------------------------------
 _HEAVY_LOCK = threading.Lock()
 
@@ -158,8 +166,10 @@ def _image_size(item) -> tuple[int, int] | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(src) as im:
                 return im.size
-    except Image.DecompressionBombError:
-        return (10**9, 10**9)  # PIL read the header and refused: far above the limit
+    except Image.DecompressionBombError as exc:  # PIL read the header and refused; its message has the pixels
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        what = f"The image has {int(found.group(1)):,} pixels" if found else "The image is far too large"
+        raise refuse(f"{what}; the largest side accepted is {MAX_SIDE:,} px. Scale it down and try again.") from None
     except Exception as exc:  # not an image / truncated
         raise refuse("This file could not be read as an image (PNG, JPEG, WebP, ...). "
                        "Try another file, or save it again as PNG.") from exc
@@ -183,8 +193,7 @@ def check_editor_payload(component, payload) -> None:
     for part in parts:
         size = _image_size(part)
         if size is not None and max(size) > MAX_SIDE:
-            raise refuse(too_large_sentence(*size) if max(size) < 10**9 else
-                           f"The image is far larger than {MAX_SIDE:,} px a side. Scale it down and try again.")
+            raise refuse(too_large_sentence(*size))
 
 
 def check_seed(value) -> None:
