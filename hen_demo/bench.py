@@ -8,7 +8,10 @@ and the roofline: T x (two torch.mm of the same shapes, B x K x N and B x N x K)
 retrieval also computes the energies and one final pass for the weights, which count against it.
 
 ``--json`` prints one JSON object; each size carries ``roofline_fraction``: the fast path's GFLOP/s
-divided by the roofline's (the lowest over the similarities benchmarked). Cases are timed round-robin,
+divided by the same-shape roofline's (the lowest over the similarities benchmarked), and every path carries
+``peak_fraction``: its GFLOP/s divided by the machine's GEMM peak, one square 4096 float32 torch.mm timed in
+the same run (the honest reference: skinny products run below it; issue 12 targets >= 0.85 for the fast
+path). The default sizes are A (N 6000, K 2352, B 256), B (N 15000, same) and C (N 6000, K 192, B 6000). Cases are timed round-robin,
 best of ``--repeats``; process CPU time is reported too (``cpu_s``, ``roofline_fraction_cpu_time``),
 which is the steadier ratio when other jobs share the CPU.
 ``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
@@ -25,7 +28,8 @@ import torch
 
 from hen_demo.memory.hopfield import HopfieldMemory
 
-DEFAULT_SIZES = "6000x2352x256x10,15000x2352x256x10"
+DEFAULT_SIZES = "6000x2352x256x10,15000x2352x256x10,6000x192x6000x10"
+PEAK_SIDE = 4096  # the square float32 GEMM whose GFLOP/s is the peak
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +90,19 @@ def _interleaved(cases: dict, device: torch.device, repeats: int) -> dict:
     return {k: tuple(v) for k, v in best.items()}
 
 
-def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
+def gemm_peak(device: torch.device, repeats: int = 3, side: int = PEAK_SIDE) -> dict:
+    """GFLOP/s of one square (side x side) float32 torch.mm on ``device`` (best wall and CPU time of repeats)."""
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(side, side, generator=g).to(device), torch.rand(side, side, generator=g).to(device)
+    out = torch.empty(side, side, device=device)
+    timings = _interleaved({"peak": lambda: torch.mm(a, b, out=out)}, device, repeats)
+    wall, cpu, _ = timings["peak"]
+    flops = 2.0 * side**3
+    return {"side": side, "time_s": wall, "cpu_s": cpu, "gflops": flops / wall / 1e9,
+            "gflops_cpu_time": flops / cpu / 1e9 if cpu > 0 else None}
+
+
+def _bench_size(n, k, b, t, device, sims, repeats, beta, method, peak: dict | None = None) -> dict:
     g = torch.Generator().manual_seed(0)
     patterns = torch.rand(n, k, generator=g)  # pixel-like memories in [0, 1]
     queries = patterns[:b].clone() if b <= n else torch.rand(b, k, generator=g)
@@ -105,14 +121,19 @@ def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
         return lambda: mem.retrieve(queries, steps=t, tol=0.0, topk=5, fast=fast)
 
     cases = {"roofline": roofline}
+    kernels = {}
     for sim in sims:
         mem = HopfieldMemory(patterns, sim, "softmax", beta=beta, device=device, fast_method=method)
+        kernels[sim] = mem._fast_step.kernel(b, device) if mem._fast_step is not None else None
         cases[(sim, "fast")] = retrieval(mem, True)
         cases[(sim, "reference")] = retrieval(mem, False)
     timings = _interleaved(cases, device, repeats)
     mm_time, mm_cpu, _ = timings.pop("roofline")
     row = {"N": n, "K": k, "B": b, "T": t, "device": str(device), "fast_method": method,
            "roofline": {"time_s": mm_time, "cpu_s": mm_cpu, "gflops": flops / mm_time / 1e9}, "paths": {}}
+    if peak is not None:
+        row["peak_gflops"] = peak["gflops"]
+        row["roofline"]["peak_fraction"] = row["roofline"]["gflops"] / peak["gflops"]
     for (sim, path), (secs, cpu, res) in timings.items():
         done = int(res.n_steps.sum())  # updates actually run (queries may reach an exact fixed point)
         work = 4.0 * n * k * done
@@ -121,23 +142,37 @@ def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> dict:
             "roofline_fraction": (work / secs) / (flops / mm_time),
             "roofline_fraction_cpu_time": (work / cpu) / (flops / mm_cpu) if cpu > 0 and mm_cpu > 0 else None,
         }
+        if peak is not None:
+            entry = row["paths"][sim][path]
+            entry["peak_fraction"] = entry["gflops"] / peak["gflops"]
+            pc = peak.get("gflops_cpu_time")
+            entry["peak_fraction_cpu_time"] = (work / cpu / 1e9) / pc if pc and cpu > 0 else None
+        if path == "fast" and kernels.get(sim):
+            row["paths"][sim][path]["kernel"] = kernels[sim]  # the kernel "auto" picked for this shape
     row["roofline_fraction"] = min(row["paths"][sim]["fast"]["roofline_fraction"] for sim in sims)
+    if peak is not None:
+        row["peak_fraction"] = min(row["paths"][sim]["fast"]["peak_fraction"] for sim in sims)
     return row
 
 
 def _print_table(rows: list[dict]) -> None:
     print(f"{'device':<7}{'N':>7}{'K':>6}{'B':>5}{'T':>4}  {'case':<15}{'time s':>9}{'GFLOP/s':>10}{'of roofline':>13}"
-          f"{'(CPU-time)':>12}")
+          f"{'(CPU-time)':>12}{'of peak':>9}{'(CPU-time)':>12}")
     for r in rows:
         head = f"{r['device']:<7}{r['N']:>7}{r['K']:>6}{r['B']:>5}{r['T']:>4}  "
+        pf = r["roofline"].get("peak_fraction")
         print(head + f"{'torch.mm':<15}{r['roofline']['time_s']:>9.3f}{r['roofline']['gflops']:>10.1f}{1.0:>13.2f}"
-              f"{1.0:>12.2f}")
+              f"{1.0:>12.2f}" + (f"{pf:>9.2f}" if pf is not None else ""))
         for sim, paths in r["paths"].items():
             for path, v in paths.items():
                 cpu = v["roofline_fraction_cpu_time"]
+                pk, pkc = v.get("peak_fraction"), v.get("peak_fraction_cpu_time")
                 print(head + f"{sim + ' ' + path:<15}{v['time_s']:>9.3f}{v['gflops']:>10.1f}"
-                      f"{v['roofline_fraction']:>13.2f}" + (f"{cpu:>12.2f}" if cpu is not None else f"{'-':>12}"))
-        print(head + f"fast path roofline_fraction (worst similarity): {r['roofline_fraction']:.2f}")
+                      f"{v['roofline_fraction']:>13.2f}" + (f"{cpu:>12.2f}" if cpu is not None else f"{'-':>12}")
+                      + (f"{pk:>9.2f}" if pk is not None else "") + (f"{pkc:>12.2f}" if pkc is not None else "")
+                      + (f"  [{v['kernel']}]" if v.get("kernel") else ""))
+        print(head + f"fast path roofline_fraction (worst similarity): {r['roofline_fraction']:.2f}"
+              + (f", peak_fraction: {r['peak_fraction']:.2f}" if "peak_fraction" in r else ""))
 
 
 def run(args) -> int:
@@ -177,16 +212,18 @@ def run(args) -> int:
         elif args.device == "cuda":
             print("No CUDA device is available on this machine.", file=sys.stderr)
             return 2
-    rows = []
+    rows, peaks = [], {}
     for device in devices:
+        peaks[str(device)] = peak = gemm_peak(device, max(1, args.repeats))
         for n, k, b, t in sizes:
             if not args.json:
                 print(f"timing N={n} K={k} B={b} T={t} on {device} ...", file=sys.stderr, flush=True)
-            rows.append(_bench_size(n, k, b, t, device, sims, args.repeats, args.beta, args.fast_method))
+            rows.append(_bench_size(n, k, b, t, device, sims, args.repeats, args.beta, args.fast_method, peak))
     if args.json:
         print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "gflops_formula": "4*B*N*K*T/time", "sizes": rows}, indent=2))
+                          "gflops_formula": "4*B*N*K*T/time", "peak": peaks, "sizes": rows}, indent=2))
     else:
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GFLOP/s = 4*B*N*K*T / time")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GFLOP/s = 4*B*N*K*T / time; "
+              + "; ".join(f"peak ({p['side']}^2 mm) on {d}: {p['gflops']:.1f} GFLOP/s" for d, p in peaks.items()))
         _print_table(rows)
     return 0

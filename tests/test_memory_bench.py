@@ -21,11 +21,18 @@ def test_bench_json_has_roofline_fraction_per_size(capsys):
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
     assert [(r["N"], r["K"], r["B"], r["T"]) for r in data["sizes"]] == [(64, 16, 8, 3), (40, 8, 4, 2)]
+    assert data["peak"]["cpu"]["side"] == 4096 and data["peak"]["cpu"]["gflops"] > 0
     for row in data["sizes"]:
-        assert row["roofline_fraction"] > 0
+        assert row["roofline_fraction"] > 0 and row["peak_fraction"] > 0
         for sim in ("dot", "l2"):
             for path in ("fast", "reference"):
-                assert row["paths"][sim][path]["gflops"] > 0
+                entry = row["paths"][sim][path]
+                assert entry["gflops"] > 0
+                assert entry["peak_fraction"] == pytest.approx(entry["gflops"] / data["peak"]["cpu"]["gflops"])
+
+
+def test_default_sizes_include_size_c():
+    assert (6000, 192, 6000, 10) in bench._parse_sizes(bench.DEFAULT_SIZES)
 
 
 def test_bench_table_and_bad_sizes(capsys):

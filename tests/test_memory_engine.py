@@ -197,17 +197,31 @@ def test_result_shapes_and_topk():
     assert HopfieldMemory(xi).retrieve(xi[:2], topk=0).topk_indices.shape == (2, 0)
 
 
-def test_auto_method_uses_sdpa_on_cpu_and_matmul_without_flash(monkeypatch):
+def test_auto_method_picks_the_kernel_per_shape(monkeypatch):
+    """auto: flash sdpa on the CPU once B x N is large, the fused matmul step below that and without flash."""
     import hen_demo.memory.fastpath as fp
     calls = []
     xi = _bank(n=50, k=8).float()
     mem = HopfieldMemory(xi, "dot", "softmax", beta=0.5)
     monkeypatch.setattr(mem._fast_step, "step_sdpa", lambda s: calls.append("sdpa") or fp.FastAttentionStep.step_sdpa(mem._fast_step, s))
     monkeypatch.setattr(mem._fast_step, "step_matmul", lambda s: calls.append("mm") or fp.FastAttentionStep.step_matmul(mem._fast_step, s))
-    mem.retrieve(xi[:4], steps=1)
+    mem.retrieve(xi[:4], steps=1)  # B x N = 200: small
+    monkeypatch.setattr(fp, "SDPA_MIN_SCORES", 100)
+    mem.retrieve(xi[:4], steps=1)  # now "large"
     monkeypatch.setattr(mem._fast_step, "_flash", None)  # as on a device without the CPU flash op
     mem.retrieve(xi[:4], steps=1)
-    assert calls == ["sdpa", "mm"]
+    assert calls == ["mm", "sdpa", "mm"]
+
+
+def test_matmul_and_sdpa_kernels_agree_with_the_reference():
+    xi = _bank(n=60, k=16).float()
+    q = _noisy(xi.double(), [0, 1, 2, 5], sigma=0.7).float()
+    for sim in ("dot", "l2", "cosine"):
+        ref = HopfieldMemory(xi, sim, "softmax", beta=0.6).retrieve(q, steps=8, tol=0, fast=False)
+        for method in ("matmul", "sdpa"):
+            got = HopfieldMemory(xi, sim, "softmax", beta=0.6, fast_method=method).retrieve(q, steps=8, tol=0)
+            torch.testing.assert_close(got.states, ref.states, rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(got.energies, ref.energies, rtol=1e-4, atol=1e-3)
 
 
 def test_public_sdpa_fallback_matches_reference():

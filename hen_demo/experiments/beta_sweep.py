@@ -23,7 +23,7 @@ from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encod
 
 NAME = "beta-sweep"
 TITLE = "HEN Fig. 2 — recall error vs beta, per encoder and similarity"
-COLUMNS = ["encoder", "similarity", "beta", "n", "mse", "one_minus_ssim", "identity_accuracy",
+COLUMNS = ["encoder", "similarity", "beta", "n", "mse", "one_minus_ssim", "identity_accuracy", "nn_ceiling",
            "metastable_fraction", "effective_memories", "rank_collapse", "converged_fraction", "steps", "seconds"]
 
 

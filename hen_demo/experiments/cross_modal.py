@@ -27,7 +27,7 @@ from hen_demo.memory.hetero import caption_queries, hetero_patterns
 NAME = "cross-modal"
 TITLE = "HEN Table 2 — recall from a caption (text half clamped)"
 COLUMNS = ["encoder", "text_encoder", "text_weight", "n", "n_queries", "similarity", "beta", "text_scale", "one_minus_ssim", "mse",
-           "identity_accuracy", "metastable_fraction", "effective_memories", "steps", "seconds"]
+           "identity_accuracy", "nn_ceiling", "metastable_fraction", "effective_memories", "steps", "seconds"]
 
 PAPER_TABLE = pd.DataFrame(
     [["6000-CLIP", "0.016, 0.000", "0.024, 0.000", "0.681, 0.118", "0.000, 0.000"],
@@ -120,7 +120,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                     rows.append(dict(encoder=enc_name, text_encoder=text_name, text_weight=float(tw), n=n,
                                      n_queries=nq, similarity=cfg.similarity, beta=cfg.beta,
                                      text_scale=round(scale, 4), one_minus_ssim=sc.one_minus_ssim, mse=sc.mse,
-                                     identity_accuracy=sc.identity_accuracy,
+                                     identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
                                      metastable_fraction=sc.metastable_fraction,
                                      effective_memories=sc.effective_memories, steps=sc.steps,
                                      seconds=round(sc.seconds, 3)))

@@ -27,7 +27,7 @@ from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encod
 NAME = "rank-collapse"
 TITLE = "HEN rank of the recovered pattern matrix vs beta, and the KMN baseline"
 COLUMNS = ["model", "encoder", "similarity", "beta", "r", "alpha", "n", "n_queries", "rank_collapse",
-           "identity_accuracy", "metastable_fraction", "mse", "one_minus_ssim", "seconds"]
+           "identity_accuracy", "nn_ceiling", "metastable_fraction", "mse", "one_minus_ssim", "seconds"]
 
 
 @dataclass
@@ -96,7 +96,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                                  steps=cfg.steps, rank_size=nq)
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
                              similarity=cfg.similarity, beta=float(beta), r=np.nan, alpha=np.nan, n=n, n_queries=nq,
-                             rank_collapse=sc.rank_collapse, identity_accuracy=sc.identity_accuracy,
+                             rank_collapse=sc.rank_collapse, identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
                              metastable_fraction=sc.metastable_fraction, mse=sc.mse, one_minus_ssim=sc.one_minus_ssim,
                              seconds=round(sc.seconds, 3)))
             done += 1
@@ -119,7 +119,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                                      steps=cfg.kmn_steps, rank_size=nq)
                 rows.append(dict(model="KMN", encoder=cfg.kmn_encoder, similarity="exp-kernel", beta=np.nan,
                                  r=scale * d0, alpha=float(alpha), n=n, n_queries=nq, rank_collapse=sc.rank_collapse,
-                                 identity_accuracy=sc.identity_accuracy, metastable_fraction=sc.metastable_fraction,
+                                 identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
+                                 metastable_fraction=sc.metastable_fraction,
                                  mse=sc.mse, one_minus_ssim=sc.one_minus_ssim, seconds=round(sc.seconds, 3)))
                 done += 1
         notes.append(f"KMN kernel scale r is given as multiples {cfg.kmn_r_scales} of the median nearest-memory "

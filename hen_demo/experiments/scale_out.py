@@ -22,7 +22,7 @@ from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encod
 
 NAME = "scale-out"
 TITLE = "HEN Table 1 — recall quality as the memory bank grows"
-COLUMNS = ["encoder", "n", "n_queries", "similarity", "beta", "one_minus_ssim", "mse", "identity_accuracy",
+COLUMNS = ["encoder", "n", "n_queries", "similarity", "beta", "one_minus_ssim", "mse", "identity_accuracy", "nn_ceiling",
            "metastable_fraction", "effective_memories", "rank_collapse", "converged_fraction", "steps", "seconds"]
 
 # HEN Table 1, (1 - SSIM, MSE) per N, copied from the paper

@@ -26,7 +26,7 @@ from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encod
 NAME = "separability"
 TITLE = "HEN Fig. 3 — self vs cross cosine similarity of queries and memories"
 COLUMNS = ["encoder", "n", "self_mean", "self_std", "cross_mean", "cross_std", "overlap", "d_prime",
-           "margin_fraction", "similarity", "beta", "identity_accuracy", "metastable_fraction", "mse",
+           "margin_fraction", "similarity", "beta", "identity_accuracy", "nn_ceiling", "metastable_fraction", "mse",
            "one_minus_ssim"]
 
 
@@ -79,7 +79,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                          self_std=float(st.self_cos.std()), cross_mean=float(st.cross_cos.mean()),
                          cross_std=float(st.cross_cos.std()), overlap=st.overlap, d_prime=st.d_prime,
                          margin_fraction=st.margin_fraction, similarity=cfg.similarity, beta=cfg.beta,
-                         identity_accuracy=sc.identity_accuracy, metastable_fraction=sc.metastable_fraction,
+                         identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
+                         metastable_fraction=sc.metastable_fraction,
                          mse=sc.mse, one_minus_ssim=sc.one_minus_ssim))
     table = pd.DataFrame(rows, columns=COLUMNS)
     pfig, mfig = plotting.histogram_figures(panels, TITLE)

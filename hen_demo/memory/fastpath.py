@@ -26,7 +26,15 @@ CPU-seconds because other jobs were running, so ratios only): flash sdpa 0.98-1.
 throughput, the fused matmul step 0.90-0.93. For L2, the key bias as an expanded attn_mask ran at
 1.00-1.12, the same as folding it into an extra key column padded to a multiple of 16 (1.01-1.05),
 while the unpadded fold (K + 1 = 2,353 wide) fell to 0.89-0.93; the mask needs no copy of the bank,
-so we use it. Hence "auto" = sdpa on CPU, fused matmul elsewhere.
+so we use it.
+
+Kernel per shape (``method="auto"``), measured again in issue 12 on the shared 2-core CPU (CPU-time ratios to
+one square 4096 torch.mm): with B x N small (B = 256 queries, K = 2,352, N = 6,000) the fused matmul step reached
+0.84-0.90 and flash sdpa 0.75-0.77; with B x N large (N = B = 6,000, K = 192) flash sdpa reached 0.83-0.89 and
+the matmul step 0.47 (its (B, N) logits no longer fit the caches). So "auto" takes flash sdpa on the CPU when
+B x N >= ``SDPA_MIN_SCORES`` and the fused matmul step otherwise (and on other devices). The matmul step
+pre-scales the queries (beta folded into the (B, K) side, never a pass over the (B, N) logits), divides the
+(B, K) output rather than the (B, N) weights by the softmax sum, and reuses its logits buffer between steps.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ def _pad(x: torch.Tensor, width: int) -> torch.Tensor:
 
 
 FAST_METHODS = ("auto", "sdpa", "matmul")
+SDPA_MIN_SCORES = 8_000_000  # B x N from which "auto" takes flash sdpa on the CPU (module docstring)
 
 
 def check_fast_method(method: str) -> None:
@@ -92,6 +101,7 @@ class FastAttentionStep:
         self.k = keys[None, None]  # (1, 1, N, D)
         self.v = values[None, None]  # (1, 1, N, D)
         self._flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+        self._buffer = None  # (B, N) logits buffer of the matmul step, reused while the shape stays
 
     def queries(self, states: torch.Tensor) -> torch.Tensor:
         """states (B, K) -> q (B, D)."""
@@ -105,11 +115,32 @@ class FastAttentionStep:
         """True where sdpa's flash kernel also hands back the log-sum-exp (CPU builds of torch >= 2.2)."""
         return device.type == "cpu" and self._flash is not None
 
+    def kernel(self, batch: int, device: torch.device) -> str:
+        """The kernel a step of ``batch`` queries takes: "sdpa" or "matmul" (module docstring)."""
+        if self.method != "auto":
+            return self.method
+        large = batch * self.k.shape[2] >= SDPA_MIN_SCORES
+        return "sdpa" if large and self.flash_available(device) else "matmul"
+
     def step(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One softmax update of all rows of ``states`` (B, K); also returns lse (B,) of the logits."""
-        if self.method == "matmul" or (self.method == "auto" and not self.flash_available(states.device)):
+        if self.kernel(states.shape[0], states.device) == "matmul":
             return self.step_matmul(states)
         return self.step_sdpa(states)
+
+    def _scaled_logits(self, q: torch.Tensor) -> torch.Tensor:
+        """scale * q k^T + bias into the reused buffer, scale folded into q (b, D): (b, N) float32 or wider."""
+        k = self.k[0, 0]
+        if q.dtype in (torch.float16, torch.bfloat16):
+            return self._logits(q)
+        shape = (q.shape[0], k.shape[0])
+        buf = self._buffer
+        if buf is None or buf.shape != shape or buf.dtype != q.dtype or buf.device != q.device:
+            buf = self._buffer = torch.empty(shape, dtype=q.dtype, device=q.device)
+        qs = q * self.scale  # (b, D): beta on the small side
+        if self.bias is None:
+            return torch.mm(qs, k.T, out=buf)
+        return torch.addmm(self.bias.to(q.dtype), qs, k.T, out=buf)
 
     def _logits(self, q: torch.Tensor) -> torch.Tensor:
         """scale * q k^T + bias for q (b, D): (b, N), at least float32 (beta * z overflows half precision)."""
@@ -130,10 +161,15 @@ class FastAttentionStep:
         return weights.div_(total), (top + total.log())[:, 0]
 
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once
-        and one pass over them gives the weights and the log-sum-exp."""
-        weights, lse = self.weights(states)
-        return torch.mm(weights.to(self.v.dtype), self.v[0, 0])[:, : self.dim], lse
+        """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once (in a
+        reused buffer) and one pass over them gives the unnormalised weights and the log-sum-exp; the
+        softmax sum divides the (B, K) output."""
+        logits = self._scaled_logits(self.queries(states))  # (B, N)
+        top = logits.amax(dim=-1, keepdim=True)  # (B, 1)
+        e = logits.sub_(top).exp_()  # (B, N) in place, max 1
+        total = e.sum(dim=-1, keepdim=True)  # (B, 1) >= 1
+        out = torch.mm(e.to(self.v.dtype), self.v[0, 0])[:, : self.dim].div_(total.to(self.v.dtype))
+        return out, (top + total.log())[:, 0]
 
     def step_sdpa(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update through scaled_dot_product_attention (4-D inputs; flash kernel on CPU)."""

@@ -16,6 +16,8 @@ import torch
 from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, check_fast_method, fast_supported
+
+SDPA_BLOCK_ROWS = 8192  # query block of the flash path (only its final weights pass is (rows, N))
 from .separation import parse_separation, separate
 from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate
 
@@ -308,6 +310,8 @@ class HopfieldMemory:
         steps, tol, mask, k = self._options(steps, tol, clamp, topk)
         use_fast = self._use_fast(fast)
         rows = max(1, _CHUNK_ELEMENTS // self.n_memories)  # bounds every (rows, N) matrix, fast path included
+        if use_fast and self._fast_step.kernel(q.shape[0], self.device) == "sdpa":
+            rows = max(rows, SDPA_BLOCK_ROWS)  # flash sdpa never builds the (rows, N) scores: bigger blocks
         parts = [self._retrieve_block(q[i : i + rows], steps, tol, mask, use_fast) for i in range(0, q.shape[0], rows)]
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
@@ -375,7 +379,7 @@ class HopfieldMemory:
             last = t == steps or moving.numel() == 0
             weights = None
             if not last:
-                new, e, p = self._step_rows(s[moving], use_fast)  # (m, K), (m,)
+                new, e, p = self._step_rows(s if moving.numel() == b else s[moving], use_fast)  # (m, K), (m,)
                 energy[moving] = e
                 done_rows = evaluate[converged[evaluate]]  # just converged: only their energy is new
                 if done_rows.numel():
@@ -390,8 +394,12 @@ class HopfieldMemory:
                 return
             if mask is not None:
                 new[:, mask] = q[moving][:, mask]
-            done = moved_less(new, s[moving], tol)
-            s[moving] = new
+            every_row = moving.numel() == b  # no gather / scatter while every query still moves
+            done = moved_less(new, s if every_row else s[moving], tol)
+            if every_row:
+                s.copy_(new)
+            else:
+                s[moving] = new
             n_steps[moving] = t + 1
             converged[moving[done]] = True
             evaluate = moving
