@@ -23,6 +23,7 @@ from hen_demo.memory.hopfield import HopfieldMemory
 from hen_demo.memory.similarity import LinearKernel
 from hen_demo.memory.uhop import (
     exact_fixed_points,
+    initial_feature_map,
     fit_uhop_kernel,
     kernel_cosines,
     kernel_retrieval_error,
@@ -186,3 +187,19 @@ def test_retrieval_scores_counts_hits():
     mem = HopfieldMemory(X, similarity="dot", separation="softmax", beta=5.0)
     err, acc, hits = retrieval_scores(mem, X[:4], X, steps=2)
     assert err < 1e-6 and acc == 1.0 and hits.tolist() == [True] * 4
+
+
+def test_gaussian_init_is_the_official_one_and_the_loss_is_scale_free():
+    W0 = initial_feature_map(6, init="gaussian", seed=5)
+    assert torch.allclose(W0, torch.randn(6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64).float())
+    X = _memories(k=6)
+    fit = fit_uhop_kernel(X, iterations=0, init="gaussian", seed=5, normalize_rows=False)
+    assert torch.equal(fit.W_initial, W0)
+    # the normalised-feature loss does not see the scale of W: its gradient shrinks as 1 / scale
+    W = W0.clone().requires_grad_(True)
+    (g1,) = torch.autograd.grad(separation_loss(W, X), W)
+    W3 = (3 * W0).requires_grad_(True)
+    (g3,) = torch.autograd.grad(separation_loss(W3, X), W3)
+    assert torch.allclose(g3, g1 / 3, atol=1e-6)
+    with pytest.raises(ValueError, match="init"):
+        initial_feature_map(6, init="uniform")

@@ -157,7 +157,8 @@ def findings(mean: pd.DataFrame, x: str) -> str:
                 f"({b.identity_accuracy:.0%}), U-Hop {rel}")
         if "MHM" in top.index:
             m = top.loc["MHM"]
-            text += f"; plain MHM {m.sse:.3g}, so U-Hop is {(m.sse - u.sse) / max(m.sse, 1e-12):+.0%} vs MHM"
+            text += (f"; plain MHM {m.sse:.3g}, so U-Hop's error is " +
+                     (f"{(m.sse - u.sse) / m.sse:.0%} below MHM's" if u.sse < m.sse else f"{u.sse / m.sse:.2f}× MHM's"))
         signed = [s for s in PAPER_SIGN if s in top.index]
         if signed:
             text += "; paper-sign baselines " + ", ".join(f"{s.split(' (')[0]} {top.loc[s].sse:.3g}" for s in signed)
@@ -165,5 +166,5 @@ def findings(mean: pd.DataFrame, x: str) -> str:
                      else " (U-Hop not below all of them)")
         parts.append(text)
     body = "; ".join(parts) + ". " if parts else ""
-    return (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's nearest memory, the "
-            "one-shot ceiling):\n\n" + sse_pivot(mean, x) + "\n")
+    return (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
+            "the one-shot reference):\n\n" + sse_pivot(mean, x) + "\n")

@@ -15,8 +15,9 @@ Two query/scoring protocols (``PROTOCOLS``):
 * "official": what the official U-Hop code does (MAGICS-LAB/UHop, memory_retrieval*.py). Its corruptions are
   not the app's, so they live here: ``torch.dropout(x, 0.5)`` (half the entries zeroed, the rest *doubled*),
   noise clamp(|x + N(0, sigma)|, 0, 1); the error is taken after clamping both vectors to [0, 1]; 20 seeds;
-  for capacity the kernel is fitted on half of the memories (``fit_fraction`` 0.5); the step size decays
-  as gamma / sqrt(i!) (``lr_schedule="official"``).
+  for capacity the kernel is fitted on half of the memories (``fit_fraction`` 0.5); W_0 is Gaussian
+  (``init="gaussian"``) and the step size decays as gamma / sqrt(i!) (``lr_schedule="official"``). We keep
+  Alg. 1 line 4 (unit-norm rows of W) in both protocols; the official retrieval skips it.
 
 Baselines (U-Hop §4.1): modern Hopfield (MHM: dot + softmax), sparse MHM, dense associative memory with a
 10th-order polynomial (DAM poly-10), L2- and Manhattan-similarity MHM with the correct sign (similarity =
@@ -225,12 +226,15 @@ def retrieval_scores(memory, queries: torch.Tensor, codes: torch.Tensor, steps: 
 
 def fit_kernel(patterns: torch.Tensor, iterations: int, seed: int = 0, t: float = 2.0, lr: float = 1.0,
                protocol: str = "ours", fit_fraction: float | None = None, **kwargs):
-    """U-Hop Stage I (Alg. 1) with the paper's settings (SGD, lr 1, t = 2) under ``protocol``: "official" decays
-    the step as the official code does; ``fit_fraction`` (default 1) is the share of memories Stage I sees."""
+    """U-Hop Stage I (Alg. 1) with the paper's settings (SGD, lr 1, t = 2) under ``protocol``: "official" starts
+    from a Gaussian W and decays the step as the official code does; ``fit_fraction`` (default 1) is the share of
+    memories Stage I sees."""
     from hen_demo.memory.uhop import fit_uhop_kernel
 
-    schedule = "official" if check_protocol(protocol) == "official" else "constant"
-    return fit_uhop_kernel(patterns, iterations=iterations, lr=lr, t=t, seed=seed, lr_schedule=schedule,
+    official = check_protocol(protocol) == "official"
+    return fit_uhop_kernel(patterns, iterations=iterations, lr=lr, t=t, seed=seed,
+                           lr_schedule="official" if official else "constant",
+                           init="gaussian" if official else "orthonormal",
                            fit_fraction=1.0 if fit_fraction is None else fit_fraction, **kwargs)
 
 

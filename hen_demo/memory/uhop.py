@@ -179,10 +179,14 @@ class UHopFit:
     settings: dict = field(default_factory=dict)
 
 
-def initial_feature_map(k: int, d_phi: int | None = None, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
-    """W_0 (D_Phi, K) with orthonormal columns, W_0^T W_0 = I_K (full rank, U-Hop Assumption 2.1).
+def initial_feature_map(k: int, d_phi: int | None = None, seed: int = 0, dtype=torch.float32,
+                        init: str = "orthonormal") -> torch.Tensor:
+    """W_0 (D_Phi, K), full rank (U-Hop Assumption 2.1).
 
-    D_Phi = K gives the identity; D_Phi > K a seeded random semi-orthogonal matrix (QR of a Gaussian).
+    init "orthonormal": orthonormal columns, W_0^T W_0 = I_K; D_Phi = K gives the identity, D_Phi > K a seeded
+    random semi-orthogonal matrix (QR of a Gaussian). init "gaussian": seeded N(0, 1) entries, as the official
+    code (``torch.randn(d, d)``); rows of norm ~ sqrt(K), which on the scale-free normalised-feature loss divides
+    the effective step size by ~K compared with the identity.
     """
     d_phi = k if d_phi is None else int(d_phi)
     if d_phi < k:
@@ -190,9 +194,13 @@ def initial_feature_map(k: int, d_phi: int | None = None, seed: int = 0, dtype=t
             f"d_phi = {d_phi} is smaller than the pattern dimension K = {k}; U-Hop needs D_Phi >= K "
             "so that W is full rank (Assumption 2.1)."
         )
+    if init not in ("orthonormal", "gaussian"):
+        raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}.")
+    g = torch.Generator().manual_seed(seed)
+    if init == "gaussian":
+        return torch.randn(d_phi, k, generator=g, dtype=torch.float64).to(dtype)
     if d_phi == k:
         return torch.eye(k, dtype=dtype)
-    g = torch.Generator().manual_seed(seed)
     q, r = torch.linalg.qr(torch.randn(d_phi, k, generator=g, dtype=torch.float64))  # (D_Phi, K)
     q = q * torch.sign(torch.diagonal(r))[None, :]  # unique QR, sign-fixed
     return q.to(dtype)
@@ -240,6 +248,7 @@ def fit_uhop_kernel(
     beta: float = 1.0,
     patience: int | None = None,
     snapshot_at=(),
+    init: str = "orthonormal",
     device=None,
 ) -> UHopFit:
     """U-Hop Stage I (Alg. 1, lines 1-4): learn the kernel W by gradient descent on L_Phi.
@@ -262,6 +271,8 @@ def fit_uhop_kernel(
             is measured and the best W kept.
         patience: with a holdout, stop after this many steps without a lower held-out error (None: run all).
         snapshot_at: step counts i whose final-form W is kept in ``fit.snapshots``.
+        init: W_0, "orthonormal" (identity when D_Phi = K) or "gaussian" (the official code's), see
+            :func:`initial_feature_map`.
         device: where to run Stage I (default: the patterns' device).
     """
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
@@ -292,7 +303,7 @@ def fit_uhop_kernel(
         if hq.shape[1] != k or ht.shape != (hq.shape[0],) or ht.min() < 0 or ht.max() >= n:
             raise ValueError("holdout must be (queries (B, K), targets (B,) indices of memories).")
     loss_kw = dict(t=t, pairs=pairs, generator=gen, include_self=include_self, normalize_features=normalize_features)
-    W0 = initial_feature_map(k, d_phi, seed=seed).to(xi.device)  # (D_Phi, K)
+    W0 = initial_feature_map(k, d_phi, seed=seed, init=init).to(xi.device)  # (D_Phi, K)
 
     def final_form(w: torch.Tensor) -> torch.Tensor:
         return safe_normalize(w) if normalize_rows else w.clone()  # Alg. 1 line 4: unit-norm rows
@@ -335,7 +346,7 @@ def fit_uhop_kernel(
         fit_indices=fit_idx,
         settings=dict(iterations=int(iterations), d_phi=int(W0.shape[0]), pairs=pairs, seed=seed,
                       include_self=include_self, normalize_features=normalize_features, lr_schedule=lr_schedule,
-                      fit_fraction=float(fit_fraction), patience=patience),
+                      fit_fraction=float(fit_fraction), patience=patience, init=init),
     )
 
 
