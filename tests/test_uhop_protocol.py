@@ -23,8 +23,8 @@ from hen_demo.memory.hopfield import HopfieldMemory
 from hen_demo.memory.similarity import LinearKernel
 from hen_demo.memory.uhop import (
     exact_fixed_points,
-    initial_feature_map,
     fit_uhop_kernel,
+    initial_feature_map,
     kernel_cosines,
     kernel_retrieval_error,
     separation_loss,

@@ -59,7 +59,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(iterations=[0, 1, 10, 50, 100], memories_cifar=200, repeats=1, official_repeats=2)
+        return cls(iterations=[0, 1, 10, 50, 100], memories_cifar=200, repeats=1, official_repeats=1)
 
     @classmethod
     def tiny(cls) -> "Config":

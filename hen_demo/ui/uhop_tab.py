@@ -21,10 +21,10 @@ import torch
 
 from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.data.images import to_uint8
-from hen_demo.memory import HopfieldMemory
-from hen_demo.metrics import identity_accuracy
 from hen_demo.experiments.uhop_common import retrieval_scores
+from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cosines, uhop_memory
+from hen_demo.metrics import identity_accuracy
 from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
