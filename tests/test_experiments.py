@@ -28,6 +28,8 @@ EXPECTED_COLUMNS = {
     "uhop-stage1": {"dataset", "iterations", "sse", "separation_loss", "identity_accuracy", "metastable_fraction"},
     "classical-capacity": {"n", "D", "P", "load", "recall", "identity_accuracy", "metastable_fraction"},
     "speed": {"encoder", "n", "retrieve_s", "total_s", "identity_accuracy"},
+    "attractor-census": {"dataset", "encoder", "fill", "beta", "identity_accuracy", "nn_ceiling",
+                         "distinct_attractors", "top_share", "top_hidden_brightness", "bank_hidden_brightness"},
 }
 
 

@@ -5,8 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from hen_demo.experiments.base import (ExperimentResult, encoders_of, file_sha256, shipped_weight_files,
-                                       weight_fingerprints, write_outputs)
+from hen_demo.experiments.base import (
+    ExperimentResult,
+    encoders_of,
+    file_sha256,
+    shipped_weight_files,
+    weight_fingerprints,
+    write_outputs,
+)
 from hen_demo.experiments.report import build_report, section_freshness, stale_sections
 
 

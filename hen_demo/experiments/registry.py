@@ -23,6 +23,7 @@ EXPERIMENTS: dict[str, str] = {
     "uhop-stage1": "hen_demo.experiments.uhop_stage1",
     "classical-capacity": "hen_demo.experiments.classical_capacity",
     "speed": "hen_demo.experiments.speed",
+    "attractor-census": "hen_demo.experiments.attractor_census",
 }
 
 DEFAULT_RESULTS = Path("results")

@@ -35,6 +35,7 @@ PAPER_REF = {
     "uhop-stage1": "U-Hop Fig. 5",
     "classical-capacity": "slides 002, Capacity",
     "speed": "issue 5 speed target",
+    "attractor-census": "HEN §3.1 occlusion (our census, issue 9)",
 }
 
 INTRO = """# Reproduction report

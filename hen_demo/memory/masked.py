@@ -23,8 +23,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .hopfield import RetrievalResult, as_patterns, as_queries, check_beta, check_run_options, moved_less
-from .hopfield import topk_cpu, weight_stats
+from .hopfield import (
+    RetrievalResult,
+    as_patterns,
+    as_queries,
+    check_beta,
+    check_run_options,
+    moved_less,
+    topk_cpu,
+    weight_stats,
+)
 from .separation import conjugate, parse_separation, separate
 
 RAW_PIXEL_ENCODERS = ("pixels",)  # code dims = pixel values (pixels-<size> too)
