@@ -177,7 +177,7 @@ def _figures(table: pd.DataFrame, thumbs: dict, top: int):
     for r, key in enumerate(keys):
         c, images, _ = thumbs[key]
         for j, a in enumerate(c.top):
-            pfig.add_trace(go.Image(z=images[a.index], name=f"memory {a.index}",
+            pfig.add_trace(go.Image(source=_png_uri(images[a.index]), name=f"memory {a.index}",
                                     hovertemplate=f"{'/'.join(key)}<br>memory {a.index}: {a.count} wrong "
                                                   f"({a.share:.0%})<extra></extra>"), row=r + 1, col=j + 1)
         pfig.update_yaxes(title_text=f"{key[0]}·{key[1]}·{key[3]}", title_font_size=10, row=r + 1, col=1)
@@ -194,6 +194,18 @@ def _figures(table: pd.DataFrame, thumbs: dict, top: int):
     return pfig, mfig
 
 
+def _png_uri(image) -> str:
+    """A uint8 (H, W, 3) image as a PNG data URI (a tenth of the size of plotly's pixel-array JSON)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def _thumbnail_png(table: pd.DataFrame, thumbs: dict, keys: list, top: int):
     """Matplotlib figure: per cell, its numbers and the top attractors' thumbnails (count, share of the wrong
     answers), the hidden region outlined in red."""
@@ -202,7 +214,7 @@ def _thumbnail_png(table: pd.DataFrame, thumbs: dict, keys: list, top: int):
     from hen_demo.experiments.plotting import FONT
 
     n_rows = max(len(keys), 1)
-    mfig = Figure(figsize=(1.5 * top + 4.4, 1.6 * n_rows + 1.0))
+    mfig = Figure(figsize=(1.1 * top + 3.6, 1.15 * n_rows + 0.8))
     axes = mfig.subplots(n_rows, top + 1, squeeze=False, gridspec_kw=dict(width_ratios=[3.2] + [1] * top))
     for r, key in enumerate(keys):
         c, images, hidden = thumbs[key]
@@ -214,7 +226,7 @@ def _thumbnail_png(table: pd.DataFrame, thumbs: dict, keys: list, top: int):
                  + (f"{c.n_wrong} wrong → {c.n_distinct} memories\n"
                     f"hidden half: top {c.top_hidden_brightness:.2f} · bank {c.bank_hidden_brightness:.2f}"
                     if c.n_wrong else "no wrong retrievals"))
-        axes[r, 0].text(0, 0.5, label, fontsize=FONT["tick"] - 1, va="center", ha="left",
+        axes[r, 0].text(0, 0.5, label, fontsize=FONT["tick"] - 3, va="center", ha="left",
                         transform=axes[r, 0].transAxes)
         for j in range(top + 1):
             axes[r, j].axis("off")
@@ -223,10 +235,10 @@ def _thumbnail_png(table: pd.DataFrame, thumbs: dict, keys: list, top: int):
             ax.imshow(images[a.index], interpolation="nearest")
             if hidden.any() and not hidden.all():
                 ax.contour(hidden.astype(float), levels=[0.5], colors="red", linewidths=1.0)
-            ax.set_title(f"×{a.count} ({a.share:.0%})", fontsize=FONT["tick"] - 1)
+            ax.set_title(f"×{a.count} ({a.share:.0%})", fontsize=FONT["tick"] - 3)
     mfig.suptitle("Top attractors of the wrong retrievals (count, share of the wrong); hidden half outlined",
-                  fontsize=FONT["title"])
-    mfig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (1.6 * n_rows + 1.0)))
+                  fontsize=FONT["title"] - 4)
+    mfig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (1.15 * n_rows + 0.8)))
     return mfig
 
 
