@@ -66,9 +66,11 @@ def test_tiny_run_writes_outputs(name, tmp_path):
         assert df[col].between(0, 1).all()
     for key in ("png", "html", "md", "meta"):
         assert paths[key].exists() and paths[key].stat().st_size > 0
-    assert "cdn.plot.ly" in paths["html"].read_text() or "cdn" in paths["html"].read_text()
+    html = paths["html"].read_text()
+    assert "../plotly.min.js" in html and "cdn.plot.ly" not in html  # offline: the shared local plotly.js
     meta = json.loads(paths["meta"].read_text())
     assert meta["name"] == name and meta["config"]["size"] == "tiny"
+    assert isinstance(meta["weight_fingerprints"], dict)  # staleness (report.stale_sections)
     md = paths["md"].read_text()
     assert "**The paper:**" in md and "**Reading:**" in md
 
