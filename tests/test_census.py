@@ -57,3 +57,12 @@ def test_all_right_and_bad_input():
         attractor_census([9], [0], _bank(), np.ones((4, 4), bool))
     with pytest.raises(ValueError, match="hidden must be"):
         attractor_census([0], [0], _bank(), np.ones((3, 3), bool))
+
+
+def test_census_of_states_uses_the_nearest_memory():
+    from hen_demo.census import census_of_states
+
+    patterns = np.eye(6, dtype=np.float32)  # (N, K) codes
+    states = patterns[[5, 5, 2]] + 0.01  # queries 0 and 1 both end on memory 5, query 2 on its own
+    c = census_of_states(states, patterns, [0, 1, 2], _bank(), np.ones((4, 4), bool))
+    assert (c.n_wrong, c.n_distinct, c.top[0].index, c.top[0].count) == (2, 1, 5, 2)
