@@ -12,10 +12,14 @@ import torch
 
 from hen_demo.data.images import to_float_tensor
 from hen_demo.encoders import get_image_encoder
+from hen_demo.memory import calibrated_beta
 from hen_demo.memory.hetero import hetero_patterns
 from hen_demo.pipeline import (
+    HIST_BINS,
     HENPipeline,
+    MemoryConfig,
     RetrievalConfig,
+    RunOptions,
     corrupt_query,
 )
 
@@ -127,8 +131,6 @@ def test_two_images_bound_to_one_caption_give_a_mixture(pixels):
 
 
 # ---- MemoryConfig / RunOptions / batched pipeline (issue 12) -------------------------------------
-from hen_demo.memory import HopfieldMemory, calibrated_beta  # noqa: E402
-from hen_demo.pipeline import HIST_BINS, MemoryConfig, RunOptions  # noqa: E402
 
 
 def test_memory_config_takes_beta_absolute_or_relative(pixels):

@@ -16,10 +16,10 @@ import torch
 from .devices import resolve_device_dtype
 from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, check_fast_method, fast_supported
-
-SDPA_BLOCK_ROWS = 8192  # query block of the flash path (only its final weights pass is (rows, N))
 from .separation import parse_separation, separate
 from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate
+
+SDPA_BLOCK_ROWS = 8192  # query block of the flash path (only its final weights pass is (rows, N))
 
 
 @dataclass
