@@ -10,6 +10,7 @@ classical memories (``hen_demo.memory.classical``). Public API (contract §1):
     DenseAssociativeMemory, capacity helpers)
 """
 
+from .calibration import calibrated_beta
 from .classical import (
     CorrelationMemory,
     DenseAssociativeMemory,
@@ -20,7 +21,6 @@ from .classical import (
     measure_recall,
     recall_fraction,
 )
-from .calibration import calibrated_beta
 from .devices import pick_device
 from .hopfield import BETA_MAX, HopfieldMemory, RetrievalResult, RetrievalStep
 from .kmn import KernelMemoryNetwork
