@@ -107,7 +107,8 @@ def test_unreadable_editor_image_is_a_sentence(tmp_path, local):
 
 
 def test_decompression_bomb_is_a_sentence(tmp_path, monkeypatch, local):
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limits.MAX_SIDE**2)  # as the app sets it (configure_pil)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    limits.configure_pil()  # as the app does at start
     with gr.Blocks() as demo:
         editor = gr.ImageEditor(type="numpy")
     limits.guard_inputs(demo)

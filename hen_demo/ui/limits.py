@@ -139,8 +139,10 @@ def heavy_events() -> dict:
 
 # ---- images ---------------------------------------------------------------------------------------------
 def configure_pil() -> None:
-    """PIL refuses to decode more than 2 × MAX_SIDE² pixels (DecompressionBombError) and warns above MAX_SIDE²."""
-    Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+    """PIL refuses to open more than 4 × MAX_SIDE² pixels anywhere (DecompressionBombError: 8,192² px; its
+    default is 179 M px). Our own checks read the size from the header first and refuse any side over MAX_SIDE
+    with the size in the sentence; this is the backstop for any decode they do not cover."""
+    Image.MAX_IMAGE_PIXELS = 2 * MAX_SIDE * MAX_SIDE  # PIL raises above twice this, warns above it
 
 
 def too_large_sentence(width: int, height: int) -> str:
