@@ -82,3 +82,23 @@ def test_refusals_are_plain_sentences():
         MaskAwareMemory(xi, separation="poly:3")
     with pytest.raises(ValueError):
         MaskAwareMemory(xi, beta=-1)
+
+
+def test_masked_calibrated_beta_uses_the_visible_dims_scale():
+    from hen_demo.memory import calibrated_beta
+    from hen_demo.memory.masked import masked_calibrated_beta
+
+    g = np.random.default_rng(4)
+    xi = g.random((40, 30)).astype(np.float32)
+    vis = np.zeros(30, bool)
+    vis[:10] = True
+    shared = masked_calibrated_beta(xi, np.tile(vis, (5, 1)))
+    assert shared == pytest.approx(calibrated_beta(xi[:, :10]), rel=1e-6)
+    assert masked_calibrated_beta(xi, vis, relative=2.0) == pytest.approx(2 * shared, rel=1e-6)
+    per_query = g.random((5, 30)) < 0.5
+    want = calibrated_beta(xi) / per_query.mean()
+    assert masked_calibrated_beta(xi, per_query) == pytest.approx(want, rel=1e-6)
+    with pytest.raises(ValueError, match="visible"):
+        masked_calibrated_beta(xi, np.zeros(30, bool))
+    with pytest.raises(ValueError):
+        masked_calibrated_beta(xi, vis, relative=0)

@@ -76,7 +76,12 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.data.images import to_float_tensor
     from hen_demo.encoders import get_image_encoder
     from hen_demo.memory import HopfieldMemory, calibrated_beta
-    from hen_demo.memory.masked import MaskAwareMemory, masked_l2_scores, pixel_mask_to_code
+    from hen_demo.memory.masked import (
+        MaskAwareMemory,
+        masked_calibrated_beta,
+        masked_l2_scores,
+        pixel_mask_to_code,
+    )
 
     t0 = time.perf_counter()
     progress = progress or null_progress
@@ -118,7 +123,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 vis = pixel_mask_to_code((~small).expand(len(codes), -1, -1))  # (N, K)
                 queries = encode_corrupted(enc, bank.images, cfg.corruption, cfg.amount, cfg.seed)
                 # calibrated on the dims it compares (the scores live on the visible half's distance scale)
-                mm = MaskAwareMemory(codes, beta=calibrated_beta(codes[:, vis[0]], cfg.relative_beta, "l2"))
+                mm = MaskAwareMemory(codes, beta=masked_calibrated_beta(codes, vis, cfg.relative_beta))
                 out = mm.retrieve(queries, vis, steps=cfg.steps, topk=1)
                 final = metrics.nearest_memory(out.states, codes)
                 nn = masked_l2_scores(codes, queries, vis).argmax(1).numpy()  # masked one-shot NN

@@ -71,6 +71,28 @@ def masked_l2_scores(patterns: torch.Tensor, states: torch.Tensor, visible: torc
     return (z - (ms * states).sum(-1, keepdim=True)).clamp_max(0.0)  # round-off can push a 0 above 0
 
 
+def masked_calibrated_beta(patterns, visible, relative: float = 1.0) -> float:
+    """Calibrated beta (``calibration.calibrated_beta``, L2) on the distance scale of the visible dims.
+
+    sim_M sums squared differences over the visible dims only, so its gaps are smaller than full-image L2's.
+    One mask shared by every query (visible (K,) or identical rows of (B, K)): the calibration of the
+    patterns restricted to those dims, exactly. Per-query masks: the full calibration divided by the mean
+    visible fraction (gaps scale with the number of compared dims when the dims are alike).
+    """
+    from .calibration import calibrated_beta
+
+    xi = as_patterns(patterns, torch.device("cpu"), torch.float32)  # (N, K)
+    v = torch.as_tensor(np.asarray(visible) if not isinstance(visible, torch.Tensor) else visible).bool().cpu()
+    if v.ndim == 1:
+        v = v.unsqueeze(0)
+    if v.ndim != 2 or v.shape[1] != xi.shape[1] or not bool(v.any()):
+        raise ValueError(f"visible must be a mask (K,) or (B, K) with K = {xi.shape[1]} and some dims visible; "
+                         f"got shape {tuple(v.shape)}")
+    if bool((v == v[:1]).all()):
+        return calibrated_beta(xi[:, v[0]], relative, "l2")
+    return calibrated_beta(xi, relative, "l2") / float(v.float().mean())
+
+
 class MaskAwareMemory:
     """Modern Hopfield memory on raw pixels with the mask-aware L2 similarity (module docstring).
 
@@ -157,4 +179,4 @@ class MaskAwareMemory:
                                top_weight=top_w, n_above=n_above)
 
 
-__all__ = ["MaskAwareMemory", "check_mask_aware", "masked_l2_scores", "pixel_mask_to_code"]
+__all__ = ["MaskAwareMemory", "check_mask_aware", "masked_calibrated_beta", "masked_l2_scores", "pixel_mask_to_code"]
