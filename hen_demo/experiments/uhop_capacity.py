@@ -140,11 +140,13 @@ def sse_pivot(mean: pd.DataFrame, x: str) -> str:
     return markdown_table(wide[order], digits=3, max_rows=200)
 
 
-def findings(mean: pd.DataFrame, x: str) -> str:
-    """Plain sentences comparing U-Hop with MHM and the correctly signed baselines at the largest ``x``."""
+def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
+    """Plain sentences comparing U-Hop with MHM and the correctly signed baselines at ``x`` = ``at`` (default:
+    the largest value measured)."""
     parts = []
     for (dataset, protocol), d in mean.groupby(["dataset", "protocol"], sort=False):
-        top = d[d[x] == d[x].max()].set_index("model")
+        x_at = d[x].max() if at is None or not (d[x] == at).any() else at
+        top = d[d[x] == x_at].set_index("model")
         if UHOP not in top.index:
             continue
         u = top.loc[UHOP]
@@ -152,7 +154,7 @@ def findings(mean: pd.DataFrame, x: str) -> str:
         best = fair.sse.idxmin()
         b = fair.loc[best]
         rel = "lower" if u.sse < b.sse else "higher"
-        text = (f"{dataset}, {protocol} protocol, {x} = {d[x].max():g}: U-Hop {u.sse:.3g} (identity "
+        text = (f"{dataset}, {protocol} protocol, {x} = {x_at:g}: U-Hop {u.sse:.3g} (identity "
                 f"{u.identity_accuracy:.0%}) vs best correctly signed baseline {best} {b.sse:.3g} "
                 f"({b.identity_accuracy:.0%}), U-Hop {rel}")
         if "MHM" in top.index:
@@ -166,5 +168,11 @@ def findings(mean: pd.DataFrame, x: str) -> str:
                      else " (U-Hop not below all of them)")
         parts.append(text)
     body = "; ".join(parts) + ". " if parts else ""
+    if "official" in set(mean.get("protocol", [])):
+        body += ("Under the official protocol W_0 is Gaussian, as in the official code (rows of norm ≈ √K); the loss "
+                 "on normalised features is scale-free, so the effective step is about K times smaller than from "
+                 "W_0 = I and, with the official step decay γ/√(i!), Stage I hardly moves W: official-protocol U-Hop "
+                 "stays close to plain MHM. The official dropout queries double the kept entries, which puts the "
+                 "L2-nearest memory right almost always (L2 MHM and NN near 0). ")
     return (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
             "the one-shot reference):\n\n" + sse_pivot(mean, x) + "\n")

@@ -249,7 +249,7 @@ def stand_in(dataset: str) -> str:
 SIGN_NOTE = (
     "With correctly signed L2 and Manhattan similarities (similarity = −distance) the simple baselines beat U-Hop "
     "here. The paper's comparison (its official code) put +distance into the softmax, which puts the weight on "
-    "the *farthest* memory; the rows marked \"(paper sign)\" repeat that error, and with it the paper's ordering "
-    "(U-Hop below L2/Manhattan) comes back. Digits are an evaluation set here, as MNIST is in the paper; nothing "
+    "the *farthest* memory; the rows marked \"(paper sign)\" repeat that error, and wherever U-Hop falls below "
+    "them the paper's ordering (U-Hop below L2/Manhattan) comes back (see the sentences above and the table). Digits are an evaluation set here, as MNIST is in the paper; nothing "
     "is tuned on them (U-Hop's kernel is fitted on the memories themselves, which is U-Hop's method)."
 )
