@@ -6,6 +6,7 @@ error message, and the app keeps serving the next request.
 """
 
 import os
+import re
 
 import numpy as np
 import plotly.io
@@ -22,6 +23,9 @@ from ui_server import running_app  # noqa: E402
 from hen_demo.ui import state  # noqa: E402
 
 N_PHOTOS = 27
+# /retrieve's outputs, in order (the Replay frames are a gr.State: not part of the API)
+OUT = {name: i for i, name in enumerate(["query", "state", "status", "energy", "topk", "hist", "original", "recon",
+                                         "retrieved", "verdict", "details"])}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,8 @@ def explore_args(**over):
     """Arguments of /retrieve in order, with a working default query (photo #1, bottom half hidden)."""
     args = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=1.0, n=N_PHOTOS,
                 steps=30, tol=1e-6, source="stored memory", index=1, editor=None, caption="",
-                text_encoder=state.default_text_encoder(), corruption="occlude-bottom", amount=0.5, seed=0)
+                text_encoder=state.default_text_encoder(), corruption="occlude-bottom", amount=0.5, seed=0, fps=0,
+                beta_mode="absolute")
     args.update(over)
     return list(args.values())
 
@@ -50,15 +55,15 @@ def test_retrieval_streams_an_image_and_a_descending_energy(client):
         assert path and os.path.exists(path)
     img = np.asarray(Image.open(state_img))
     assert img.ndim == 3 and img.shape[2] >= 3 and img.std() > 0  # a decoded picture, not a blank
-    details = result[9]
+    details = result[OUT["details"]]
     e = np.asarray(details["energies"], dtype=float)
     assert len(e) >= 2 and np.isfinite(e).all()
     assert (np.diff(e) <= 1e-5 * max(1.0, abs(e[0]))).all(), e
     # the plot shows the same curve
-    plot = plotly.io.from_json(result[3]["plot"])
+    plot = plotly.io.from_json(result[OUT["energy"]]["plot"])
     np.testing.assert_allclose(np.asarray(plot.data[0].y, dtype=float), e, rtol=1e-6)
     assert details["verdict"] in ("retrieved", "metastable", "wrong")
-    assert "MSE" in result[8]
+    assert "MSE" in result[OUT["verdict"]]
 
 
 def _error_message(call) -> str:
@@ -76,7 +81,7 @@ def test_bad_input_gives_visible_errors_and_the_app_keeps_serving(client, tmp_pa
     huge = tmp_path / "huge.png"
     Image.new("RGB", (8000, 8000)).save(huge)
     msg = _error_message(lambda: client.predict(handle_file(str(huge)), api_name="/upload_query"))
-    assert "8000" in msg and "px" in msg
+    assert ("8000" in msg and "px" in msg) or "too large" in msg  # the size check runs before decoding
 
     msg = _error_message(lambda: client.predict(*explore_args(source="caption", caption="   "), api_name="/retrieve"))
     assert "caption" in msg.lower() and "empty" in msg.lower()
@@ -91,7 +96,43 @@ def test_bad_input_gives_visible_errors_and_the_app_keeps_serving(client, tmp_pa
     # still serving: a good upload and a good retrieval succeed after all those errors
     good = tmp_path / "good.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(good)
-    editor, source, index = client.predict(handle_file(str(good)), api_name="/upload_query")
-    assert source == "upload" and index == -1
+    editor, source = client.predict(handle_file(str(good)), api_name="/upload_query")
+    assert source == "upload"  # "memory #" is left alone (it showed -1 after an upload)
     result = client.predict(*explore_args(), api_name="/retrieve")
-    assert os.path.exists(result[1]) and np.isfinite(result[9]["energies"]).all()
+    assert os.path.exists(result[1]) and np.isfinite(result[OUT["details"]]["energies"]).all()
+
+
+def test_retrieve_with_every_parameter_at_its_default(client):
+    """A script can call /retrieve with nothing at all: a stored-memory query with the tab's defaults."""
+    result = client.predict(api_name="/retrieve")
+    assert os.path.exists(result[OUT["retrieved"]])
+    img = np.asarray(Image.open(result[OUT["retrieved"]]))
+    assert img.ndim == 3 and img.std() > 0
+    verdict = result[OUT["verdict"]]
+    assert any(w in verdict for w in ("RETRIEVED", "METASTABLE", "WRONG MEMORY"))
+    assert "NN ceiling" in verdict and "calibrated" in verdict  # both numbers of beta, the ceiling
+    d = result[OUT["details"]]
+    assert d["beta_relative"] == pytest.approx(1.0, rel=1e-6) and d["beta"] > 0
+
+
+def test_similarity_histogram_streams_one_per_frame_and_counts_sum_to_n(client):
+    n = N_PHOTOS
+    job = client.submit(*explore_args(encoder="pixels", corruption="noise", amount=0.4, steps=8, tol=0.0),
+                        api_name="/retrieve")
+    job.result(timeout=120)
+    frames = job.outputs()
+    ts = []
+    for out in frames:
+        spec = plotly.io.from_json(out[OUT["hist"]]["plot"])
+        counts = np.asarray(spec.data[0].y, dtype=float)
+        assert counts.sum() == n, (counts.sum(), n)  # every memory is counted once
+        assert (counts >= 0).all()
+        ts.append(spec.layout.title.text)
+    # one histogram per frame: each streamed message carries the histogram of its own iteration
+    assert len(frames) >= 3
+    assert len(set(ts)) == len(ts), ts
+    # the status and the histogram speak of the same iteration
+    for out, title in zip(frames, ts):
+        m = re.search(r"t = (\d+)", str(out[OUT["status"]]))
+        assert m, out[OUT["status"]]
+        assert f"(t = {m.group(1)})" in title, (out[OUT["status"]], title)

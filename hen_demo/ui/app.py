@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 import gradio as gr
 
@@ -33,9 +34,8 @@ TABS: list[tuple[str, str]] = [
     ("How it works", "hen_demo.ui.howto"),
 ]
 
-CSS = """
-.gradio-container { max-width: 1600px !important; }
-"""
+# the app's CSS lives in style.css beside this file (presentation, owned with the tab layouts)
+CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
 HEADER = """# HEN Explorer — associative memories you can watch work
 Store images as memories of a modern Hopfield network, query with a damaged image or a caption, and watch the
@@ -76,13 +76,16 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
     if warm:
         warm_up()
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""))
+        gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
         for label, module_name in available_tabs(tabs):
             module = importlib.import_module(module_name)
             with gr.Tab(label):
                 module.build_tab()
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
+    from hen_demo.ui.api import hide_plumbing
+
+    hide_plumbing(demo)  # only the retrievals are API endpoints; previews and redraws are UI plumbing
     return demo
 
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
-from hen_demo.ui import state
+from hen_demo.ui import limits, state
 
 LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
+# how the β box is read: relative to the bank's calibration (hen_demo.memory.calibrated_beta) or absolute
+BETA_MODES = [("relative (calibrated: 1 = as sharp for every representation)", "relative"),
+              ("absolute (the papers' β)", "absolute")]
 # the corruptions a query dropdown offers ("mask" needs a painted mask: the Explore tab's brush does that)
 QUERY_CORRUPTIONS = [c for c in CORRUPTIONS if c != "mask"]
 
@@ -34,6 +37,7 @@ class MemoryControls:
     steps: gr.Slider
     tol: gr.Number
     encoder_note: gr.Markdown
+    beta_mode: gr.Radio | None = None  # "relative" (calibrated, 1 = nearest-neighbour sharp) | "absolute"
 
     def inputs(self) -> list:
         """Handler inputs: dataset, encoder, similarity, separation, beta, n, steps, tol."""
@@ -62,7 +66,7 @@ def encoder_note(name: str) -> str:
 def n_slider_update(dataset: str, n: float):
     """Re-range the N slider to 10 .. the dataset's size when the dataset changes."""
     size = state.dataset_size(dataset) or 10
-    top = max(10, int(size))
+    top = max(10, limits.cap_n(int(size)))  # the public mode's cap on N
     return gr.update(maximum=top, value=min(int(n or state.DEFAULT_N), top))
 
 
@@ -78,30 +82,61 @@ def build_memory_controls(
     tol: float = 1e-6,
     show_dataset: bool = True,
     elem_prefix: str | None = None,
+    advanced: bool = False,
+    extra_advanced: tuple = (),
+    beta_mode: str = "absolute",
 ) -> MemoryControls:
-    """Create the controls (inside the current Blocks context) and wire their small handlers."""
+    """Create the controls (inside the current Blocks context) and wire their small handlers.
+
+    Args:
+        advanced: put separation, steps T and tolerance in a collapsed "Advanced" accordion (Explore: the
+            first screen keeps only what a newcomer changes).
+        extra_advanced: components created with ``render=False`` to render inside that accordion too.
+        beta_mode: how the β box is read at first, "relative" (calibrated) or "absolute".
+    """
     dataset = dataset or state.DEFAULT_DATASET
     size = state.dataset_size(dataset) or n
 
     def eid(name: str) -> str | None:  # stable element ids for the browser test and benchmark
         return f"{elem_prefix}-{name}" if elem_prefix else None
 
-    c = MemoryControls(
-        dataset=gr.Dropdown(state.dataset_choices(), value=dataset, label=f"{prefix}Dataset", visible=show_dataset,
-                            elem_id=eid("dataset")),
-        encoder=gr.Dropdown(state.encoder_choices(), value=encoder or state.default_encoder(),
-                            label=f"{prefix}Encoder Φ_enc / Φ_dec", info="raw pixels = the plain modern Hopfield network"),
-        similarity=gr.Dropdown(state.SIMILARITIES, value=similarity, label=f"{prefix}Similarity f_sim"),
-        separation=gr.Dropdown(state.SEPARATIONS, value=separation, label=f"{prefix}Separation",
-                               info="softmax = HEN eq. 2; sparsemax / entmax give sparse weights"),
-        log_beta=gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05,
-                           label=f"{prefix}log₁₀ β (inverse temperature)"),
-        beta=gr.Number(value=beta, label=f"{prefix}β", minimum=None, precision=None, elem_id=eid("beta")),
-        n=gr.Slider(10, max(10, int(size)), value=min(n, int(size)), step=10, label=f"{prefix}Memories N"),
-        steps=gr.Slider(1, 300, value=steps, step=1, label=f"{prefix}Steps T (at most)", elem_id=eid("steps")),
-        tol=gr.Number(value=tol, label=f"{prefix}Tolerance (stop when ‖s⁽ᵗ⁺¹⁾ − s⁽ᵗ⁾‖ < tol)", elem_id=eid("tol")),
-        encoder_note=gr.Markdown(encoder_note(encoder or state.default_encoder())),
-    )
+    enc = encoder or state.default_encoder()
+    ds = gr.Dropdown(state.dataset_choices(), value=dataset, label=f"{prefix}Dataset", visible=show_dataset,
+                     elem_id=eid("dataset"))
+    encoder_dd = gr.Dropdown(state.encoder_choices(), value=enc, label=f"{prefix}Encoder Φ_enc / Φ_dec",
+                             info="raw pixels = the plain modern Hopfield network", elem_id=eid("encoder"))
+    note = gr.Markdown(encoder_note(enc))
+    similarity_dd = gr.Dropdown(state.SIMILARITIES, value=similarity, label=f"{prefix}Similarity f_sim",
+                                elem_id=eid("similarity"))
+    mode = gr.Radio(BETA_MODES, value=beta_mode, label=f"{prefix}β (inverse temperature) is given as",
+                    elem_id=eid("beta-mode"))
+    log_beta = gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05,
+                         label=f"{prefix}log₁₀ β")
+    beta_box = gr.Number(value=beta, label=f"{prefix}β ({beta_mode})", minimum=None, precision=None,
+                         elem_id=eid("beta"))
+    n_slider = gr.Slider(10, max(10, int(size)), value=min(n, int(size)), step=10, label=f"{prefix}Memories N",
+                         elem_id=eid("n"))
+
+    def later():  # separation, T and tol: in the accordion when ``advanced``, else inline
+        sep = gr.Dropdown(state.SEPARATIONS, value=separation, label=f"{prefix}Separation",
+                          info="softmax = HEN eq. 2; sparsemax / entmax give sparse weights")
+        t = gr.Slider(1, 300, value=steps, step=1, label=f"{prefix}Steps T (at most)", elem_id=eid("steps"))
+        tl = gr.Number(value=tol, label=f"{prefix}Tolerance (stop when ‖s⁽ᵗ⁺¹⁾ − s⁽ᵗ⁾‖ < tol)",
+                       elem_id=eid("tol"))
+        for comp in extra_advanced:
+            comp.render()
+        return sep, t, tl
+
+    if advanced:
+        with gr.Accordion("Advanced: separation, steps, tolerance, seed", open=False):
+            sep, t, tl = later()
+    else:
+        sep, t, tl = later()
+    c = MemoryControls(dataset=ds, encoder=encoder_dd, similarity=similarity_dd, separation=sep,
+                       log_beta=log_beta, beta=beta_box, n=n_slider, steps=t, tol=tl, encoder_note=note,
+                       beta_mode=mode)
+    mode.change(lambda m: gr.update(label=f"{prefix}β ({m})"), mode, beta_box, queue=False,
+                show_progress="hidden", api_name=False)
     c.log_beta.input(beta_from_log, c.log_beta, c.beta, queue=False, show_progress="hidden", api_name=False)
     # .change (not .input): examples and other tabs set these too, and the linked widgets must follow
     c.beta.change(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
@@ -110,13 +145,21 @@ def build_memory_controls(
     return c
 
 
-def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5):
-    """RetrievalConfig from widget values, validated (ValueError with a readable sentence)."""
+def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5, beta_mode: str = "absolute"):
+    """RetrievalConfig from widget values, validated (ValueError with a readable sentence).
+
+    ``beta_mode`` "relative": ``beta`` is relative to the bank's calibration (``beta_relative``, see
+    ``hen_demo.memory.calibrated_beta``); "absolute": it is the papers' β.
+    """
     from hen_demo.pipeline import RetrievalConfig
 
     if beta is None:
         raise ValueError("Type a value for β (a positive number, e.g. 1).")
-    cfg = RetrievalConfig(similarity=similarity, separation=separation, beta=float(beta), steps=int(steps),
+    if beta_mode not in (None, "absolute", "relative"):
+        raise ValueError(f"β is given as 'relative' or 'absolute'; got {beta_mode!r}.")
+    relative = beta_mode == "relative"
+    cfg = RetrievalConfig(similarity=similarity, separation=separation, beta=None if relative else float(beta),
+                          beta_relative=float(beta) if relative else None, steps=int(steps),
                           tol=float(tol if tol is not None else 0.0), topk=int(topk))
     cfg.validate()
     return cfg
@@ -132,7 +175,7 @@ def check_n(dataset: str, n) -> int:
         raise ValueError(f"N must be at least 1 (got {n}).")
     if size is not None and n > size:
         raise ValueError(f"N = {n:,} is more than the {size:,} images in the dataset '{dataset}'.")
-    return n
+    return state.snap_n(dataset, n)  # on the slider's grid (a script's N = 15 reuses N = 20), capped when public
 
 
 def corruption_kind(value) -> str:

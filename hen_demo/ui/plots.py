@@ -12,6 +12,7 @@ a dict serialises in microseconds and plotly.js draws it the same way.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -201,4 +202,39 @@ def dynamics_spec(
         dict(text="Top-k weights pₙ", x=0.85, y=1.0, xref="paper", yref="paper", xanchor="center",
              yanchor="bottom", showarrow=False, font=dict(size=14)),
     ]
+    return dict(data=data, layout=layout)
+
+
+# ---- per-iteration cosine-similarity histogram (the state against every memory) ---------------------
+def similarity_histogram_spec(
+    counts: Sequence[float],
+    edges: Sequence[float],
+    t: int | None = None,
+    n: int | None = None,
+    height: int = 230,
+) -> dict:
+    """Bars of how many memories have each cosine similarity cos(ŝ⁽ᵗ⁾, ξ̂ₙ) with the current state.
+
+    A retrieval shows one memory leaving the crowd for cos = 1; a metastable mixture keeps several together
+    below it. The y axis is logarithmic and fixed to 0.8 .. N (no rescaling while frames stream), the x axis
+    spans the histogram's edges.
+
+    Args:
+        counts: (B,) memories per bin (they sum to N).
+        edges: (B + 1,) bin edges in cosine similarity.
+        t: the iteration, for the title; n: the number of memories N (the y range).
+    """
+    c = _floats(counts)
+    e = _floats(edges)
+    centres = [(a + b) / 2 for a, b in zip(e[:-1], e[1:])]
+    widths = [b - a for a, b in zip(e[:-1], e[1:])]
+    top = max(float(n) if n else max(c, default=1.0), 1.0)
+    data = [dict(type="bar", x=centres, y=c, width=widths, marker=dict(color="#6b8fb8"),
+                 hovertemplate="cos %{x:.3f}: %{y} memories<extra></extra>")]
+    title = "Cosine similarity of the state to every memory" + (f" (t = {t})" if t is not None else "")
+    layout = base_layout(title, height, "cos(ŝ⁽ᵗ⁾, ξ̂ₙ)", "memories (log)", showlegend=False, bargap=0)
+    layout["xaxis"]["range"] = [e[0], e[-1]] if e else [-1, 1]
+    layout["yaxis"].update(type="log", range=[-0.1, math.log10(top) + 0.1])
+    layout["margin"]["t"] = 35
+    layout["title"]["font"]["size"] = 13
     return dict(data=data, layout=layout)

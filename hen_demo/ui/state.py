@@ -129,7 +129,9 @@ class Resources:
         """A HEN pipeline (bank + encoder + Hopfield memory) for ``key`` and the memory part of ``config``."""
         config.validate()
         key = replace(key, n=snap_n(key.dataset, key.n))  # the bank's N (on the sliders' grid)
-        mkey = (key, config.similarity, config.separation, float(config.beta), cross_modal, bind, float(text_weight))
+        beta = None if config.beta_relative is not None else float(config.beta)  # relative: beta is unused
+        mkey = (key, config.similarity, config.separation, beta, config.beta_relative, cross_modal, bind,
+                float(text_weight))
 
         def make():
             bank = self.bank(key.dataset, key.encoder, key.n, key.seed, key.text_encoder, progress=progress)
