@@ -35,3 +35,18 @@ def test_write_html_puts_plotly_js_beside_and_no_cdn(tmp_path):
     js = tmp_path / "results" / PLOTLY_JS
     assert js.stat().st_size > 1_000_000  # the real bundle, not a stub
     assert "plotly" in js.read_text(encoding="utf-8", errors="ignore")[:2000].lower()
+
+
+def test_read_only_image_arrays_convert_without_a_warning():
+    import warnings
+
+    import numpy as np
+
+    from hen_demo.data.images import to_float_tensor
+
+    a = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    a.setflags(write=False)  # a cached / memory-mapped bank hands out read-only arrays
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "The given NumPy array is not writable" would raise here
+        t = to_float_tensor(a)
+    assert t.shape == (2, 3, 4, 4) and abs(float(t[1, 2, 3, 3]) * 255 - float(a[1, 3, 3, 2])) < 1e-4

@@ -33,7 +33,9 @@ def to_float_tensor(images: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected uint8 images of shape (N, H, W, 3); got {arr.shape}")
     if arr.dtype != np.uint8:
         raise ValueError(f"expected uint8 images; got dtype {arr.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
+    # torch.as_tensor copies a read-only array (a memory-mapped or cached bank) instead of warning about it;
+    # .float() makes a new tensor either way, so nothing ever writes into the caller's array
+    return torch.as_tensor(arr if arr.flags.writeable else arr.copy()).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
