@@ -3,7 +3,8 @@
 Launches the app in a child process on a free port of 127.0.0.1 (never another interface), waits until it
 answers, sends one warm-up request, then drives it with ``--clients`` gradio_client sessions, each sending
 default Explore retrievals (``/retrieve``: tiles, the default encoder, N = 1,000, Gaussian noise 0.3, a random
-stored memory and seed) back to back for ``--seconds``. It prints completed requests per second, the latency
+stored memory and seed) back to back for ``--seconds``; with ``--heavy`` one more user runs U-Hop Stage I
+(300 iterations, a heavy event) back to back meanwhile. It prints completed requests per second, the latency
 p50 / p95, the errors (with a few messages), and the server's resident memory (RSS, from /proc): warm (after the
 warm-up), peak (sampled every 0.2 s during the load) and after (``--settle`` seconds after the load ended).
 
@@ -26,12 +27,18 @@ import urllib.request
 from pathlib import Path
 
 
+HEAVY_ITERATIONS = 300  # U-Hop Stage I iterations of the --heavy user (the slider's top)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The load test's options (``--load`` itself is defined by ``hen_demo.bench``)."""
     parser.add_argument("--clients", type=int, default=20, help="--load: concurrent simulated users (default 20)")
     parser.add_argument("--seconds", type=float, default=60.0, help="--load: how long each user keeps sending")
     parser.add_argument("--settle", type=float, default=20.0,
                         help="--load: seconds after the load before RSS 'after' is read (default 20)")
+    parser.add_argument("--heavy", action="store_true",
+                        help="--load: one more user runs U-Hop Stage I (300 iterations) back to back meanwhile, "
+                             "to see how much a heavy job slows the default requests")
     parser.add_argument("--startup-timeout", type=float, default=600.0,
                         help="--load: seconds to wait for the app to start (the first start builds banks)")
 
@@ -96,7 +103,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, startup_timeout: float = 600.0,
-             env: dict | None = None, request_timeout: float = 300.0, log=print) -> dict:
+             env: dict | None = None, request_timeout: float = 300.0, heavy: bool = False, log=print) -> dict:
     """Launch the app, drive it, stop it; returns the measurements (module docstring)."""
     from gradio_client import Client
 
@@ -154,9 +161,24 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
                     with lock:
                         errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
 
-        log(f"{clients} clients for {seconds:.0f} s (load average before: {load_avg})")
+        heavy_times: list[float] = []
+
+        def heavy_user():  # U-Hop Stage I with many iterations: one of the heavy events (one slot app-wide)
+            c = client()
+            while time.monotonic() < t_end:
+                t0 = time.monotonic()
+                try:
+                    c.predict(iterations=HEAVY_ITERATIONS, api_name="/run_uhop")
+                    heavy_times.append(time.monotonic() - t0)
+                except Exception as exc:  # noqa: BLE001
+                    with lock:
+                        errors.append(f"heavy: {type(exc).__name__}: {str(exc)[:200]}")
+
+        log(f"{clients} clients{' + 1 heavy' if heavy else ''} for {seconds:.0f} s (load average before: {load_avg})")
         t0 = time.monotonic()
         threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(clients)]
+        if heavy:
+            threads.append(threading.Thread(target=heavy_user, daemon=True))
         for t in threads:
             t.start()
         for t in threads:
@@ -173,6 +195,8 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
             "p50_s": _round(_percentile(latencies, 0.5)), "p95_s": _round(_percentile(latencies, 0.95)),
             "rss_warm_mb": _round(warm, 1), "rss_peak_mb": _round(peak[0], 1), "rss_after_mb": _round(after, 1),
             "rss_after_over_warm": _round(after / warm if after and warm else None),
+            "heavy": heavy, "heavy_completed": len(heavy_times),
+            "heavy_mean_s": _round(sum(heavy_times) / len(heavy_times)) if heavy_times else None,
             "settle_s": settle, "cpu_count": os.cpu_count(), "load_average_before": load_avg,
             "server_log": str(tmp / "server.log"),
         }
@@ -197,6 +221,9 @@ def format_result(r: dict) -> str:
         f"{r['rss_after_mb']} MB ({r['rss_after_over_warm']}× warm)",
         f"machine: {r['cpu_count']} CPUs, load average before the run {r['load_average_before']}",
     ]
+    if r.get("heavy"):
+        lines.append(f"heavy user (U-Hop Stage I, {HEAVY_ITERATIONS} iterations): {r['heavy_completed']} runs, "
+                     f"mean {r['heavy_mean_s']} s")
     lines += [f"error: {e}" for e in r["error_examples"]]
     return "\n".join(lines)
 
@@ -205,7 +232,7 @@ def run(args) -> int:
     """The ``bench --load`` command."""
     try:
         result = run_load(clients=args.clients, seconds=args.seconds, settle=args.settle,
-                          startup_timeout=args.startup_timeout,
+                          startup_timeout=args.startup_timeout, heavy=getattr(args, "heavy", False),
                           log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
     except (ValueError, RuntimeError) as exc:
         print(exc, file=sys.stderr)
