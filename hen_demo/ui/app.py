@@ -96,8 +96,11 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     try:
         enc = state.default_encoder()
+        print(f"HEN Explorer: loading the {enc} encoder and the default memory bank ({state.DEFAULT_DATASET}, "
+              f"N = {state.DEFAULT_N:,}); the first start encodes it (cached afterwards) ...", flush=True)
         state.RESOURCES.encoder(enc)
         state.RESOURCES.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
+        print(f"HEN Explorer: ready after {time.perf_counter() - t0:.1f} s; building the tabs ...", flush=True)
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
     return time.perf_counter() - t0
@@ -141,7 +144,8 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, sh
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="interface to listen on (0.0.0.0 to serve the local network)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port to listen on (default: %(default)s; env GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="create a temporary public gradio.live link")
 
 
