@@ -26,7 +26,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-
 HEAVY_ITERATIONS = 300  # U-Hop Stage I iterations of the --heavy user (the slider's top)
 
 
