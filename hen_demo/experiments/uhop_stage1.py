@@ -148,9 +148,11 @@ def _findings(mean: pd.DataFrame, early: pd.DataFrame) -> str:
         d = d.sort_values("iterations")
         a, b = d.iloc[0], d.iloc[-1]
         lo = d.loc[d.sse.idxmin()]
-        trend = "falls" if b.sse < a.sse else "does not fall"
-        rises = " and rises again after its minimum" if b.sse > lo.sse * 1.05 and a.iterations < lo.iterations < b.iterations else ""
-        parts.append(f"{dataset}, {protocol} protocol, γ = {lr:g}: error {trend} from {a.sse:.3g} (N = 0, plain MHM) to "
+        trend = "falls" if b.sse < 0.99 * a.sse else ("rises" if b.sse > 1.01 * a.sse else "stays level")
+        start = "N = 0, plain MHM" if protocol != "official" else "N = 0, the Gaussian W_0"
+        rises = (" and rises again after its minimum"
+                 if b.sse > lo.sse * 1.05 and a.iterations < lo.iterations < b.iterations else "")
+        parts.append(f"{dataset}, {protocol} protocol, γ = {lr:g}: error {trend}, {a.sse:.3g} ({start}) → "
                      f"{b.sse:.3g} (N = {b.iterations}), lowest {lo.sse:.3g} at N = {lo.iterations}{rises}; "
                      f"separation loss {a.separation_loss:.3f} → {b.separation_loss:.3f}; identity "
                      f"{a.identity_accuracy:.0%} → {b.identity_accuracy:.0%}")
