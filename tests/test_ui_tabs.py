@@ -55,15 +55,38 @@ def test_unavailable_encoder_is_labelled_and_refused():
 @pytest.mark.slow
 def test_compare_streams_both_sides_to_a_verdict():
     frames = list(compare.compare.__wrapped__("photos", 27, 20, 1e-6, 2, "noise", 0.2, 0,
-                                              "pixels", "l2", 0.05, "pixels", "dot", 0.01, progress=_no_progress))
+                                              "pixels", "l2", 0.05, "pixels", "dot", 0.01, "absolute", "absolute",
+                                              progress=_no_progress))
     assert len(frames) >= 2
     first = frames[0]
     assert isinstance(first[0], np.ndarray)  # the corrupted query is shown on the first frame
-    assert isinstance(first[1], np.ndarray) and isinstance(first[2], np.ndarray)
+    assert isinstance(first[1], np.ndarray)  # and the target memory beside it
+    assert isinstance(first[2], np.ndarray) and isinstance(first[3], np.ndarray)
     # both verdicts arrive (possibly at different frames: the sides may converge at different steps)
-    verdicts = [f[i] for f in frames for i in (7, 8) if isinstance(f[i], str) and f[i]]
-    assert frames[0][7] == "" or "MSE" in frames[0][7]  # the first frame clears old verdicts
-    assert len(verdicts) == 2 and all("MSE" in v for v in verdicts)
+    verdicts = [f[i] for f in frames for i in (8, 9) if isinstance(f[i], str) and f[i]]
+    assert frames[0][8] == "" or "MSE" in frames[0][8]  # the first frame clears old verdicts
+    assert len(verdicts) == 2 and all("MSE" in v and "NN ceiling" in v for v in verdicts)
+
+
+@pytest.mark.slow
+def test_compare_at_relative_beta_shares_the_energy_scale_only_when_comparable():
+    same = list(compare.compare.__wrapped__("photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
+                                            "pixels", "l2", 1.0, "pixels", "l2", 1.0, "relative", "relative",
+                                            progress=_no_progress))
+    last = same[-1]
+    import json
+
+    ranges = [json.loads(last[i].plot)["layout"]["yaxis"].get("range") for i in (6, 7)
+              if not isinstance(last[i], type(gr.skip()))]
+    assert ranges and all(r is not None for r in ranges)
+    assert all("calibrated" in f[i] for f in same for i in (8, 9) if isinstance(f[i], str) and f[i])
+    other = list(compare.compare.__wrapped__("photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
+                                             "pixels", "l2", 1.0, "pixels", "dot", 1.0, "relative", "relative",
+                                             progress=_no_progress))
+    for f in other:
+        for i in (6, 7):
+            if hasattr(f[i], "plot"):
+                assert json.loads(f[i].plot)["layout"]["yaxis"].get("range") is None  # not one scale
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """Compare tab: the same corrupted query through two configurations, streaming side by side (HEN Fig. 1 live).
 
-Typical use: raw pixels (the plain modern Hopfield network) against an encoder (HEN) at the same beta and
-similarity: the raw-pixel state tends to stall in a blurred mixture, the encoded one snaps to the memory.
+Typical use: raw pixels (the plain modern Hopfield network) against an encoder (HEN), each at calibrated beta
+(relative 1, ``hen_demo.memory.calibrated_beta``): one absolute beta is sharp for one representation and
+blurry for another, so only calibrated (or each one's best) beta compares them fairly. Each verdict shows the
+one-shot nearest-neighbour ceiling of its representation.
 """
 
 from __future__ import annotations
@@ -10,22 +12,26 @@ import math
 from itertools import zip_longest
 
 import gradio as gr
+import numpy as np
 
 from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, clean_query, show
+from hen_demo.ui.explore import badge, beta_text, ceiling_line, clean_query, show
 from hen_demo.ui.memory_controls import (
+    BETA_MODES,
     LOG_BETA_MAX,
     LOG_BETA_MIN,
     QUERY_CORRUPTIONS,
     beta_from_log,
     check_n,
+    log_from_beta,
     corruption_kind,
     retrieval_config,
 )
 
 SIDES = ("A", "B")
+ENERGY_HEIGHT = 300
 
 
 def _status(frame, steps: int) -> str:
@@ -36,87 +42,136 @@ def _status(frame, steps: int) -> str:
 
 def _verdict(frame) -> str:
     r = frame.result
-    return (f"**{badge(r.verdict.kind)} {r.verdict.text}**  \n"
-            f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · {r.steps} steps")
+    return (f"**{badge(r.verdict.kind)} {r.verdict.text}**  \n{ceiling_line(r)}  \n"
+            f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · {r.steps} steps · {beta_text(r.beta, r.beta_relative)}")
+
+
+def _energy_plot(frame, side: int, y_range: list[float] | None):
+    spec = plots.energy_spec(frame.energies, title=f"Energy E(s⁽ᵗ⁾) — {SIDES[side]}", height=ENERGY_HEIGHT)
+    spec["layout"]["yaxis"]["title"]["text"] = "energy E"
+    if y_range is not None:
+        spec["layout"]["yaxis"]["range"] = y_range
+    return plots.as_plot(spec)
+
+
+def _shared_range(frames) -> list[float] | None:
+    """One y range for both energy plots (used only when the two energies are on one scale)."""
+    values = [e for f in frames if f is not None for e in f.energies]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    pad = 0.05 * (hi - lo) if hi > lo else max(1e-6, 0.05 * abs(hi))
+    return [lo - pad, hi + pad]
 
 
 @user_errors
 def compare(dataset, n, steps, tol, index, corruption, amount, seed,
-            enc_a, sim_a, beta_a, enc_b, sim_b, beta_b, progress=gr.Progress()):
-    """Stream both configurations together; yields (query, img A, img B, status A, status B, energy A,
-    energy B, verdict A, verdict B)."""
+            enc_a, sim_a, beta_a, enc_b, sim_b, beta_b, mode_a="relative", mode_b="relative",
+            progress=gr.Progress()):
+    """Stream both configurations together; yields (query, target, img A, img B, status A, status B, energy A,
+    energy B, verdict A, verdict B).
+
+    ``mode_a`` / ``mode_b``: "relative" (β calibrated to each side's own bank: a fair comparison) or "absolute".
+    """
     state.check_available("dataset", dataset)
     n = check_n(dataset, n)
     clean, _, target = clean_query(dataset, n, "stored memory", index, None)
     pipes, cfgs = [], []
-    for enc, sim, beta in ((enc_a, sim_a, beta_a), (enc_b, sim_b, beta_b)):
+    for enc, sim, beta, mode in ((enc_a, sim_a, beta_a, mode_a), (enc_b, sim_b, beta_b, mode_b)):
         state.check_available("encoder", enc)
-        cfg = retrieval_config(sim, "softmax", beta, steps, tol)
+        cfg = retrieval_config(sim, "softmax", beta, steps, tol, beta_mode=mode or "relative")
         pipes.append(state.RESOURCES.pipeline(state.BankKey(dataset, enc, n), cfg,
                                               progress=lambda f, d="": progress(f, desc=d or "building bank")))
         cfgs.append(cfg)
+    # energies are on one scale only when both sides store the same codes with the same similarity and beta
+    comparable = enc_a == enc_b and sim_a == sim_b and pipes[0].beta == pipes[1].beta
     kind = corruption_kind(corruption)
     query_img = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0))
+    target_img = show(np.asarray(pipes[0].bank.images[target]))
     streams = [p.stream(p.encode_image(query_img), c, target=target) for p, c in zip(pipes, cfgs)]
     last = [None, None]
     for fa, fb in zip_longest(*streams):
         first = last[0] is None
-        out = [show(query_img) if first else gr.skip()]
+        out = [show(query_img) if first else gr.skip(), target_img if first else gr.skip()]
         frames = [fa, fb]
         for i, f in enumerate(frames):
             if f is not None:
                 last[i] = f
+        y_range = _shared_range(last) if comparable else None
         out += [show(f.image) if f is not None else gr.skip() for f in frames]
         out += [_status(f, cfgs[i].steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
-        out += [plots.as_plot(plots.energy_spec(f.energies, title=f"Energy ({SIDES[i]})", height=220)) if f is not None
-                else gr.skip() for i, f in enumerate(frames)]
+        out += [_energy_plot(f, i, y_range) if f is not None else gr.skip() for i, f in enumerate(frames)]
         out += [_verdict(f) if f is not None and f.result is not None else ("" if first else gr.skip())
                 for f in frames]  # the first frame clears the previous run's verdicts
         yield tuple(out)
 
 
-def _side(label: str, encoder: str, beta: float):
+def _side(label: str, encoder: str, beta: float, mode: str):
     with gr.Group():
-        gr.Markdown(f"### Configuration {label}")
-        enc = gr.Dropdown(state.encoder_choices(), value=encoder, label="Encoder")
-        sim = gr.Dropdown(state.SIMILARITIES, value="l2", label="Similarity")
-        log_beta = gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05, label="log₁₀ β")
-        beta_box = gr.Number(value=beta, label="β")
+        gr.Markdown(f"#### Configuration {label}")
+        with gr.Row():
+            enc = gr.Dropdown(state.encoder_choices(), value=encoder, label="Encoder", elem_id=f"compare-enc-{label}")
+            sim = gr.Dropdown(state.SIMILARITIES, value="l2", label="Similarity")
+        beta_mode = gr.Radio(BETA_MODES, value=mode, label="β is given as", elem_id=f"compare-beta-mode-{label}")
+        with gr.Row():
+            log_beta = gr.Slider(LOG_BETA_MIN, LOG_BETA_MAX, value=round(math.log10(beta), 2), step=0.05,
+                                 label="log₁₀ β")
+            beta_box = gr.Number(value=beta, label=f"β ({mode})", min_width=80)
         log_beta.input(beta_from_log, log_beta, beta_box, queue=False, show_progress="hidden", api_name=False)
-    return enc, sim, beta_box
+        beta_box.change(log_from_beta, beta_box, log_beta, queue=False, show_progress="hidden", api_name=False)
+        beta_mode.change(lambda m: gr.update(label=f"β ({m})"), beta_mode, beta_box, queue=False,
+                         show_progress="hidden", api_name=False)
+    return enc, sim, beta_box, beta_mode
 
 
 def build_tab() -> None:
-    gr.Markdown("The same damaged query, two memories side by side — HEN Fig. 1, live. Left: raw pixels "
-                "(plain modern Hopfield network); right: an encoder (HEN).")
+    gr.Markdown("The same damaged query, two memories side by side — HEN Fig. 1, live. By default both sides "
+                "use **calibrated β** (relative 1: equally sharp for each representation's own distance scale), "
+                "and each verdict shows the one-shot **nearest-neighbour ceiling**, so you can tell whether the "
+                "dynamics or the representation failed.", elem_classes="hen-intro")
     from hen_demo.ui.explore import DEFAULTS
 
-    with gr.Row():
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=220):
+            with gr.Row():
+                query = gr.Image(label="Corrupted query", height=170, interactive=False, buttons=[],
+                                 elem_id="compare-query", elem_classes=["hen-img", "pixelated"], min_width=100)
+                target = gr.Image(label="Target memory", height=170, interactive=False, buttons=[],
+                                  elem_id="compare-target", elem_classes=["hen-img", "pixelated"], min_width=100)
+            go = gr.Button("Retrieve both", variant="primary", elem_id="compare-retrieve")
+        sides = []
+        for label in SIDES:
+            with gr.Column(scale=3, min_width=280):
+                img = gr.Image(label=f"State {label}", height=170, interactive=False, buttons=[],
+                               elem_classes=["hen-img", "pixelated"], elem_id=f"compare-state-{label}")
+                status = gr.Markdown()
+                verdict = gr.Markdown(elem_id=f"compare-verdict-{label}")
+                sides.append([img, status, verdict])
+    with gr.Row(equal_height=False):
+        energies = []
+        for label in SIDES:
+            with gr.Column(scale=1, min_width=300):
+                energies.append(gr.Plot(label=f"Energy {label}", show_label=False, elem_id=f"compare-energy-{label}"))
+    with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             dataset = gr.Dropdown(state.dataset_choices(), value=state.DEFAULT_DATASET, label="Dataset")
             n = gr.Slider(10, state.dataset_size(state.DEFAULT_DATASET) or 1000, value=state.DEFAULT_N, step=10,
                           label="Memories N")
-            steps = gr.Slider(1, 300, value=DEFAULTS["steps"], step=1, label="Steps T")
-            tol = gr.Number(value=DEFAULTS["tol"], label="Tolerance")
             index = gr.Number(value=DEFAULTS["index"], precision=0, label="Query: stored memory #")
-            corruption = gr.Dropdown(QUERY_CORRUPTIONS, value=DEFAULTS["corruption"],
-                                     label="Corruption")
-            amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05, label="amount")
-            seed = gr.Number(value=0, precision=0, label="seed")
-            go = gr.Button("Retrieve both", variant="primary")
-            query = gr.Image(label="Corrupted query", height=180, interactive=False)
-        for col, (label, enc, beta) in enumerate((("A", "pixels", DEFAULTS["beta"]),
-                                                  ("B", state.default_encoder(), DEFAULTS["beta"]))):
-            with gr.Column(scale=3, min_width=300):
-                side = _side(label, enc, beta)
-                img = gr.Image(label=f"State {label}", height=220, interactive=False, elem_classes="pixelated")
-                status = gr.Markdown()
-                energy = gr.Plot(label=f"Energy {label}")
-                verdict = gr.Markdown()
-                if col == 0:
-                    a = (side, img, status, energy, verdict)
-                else:
-                    b = (side, img, status, energy, verdict)
-    inputs = [dataset, n, steps, tol, index, corruption, amount, seed, *a[0], *b[0]]
-    outputs = [query, a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4]]
+            with gr.Row():
+                corruption = gr.Dropdown(QUERY_CORRUPTIONS, value=DEFAULTS["corruption"], label="Corruption")
+                amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05, label="amount")
+            with gr.Accordion("Advanced: steps, tolerance, seed", open=False):
+                steps = gr.Slider(1, 300, value=DEFAULTS["steps"], step=1, label="Steps T")
+                tol = gr.Number(value=DEFAULTS["tol"], label="Tolerance")
+                seed = gr.Number(value=0, precision=0, label="seed")
+        side_controls = []
+        for label, enc in (("A", "pixels"), ("B", state.default_encoder())):
+            with gr.Column(scale=3, min_width=280):
+                side_controls.append(_side(label, enc, DEFAULTS["beta"], DEFAULTS["beta_mode"]))
+    (enc_a, sim_a, beta_a, mode_a), (enc_b, sim_b, beta_b, mode_b) = side_controls
+    inputs = [dataset, n, steps, tol, index, corruption, amount, seed, enc_a, sim_a, beta_a, enc_b, sim_b, beta_b,
+              mode_a, mode_b]
+    outputs = [query, target, sides[0][0], sides[1][0], sides[0][1], sides[1][1], energies[0], energies[1],
+               sides[0][2], sides[1][2]]
     go.click(state.gpu(compare), inputs, outputs, api_name="compare", concurrency_limit=2)
