@@ -33,7 +33,7 @@ import gradio as gr
 from PIL import Image
 
 from hen_demo.data.images import MAX_SIDE
-from hen_demo.ui.errors import refuse
+from hen_demo.ui.errors import log, refuse
 
 MAX_FILE_SIZE = os.environ.get("HEN_MAX_FILE_SIZE", "10mb")  # launch(max_file_size=...): larger uploads refused
 QUEUE_MAX = int(os.environ.get("HEN_QUEUE_MAX", "64"))  # requests waiting at once; the next is told to retry
@@ -232,8 +232,12 @@ def _guarded_class(cls: type) -> type:
         return _GUARDED[cls]
 
     def preprocess(self, payload):
-        for check in getattr(self, "_hen_checks", ()):
-            check(self, payload)
+        try:
+            for check in getattr(self, "_hen_checks", ()):
+                check(self, payload)
+        except gr.Error as exc:  # an expected refusal: one log line, no traceback
+            log.info("refused input '%s': %s", getattr(self, "label", None) or cls.__name__, exc.message)
+            raise
         return cls.preprocess(self, payload)
 
     meta = type(cls)
