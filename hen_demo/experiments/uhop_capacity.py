@@ -172,7 +172,9 @@ def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
         body += ("Under the official protocol W_0 is Gaussian, as in the official code (rows of norm ≈ √K); the loss "
                  "on normalised features is scale-free, so the effective step is about K times smaller than from "
                  "W_0 = I and, with the official step decay γ/√(i!), Stage I hardly moves W: official-protocol U-Hop "
-                 "stays close to plain MHM. The official dropout queries double the kept entries, which puts the "
-                 "L2-nearest memory right almost always (L2 MHM and NN near 0). ")
+                 "stays close to plain MHM. ")
+        if x == "memories":
+            body += ("The official dropout queries double the kept entries, which puts the L2-nearest memory right "
+                     "almost always (L2 MHM and NN near 0). ")
     return (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
             "the one-shot reference):\n\n" + sse_pivot(mean, x) + "\n")
