@@ -285,12 +285,10 @@ def pick_memory(dataset, n, evt: gr.SelectData):
 def set_memory(dataset, n, index, source="stored memory"):
     """Typed memory number (or an example) -> show it in the brush canvas and make it the query source.
 
-    A caption query (a caption example sets a memory number too) keeps its source: switching back to
-    "stored memory" here ran a stale stored-memory query (issue 10 §3).
+    An empty number changes nothing: the caption example leaves it empty, because setting one here switched
+    its query back to "stored memory" and ran a stale stored-memory query (issue 10 §3).
     """
     if index is None or int(index) < 0:
-        return gr.skip(), gr.skip()
-    if source == "caption":
         return gr.skip(), gr.skip()
     clean, _, _ = clean_query(dataset, check_n(dataset, n), "stored memory", index, None)
     return editor_value(clean), "stored memory"
@@ -423,9 +421,10 @@ def build_tab() -> None:
     gallery.select(pick_memory, [mc.dataset, mc.n], [editor, source, index], api_name=False)
     index.change(set_memory, [mc.dataset, mc.n, index, source], [editor, source], api_name=False,
                  trigger_mode="always_last")
-    # typing a caption makes it the query (it was ignored while "stored memory" stayed selected)
-    caption.input(lambda text: "caption" if str(text or "").strip() else gr.skip(), caption, source,
-                  queue=False, api_name=False, show_progress="hidden")
+    # typing a caption, or an example setting one, makes it the query (it was ignored while "stored memory"
+    # stayed selected); .change covers both the keyboard and an example
+    caption.change(lambda text: "caption" if str(text or "").strip() else gr.skip(), caption, source,
+                   queue=False, api_name=False, show_progress="hidden")
     upload.upload(upload_query, upload, [editor, source], api_name="upload_query")
     for comp in (corruption, amount, seed, editor, source):
         comp.change(preview, prev_inputs, query_img, api_name=False, trigger_mode="always_last",
@@ -442,7 +441,8 @@ def build_tab() -> None:
             ["faces", "pixels", "l2", rel, 1.0, 200, "stored memory", 12, "", "mask-random", 0.3],
             ["tiles", enc, "l2", rel, 1.0, 1000, "stored memory", 7, "", "occlude-bottom", 0.5],
             ["tiles", "pixels", "l2", ab, 0.05, 1000, "stored memory", 25, "", "noise", 0.3],
-            ["photos", enc, "l2", ab, 0.01, 27, "caption", 1, EXAMPLE_CAPTION, "none", 0.0],
+            # no memory number: setting one would make it a stored-memory query again (set_memory)
+            ["photos", enc, "l2", ab, 0.01, 27, "caption", None, EXAMPLE_CAPTION, "none", 0.0],
         ],
         example_labels=[
             f"tiles · {enc} · noise σ 0.3",
