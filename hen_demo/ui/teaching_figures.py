@@ -100,13 +100,13 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, yaxis
     return fig
 
 
-def loss_figure(losses: Sequence[float], total: int, title: str = "Separation loss L_Φ (U-Hop Def. 2.2)",
+def loss_figure(losses: Sequence[float], total: int, title: str = "Separation loss L<sub>Φ</sub> (U-Hop Def. 2.2)",
                 height: int = 360):
     """Stage I loss per iteration; the x axis spans all ``total`` iterations from the first frame."""
     y = np.asarray(list(losses), dtype=float)
     fig = go.Figure(go.Scatter(x=np.arange(len(y)), y=y, mode="lines+markers",
                                line=dict(color=COLORS[1], width=4), marker=dict(size=6)))
-    _style(fig, title, "Stage I iteration", "L_Φ", height)
+    _style(fig, title, "Stage I iteration", "L<sub>Φ</sub>", height)
     fig.update_xaxes(range=[-0.5, max(total, 1) + 0.5])
     return fig
 

@@ -125,7 +125,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
         if time.perf_counter() - last > 0.2:
             last = time.perf_counter()
             yield frame(loss=loss_figure(losses, iterations),
-                        status=f"Stage I: iteration {len(losses) - 1} / {iterations}, L_Φ = {losses[-1]:.4f}")
+                        status=f"Stage I: iteration {len(losses) - 1} / {iterations}, L<sub>Φ</sub> = {losses[-1]:.4f}")
     if "error" in result:
         raise result["error"]
     fit = result["fit"]
@@ -140,7 +140,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
                             xaxis="cos(Φ(ξ_μ), Φ(ξ_ν)), μ ≠ ν", height=360, nbins=50, projector=True)
     table = (f"| on {n_eval} queries ({kind} {amount:g}), β = {beta:g}, {steps} steps | plain MHN (W = I) | "
              f"U-Hop ({iterations} Stage I steps) |\n|---|---|---|\n"
-             f"| separation loss L_Φ | {fit.loss_history[0]:.4f} | **{fit.loss_history[-1]:.4f}** |\n"
+             f"| separation loss L<sub>Φ</sub> | {fit.loss_history[0]:.4f} | **{fit.loss_history[-1]:.4f}** |\n"
              f"| retrieval error (MSE to the target memory) | {err0:.5f} | **{err1:.5f}** |\n"
              f"| identity accuracy (nearest memory is the target) | {acc0:.3f} | **{acc1:.3f}** |\n"
              f"| mean cosine between memories in kernel space | {cos0.mean():.3f} | **{cos1.mean():.3f}** |")
@@ -191,7 +191,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
                     plain=_decode(encoder, sp.state)[0] if sp else skip,
                     uhop=_decode(encoder, su.state)[0] if su else skip,
                     energy=as_plot(energy_spec({"plain MHN": e_plain, "U-Hop": e_uhop},
-                                               title="Energy per step (each model's own)", max_steps=steps,
+                                               title="Energy per step (each model's own)",
                                                height=300, projector=True)),
                     status=f"Stage II: step {last_p.t if sp else last_u.t}")
         if delay:
