@@ -50,3 +50,12 @@ def test_read_only_image_arrays_convert_without_a_warning():
         warnings.simplefilter("error")  # "The given NumPy array is not writable" would raise here
         t = to_float_tensor(a)
     assert t.shape == (2, 3, 4, 4) and abs(float(t[1, 2, 3, 3]) * 255 - float(a[1, 3, 3, 2])) < 1e-4
+
+
+def test_separability_panels_share_one_x_range():
+    from hen_demo.ui import plots
+
+    spec = plots.histogram_grid_spec({"pixels": {"self": [0.9, 1.0], "cross": [0.1, 0.2]},
+                                      "kl-small": {"self": [0.5, 0.6], "cross": [-0.3, 0.0]}})
+    r1, r2 = spec["layout"]["xaxis"]["range"], spec["layout"]["xaxis2"]["range"]
+    assert r1 == r2 and r1[0] <= -0.3 and r1[1] >= 1.0  # both panels span every sample of both

@@ -171,7 +171,15 @@ def histogram_grid_spec(
             data.append(dict(type="histogram", x=_floats(v), name=series, legendgroup=series, showlegend=c == 0,
                              histnorm="probability density", nbinsx=nbins, opacity=0.6,
                              marker=dict(color=_series_color(series, i)), xaxis=f"x{ax}", yaxis=f"y{ax}"))
-    layout["margin"]["t"] = 70
+    # one x range for every panel (the panels are compared by eye), from all the samples shown
+    values = [x for d in data for x in d["x"]]
+    if values:
+        lo, hi = min(values), max(values)
+        pad = 0.02 * (hi - lo) if hi > lo else 0.05
+        for c in range(cols):
+            layout[f"xaxis{'' if c == 0 else c + 1}"]["range"] = [lo - pad, hi + pad]
+    layout["legend"].update(font=dict(size=14), y=1.12, bgcolor="rgba(255,255,255,0.8)")
+    layout["margin"]["t"] = 90
     return dict(data=data, layout=layout)
 
 
