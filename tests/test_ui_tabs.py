@@ -6,6 +6,8 @@ Small banks (photos, N <= 27, raw pixels or the offline text encoders) keep this
 import re
 
 import gradio as gr
+import os
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,12 @@ def test_serve_command_line():
 
     args = build_parser(["serve", "--port", "7999", "--share"]).parse_args(["serve", "--port", "7999", "--share"])
     assert args.port == 7999 and args.share is True and args.host
+
+
+def test_experiments_show_committed_leaves_no_empty_panel():
+    from hen_demo.ui import experiments_tab
+
+    plot, table, md, image, csv = experiments_tab._load.__wrapped__("beta-sweep")
+    assert plot["visible"] is False  # no empty interactive-plot box
+    assert image["visible"] is True and os.path.exists(image["value"])  # the committed PNG is shown
+    assert len(table) > 0 and "Committed" in md and os.path.exists(csv)

@@ -63,7 +63,9 @@ def _run(name: str, size: str, encoders: list[str], seed: float, progress=gr.Pro
                                    progress=lambda f, d="": progress(float(f), desc=d or name))
     md = (f"**Ours ({size}, {result.seconds:.0f} s):** {result.findings}\n\n"
           f"**What stood in:** {' '.join(result.stand_ins)}")
-    return result.figure, _round(result.table), md, None, str(paths["csv"])
+    # only the panels that have something to show are visible (no empty boxes after a run)
+    return (gr.update(value=result.figure, visible=result.figure is not None), _round(result.table), md,
+            gr.update(value=None, visible=False), str(paths["csv"]))
 
 
 @user_errors
@@ -79,7 +81,8 @@ def _load(name: str):
     md = (f"**Committed offline result** ({meta.get('config', {}).get('size', '?')} run, "
           f"{meta.get('seconds', 0):.0f} s, {meta.get('written', '')}): {reading}\n\n**What stood in:** {stand}")
     png = folder / f"{name}.png"
-    return None, _round(pd.read_csv(csv)), md, (str(png) if png.exists() else None), str(csv)
+    return (gr.update(value=None, visible=False), _round(pd.read_csv(csv)), md,
+            gr.update(value=str(png) if png.exists() else None, visible=png.exists()), str(csv))
 
 
 def build_tab() -> None:
@@ -102,9 +105,9 @@ def build_tab() -> None:
         run_btn = gr.Button("Run", variant="primary")
         load_btn = gr.Button("Show committed results")
     findings = gr.Markdown()
-    plot = gr.Plot(label="Plot (interactive)")
-    image = gr.Image(label="Committed plot", type="filepath", interactive=False)
-    table = gr.Dataframe(label="Table", wrap=True, interactive=False)
+    plot = gr.Plot(label="Plot (interactive)", visible=False)  # shown once a run has a figure
+    image = gr.Image(label="Committed plot", type="filepath", interactive=False, visible=False, buttons=["fullscreen"])
+    table = gr.Dataframe(label="Table", wrap=True, interactive=False, elem_classes="hen-table")
     csv = gr.File(label="CSV", interactive=False)
 
     name.change(_about, name, about)
