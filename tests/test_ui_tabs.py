@@ -3,11 +3,10 @@
 Small banks (photos, N <= 27, raw pixels or the offline text encoders) keep this fast.
 """
 
+import os
 import re
 
 import gradio as gr
-import os
-
 import numpy as np
 import pytest
 
