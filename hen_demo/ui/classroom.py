@@ -80,6 +80,8 @@ minimum: ideally the stored pattern, sometimes a *spurious* state. The red squar
 guarantee and can oscillate between two states.
 """
 
+IMG_CLASSES = ["hen-img", "pixelated"]  # labels clear of toolbars, square pixels (ui/style.css)
+
 
 # ----------------------------------------------------------------------------- handlers (plain functions)
 
@@ -238,13 +240,15 @@ def build_tab() -> None:
                 random_count = gr.Slider(1, 60, value=10, step=1, label="How many random patterns")
             store_btn = gr.Button("Store with the Hebbian rule", variant="primary", elem_id="classroom-store")
             info = gr.Markdown()
-            stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, height=140)
+            stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=140)
         with gr.Column(scale=1):
             sketch = gr.Sketchpad(label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256),
                                   height=300,
                                   brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
             add_btn = gr.Button("Add drawing")
-            drawings_img = gr.Image(label="My drawings", interactive=False, height=90)
+            drawings_img = gr.Image(label="My drawings", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=90)
             drawings_info = gr.Markdown()
 
     with gr.Row():
@@ -260,9 +264,12 @@ def build_tab() -> None:
         mask_frac = gr.Slider(0.0, 0.9, value=0.5, step=0.05, label="Fraction hidden")
         corr_btn = gr.Button("Recall both")
     with gr.Row():
-        masked_img = gr.Image(label="Masked query", interactive=False, height=260)
-        amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False, height=260)
-        kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False, height=260)
+        masked_img = gr.Image(label="Masked query", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=260)
+        amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=260)
+        kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=260)
     corr_info = gr.Markdown()
 
     gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
@@ -283,7 +290,8 @@ def build_tab() -> None:
                 sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
             recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
-            live_img = gr.Image(label="Network state", interactive=False, height=300, elem_id="classroom-live")
+            live_img = gr.Image(label="Network state", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=300, elem_id="classroom-live")
         with gr.Column(scale=2):
             energy_plot = gr.Plot(label="Energy")
             status = gr.Markdown(elem_id="classroom-status")

@@ -59,6 +59,8 @@ $1/\sqrt{D}$). Below: the weights $\operatorname{softmax}(\beta\Xi\sigma)$ over 
 step, and the same step through PyTorch's `scaled_dot_product_attention`.
 """
 
+IMG_CLASSES = ["hen-img", "pixelated"]  # labels clear of toolbars, square pixels (ui/style.css)
+
 
 def _row(*states: np.ndarray) -> np.ndarray:
     """States side by side in one picture (e.g. target | final), large enough for a projector."""
@@ -177,7 +179,8 @@ def build_sections(patterns: gr.State, latex):
         curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
     with gr.Row():
         with gr.Column(scale=1):
-            spur_gallery = gr.Image(label="target | final state", interactive=False, elem_id="classroom-spur-img")
+            spur_gallery = gr.Image(label="target | final state", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, elem_id="classroom-spur-img")
             spur_text = gr.Markdown()
         with gr.Column(scale=1):
             cap_plot = gr.Plot(label="Capacity")
@@ -191,7 +194,8 @@ def build_sections(patterns: gr.State, latex):
         dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
     with gr.Row():
         with gr.Column(scale=1):
-            dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False)
+            dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES)
             dam_text = gr.Markdown()
         with gr.Column(scale=1):
             with gr.Row():
@@ -206,8 +210,10 @@ def build_sections(patterns: gr.State, latex):
         attn_flip = gr.Slider(0.0, 0.5, value=0.3, step=0.02, label="Fraction flipped")
         attn_beta = gr.Slider(0.001, 0.3, value=0.02, step=0.001, label="β (inverse temperature)")
     with gr.Row():
-        attn_query = gr.Image(label="query σ", interactive=False, height=240)
-        attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False, height=240)
+        attn_query = gr.Image(label="query σ", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=240)
+        attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False,
+                  buttons=[], elem_classes=IMG_CLASSES, height=240)
         attn_plot = gr.Plot(label="attention weights")
     attn_text = gr.Markdown(latex_delimiters=latex)
 
@@ -220,6 +226,12 @@ def build_sections(patterns: gr.State, latex):
     for c in (dam_n, dam_count):
         c.release(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
     dam_cap_btn.click(dam_capacity_plot, [dam_n, dam_D], [dam_plot, dam_table], **limits.heavy_events())
+    demo = gr.context.Context.root_block
+    if demo is not None:  # the first view of each panel is drawn when the page opens (no empty panels)
+        demo.load(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text],
+                  api_visibility="private", show_progress="hidden").then(
+            dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text],
+            api_visibility="private", show_progress="hidden")
     attn_inputs = [patterns, attn_index, attn_flip, attn_beta]
     for c in (attn_index, attn_flip, attn_beta):
         c.change(attention_demo, attn_inputs, [attn_query, attn_new, attn_plot, attn_text])

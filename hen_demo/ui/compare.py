@@ -25,8 +25,8 @@ from hen_demo.ui.memory_controls import (
     QUERY_CORRUPTIONS,
     beta_from_log,
     check_n,
-    log_from_beta,
     corruption_kind,
+    log_from_beta,
     retrieval_config,
 )
 
