@@ -129,6 +129,7 @@ def test_similarity_histogram_streams_one_per_frame_and_counts_sum_to_n(client):
     ts = []
     for out in frames:
         spec = plotly.io.from_json(out[OUT["hist"]]["plot"])
+        assert spec.data, (out[OUT["status"]], out[OUT["hist"]])  # every streamed message has its histogram
         counts = np.asarray(spec.data[0].y, dtype=float)
         assert counts.sum() == n, (counts.sum(), n)  # every memory is counted once
         assert (counts >= 0).all()
