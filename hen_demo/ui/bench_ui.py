@@ -72,8 +72,9 @@ def start_to_ready(timeout: float = 120.0) -> float:
 def _explore_args(encoder: str, index: int, steps: int, beta: float = 0.1) -> list:
     from hen_demo.ui import state
 
+    # fps 0: unthrottled (the tab's playback slider paces frames for watching); beta as an absolute value
     return ["tiles", encoder, "l2", "softmax", beta, 1000, steps, 0.0, "stored memory", index, None, "",
-            state.default_text_encoder(), "occlude-bottom", 0.5, 0]
+            state.default_text_encoder(), "occlude-bottom", 0.5, 0, 0, "absolute"]
 
 
 def stream_timings(encoder: str, queries: int = 5, steps: int = 30, beta: float = 0.03) -> dict:
@@ -144,7 +145,10 @@ def browser_timings(queries: int = 3, beta: float = 0.03, steps: int = 30) -> di
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
             page.wait_for_selector("#explore-retrieve", timeout=60_000)
-            for elem, value in (("beta", beta), ("steps", steps), ("tol", 0)):
+            page.get_by_text("Advanced: separation, steps", exact=False).first.click()  # steps, tol live there
+            page.locator("#explore-beta-mode input[value='absolute']").first.check()
+            page.wait_for_timeout(300)
+            for elem, value in (("beta", beta), ("steps", steps), ("tol", 0), ("fps", 0)):
                 box = page.locator(f"#explore-{elem} input[type=number]").first
                 box.fill(str(value))
                 box.press("Tab")  # commit the value (blur)
