@@ -111,13 +111,15 @@ def build_tab() -> None:
                                        min_width=80)
             go = gr.Button("Recall from caption", variant="primary")
             targets = gr.Gallery(label="Stored image(s) the caption names", columns=2, height=200,
-                                 allow_preview=False, object_fit="contain")
+                                 allow_preview=False, object_fit="contain", buttons=[],
+                                 elem_classes=["hen-img", "pixelated"])
         with gr.Column(scale=5, min_width=360):
-            state_img = gr.Image(label="Image half Φ_dec(ŝ_I⁽ᵗ⁾)", height=220, interactive=False,
-                                 elem_classes="pixelated")
+            state_img = gr.Image(label="Image half Φ_dec(ŝ_I⁽ᵗ⁾)", height=220, interactive=False, buttons=[],
+                                 elem_classes=["hen-img", "pixelated"])
             status = gr.Markdown()
             energy = gr.Plot(label="Energy and top-k weights")
-            topk_gallery = gr.Gallery(label="Top-k memories", columns=5, height=140, allow_preview=False)
+            topk_gallery = gr.Gallery(label="Top-k memories", columns=5, height=140, allow_preview=False,
+                                      buttons=[], elem_classes=["hen-img", "pixelated"])
             verdict = gr.Markdown()
     inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight]
     outputs = [state_img, status, energy, topk_gallery, targets, verdict]

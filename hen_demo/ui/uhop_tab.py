@@ -245,10 +245,14 @@ def build_tab() -> None:
                                        object_fit="contain", allow_preview=False)
     gr.Markdown("### Stage II: the same corrupted query, plain modern Hopfield vs U-Hop")
     with gr.Row():
-        query_img = gr.Image(label="query", interactive=False, height=220, elem_classes=["pixelated"])
-        plain_img = gr.Image(label="plain MHN", interactive=False, height=220, elem_classes=["pixelated"])
-        uhop_img = gr.Image(label="U-Hop", interactive=False, height=220, elem_classes=["pixelated"])
-        target_img = gr.Image(label="target memory", interactive=False, height=220, elem_classes=["pixelated"])
+        query_img = gr.Image(label="query", interactive=False, height=220, buttons=[],
+                             elem_classes=["hen-img", "pixelated"])
+        plain_img = gr.Image(label="plain MHN", interactive=False, height=220, buttons=[],
+                             elem_classes=["hen-img", "pixelated"])
+        uhop_img = gr.Image(label="U-Hop", interactive=False, height=220, buttons=[],
+                             elem_classes=["hen-img", "pixelated"])
+        target_img = gr.Image(label="target memory", interactive=False, height=220, buttons=[],
+                             elem_classes=["hen-img", "pixelated"])
     energy_plot = gr.Plot(label="Energy")
 
     inputs = [dataset, encoder, n, kind, amount, iterations, lr, t, beta, steps, query_index]
