@@ -13,21 +13,23 @@ from hen_demo.experiments.registry import EXPERIMENTS, make_config, run_experime
 NEEDS_TEXT = {"cross-modal", "uniqueness"}
 SLOW = {"uhop-capacity", "uhop-noise", "uhop-stage1", "classical-capacity", "rank-collapse"}
 
+# issue 9: every HEN table reports calibrated beta beside the absolute one, the NN ceiling and the fill
+FAIR = {"nn_ceiling", "fill", "beta_mode", "beta_relative"}
 EXPECTED_COLUMNS = {
     "beta-sweep": {"encoder", "similarity", "beta", "mse", "one_minus_ssim", "identity_accuracy",
-                   "metastable_fraction"},
-    "scale-out": {"encoder", "n", "mse", "one_minus_ssim", "identity_accuracy", "metastable_fraction"},
-    "separability": {"encoder", "overlap", "d_prime", "self_mean", "cross_mean", "identity_accuracy",
-                     "metastable_fraction"},
+                   "metastable_fraction"} | FAIR,
+    "scale-out": {"encoder", "n", "mse", "one_minus_ssim", "identity_accuracy", "metastable_fraction"} | FAIR,
+    "separability": {"dataset", "held_out", "corruption", "encoder", "overlap", "d_prime", "self_mean", "cross_mean",
+                     "identity_accuracy", "metastable_fraction"} | FAIR,
     "rank-collapse": {"model", "beta", "rank_collapse", "identity_accuracy", "metastable_fraction", "mse"},
     "cross-modal": {"encoder", "text_encoder", "n", "mse", "one_minus_ssim", "identity_accuracy",
-                    "metastable_fraction"},
+                    "metastable_fraction"} | FAIR,
     "uniqueness": {"condition", "weight_a", "weight_b", "metastable_fraction", "identity_accuracy"},
     "uhop-capacity": {"dataset", "model", "memories", "sse", "identity_accuracy", "metastable_fraction"},
     "uhop-noise": {"dataset", "model", "noise", "sse", "identity_accuracy", "metastable_fraction"},
     "uhop-stage1": {"dataset", "iterations", "sse", "separation_loss", "identity_accuracy", "metastable_fraction"},
     "classical-capacity": {"n", "D", "P", "load", "recall", "identity_accuracy", "metastable_fraction"},
-    "speed": {"encoder", "n", "retrieve_s", "total_s", "identity_accuracy"},
+    "speed": {"encoder", "n", "run_s", "total_s", "identity_accuracy"} | FAIR,
     "attractor-census": {"dataset", "encoder", "fill", "beta", "identity_accuracy", "nn_ceiling",
                          "distinct_attractors", "top_share", "top_hidden_brightness", "bank_hidden_brightness"},
 }
@@ -73,28 +75,104 @@ def test_tiny_run_writes_outputs(name, tmp_path):
     assert isinstance(meta["weight_fingerprints"], dict)  # staleness (report.stale_sections)
     md = paths["md"].read_text()
     assert "**The paper:**" in md and "**Reading:**" in md
+    if FAIR <= EXPECTED_COLUMNS[name]:  # both beta modes, the relative one at 1 by default
+        assert set(df.beta_mode) == {"absolute", "relative"}
+        assert np.allclose(df[df.beta_mode == "relative"].beta_relative, 1.0)
+        assert df.nn_ceiling.between(0, 1).all()
+
+
+class _OneHotEncoder:
+    """Codes (B, 27) <-> 3x3x3 images: code dims are the pixels (an identity encoder for tests)."""
+
+    image_size = 3
+
+    def encode(self, x):
+        return x.permute(0, 2, 3, 1).reshape(len(x), -1) if x.shape[1] == 3 else x.reshape(len(x), -1)
+
+    def decode(self, codes):
+        return codes.reshape(-1, 3, 3, 3).clamp(0, 1)
+
+
+def _one_hot_bank(K=27):
+    from types import SimpleNamespace
+
+    patterns = torch.eye(K)  # (27, 27) one-hot: orthogonal, well separated
+    images = (patterns.reshape(K, 3, 3, 3).permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+    return SimpleNamespace(codes=patterns, recon=images, images=images, text_codes=None, captions=None), patterns
 
 
 def test_well_separated_one_hot_memories_are_recalled_exactly():
-    from hen_demo.experiments.hen_eval import evaluate_memory
-    from hen_demo.memory import HopfieldMemory
+    """The experiments' evaluation (HENPipeline.run) recalls orthogonal memories exactly, at an absolute beta
+    and at calibrated beta, and reports the NN ceiling beside it."""
+    from hen_demo.experiments.hen_eval import evaluate
 
-    K = 27  # codes decode to 3x3x3 images
-    patterns = torch.eye(K)  # (27, 27) one-hot: orthogonal, well separated
+    bank, patterns = _one_hot_bank()
+    K = len(patterns)
     rng = np.random.default_rng(0)
     queries = (0.7 * patterns + 0.05 * torch.tensor(rng.random((K, K)), dtype=torch.float32)).clamp(0, 1)
-    reference = (patterns.reshape(K, 3, 3, 3).permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
-
-    def decode(codes):
-        return codes.reshape(-1, 3, 3, 3).clamp(0, 1)
-
     for sim in ("dot", "l2"):
-        mem = HopfieldMemory(patterns, similarity=sim, separation="softmax", beta=60.0)
-        sc = evaluate_memory(mem, patterns, queries, np.arange(K), decode, reference, steps=50)
-        assert sc.identity_accuracy == 1.0
-        assert sc.metastable_fraction == 0.0
-        assert sc.mse < 1e-8 and sc.one_minus_ssim < 1e-4
-        assert sc.rank_collapse == 0.0
+        for beta, rel in ((60.0, None), (None, 1.0)):
+            sc = evaluate(bank, _OneHotEncoder(), queries, np.arange(K), sim, beta=beta, beta_relative=rel, steps=50)
+            assert sc["identity_accuracy"] == 1.0 and sc["nn_ceiling"] == 1.0
+            assert sc["metastable_fraction"] == 0.0
+            assert sc["mse"] < 1e-8 and sc["one_minus_ssim"] < 1e-4
+            assert sc["rank_collapse"] == 0.0
+            assert sc["beta_mode"] == ("absolute" if beta else "relative")
+            if rel is not None:
+                assert abs(sc["beta_relative"] - 1.0) < 1e-9
+
+
+def test_relative_beta_is_scale_free_in_the_experiments_path():
+    """Scaling every memory and query by 10 keeps identity at a fixed relative beta (the calibration rescales
+    beta by 1/100 under L2) but not at a fixed absolute beta."""
+    from types import SimpleNamespace
+
+    from hen_demo.experiments.hen_eval import evaluate
+
+    rng = np.random.default_rng(1)
+    codes = torch.tensor(rng.normal(size=(60, 27)), dtype=torch.float32) * 0.1
+    queries = codes + 0.08 * torch.tensor(rng.normal(size=codes.shape), dtype=torch.float32)
+    enc = SimpleNamespace(image_size=3, decode=lambda c: c.reshape(-1, 3, 3, 3).clamp(0, 1))
+    imgs = np.zeros((60, 3, 3, 3), np.uint8)
+
+    def bank(scale):
+        return SimpleNamespace(codes=scale * codes, recon=imgs, images=imgs, text_codes=None, captions=None)
+
+    rel = [evaluate(bank(a), enc, a * queries, np.arange(60), beta_relative=1.0, steps=30) for a in (1.0, 10.0)]
+    assert rel[0]["identity_accuracy"] == rel[1]["identity_accuracy"]
+    assert abs(rel[1]["beta"] * 100 / rel[0]["beta"] - 1) < 1e-6
+    ab = [evaluate(bank(a), enc, a * queries, np.arange(60), beta=1.0, steps=30) for a in (1.0, 10.0)]
+    assert ab[0]["metastable_fraction"] != ab[1]["metastable_fraction"]
+
+
+def test_cli_beta_relative_and_fill(tmp_path):
+    from hen_demo.__main__ import main
+
+    out = tmp_path / "scale-out"
+    assert main(["experiment", "scale-out", "--tiny", "--out", str(out), "--beta-relative", "2",
+                 "--fill", "grey"]) == 0
+    df = pd.read_csv(out / "scale-out.csv")
+    rel = df[df.beta_mode == "relative"]
+    assert len(rel) and np.allclose(rel.beta_relative, 2.0) and set(df.fill) == {"grey"}
+    assert (df[df.beta_mode == "absolute"].beta == 100.0).all()  # the paper's beta beside it
+    sweep = make_config("beta-sweep", "tiny", {"beta_relative": [0.5, 2.0], "fill": "grey"})
+    assert sweep.beta_relatives == [0.5, 2.0] and sweep.fills == ["grey"]
+    for bad in ([0.0], [float("nan")], ["sharp"]):
+        with pytest.raises(ValueError, match="relative beta"):
+            make_config("scale-out", "tiny", {"beta_relative": bad})
+    with pytest.raises(ValueError, match="one relative beta"):
+        make_config("scale-out", "tiny", {"beta_relative": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="fill"):
+        run_experiment("scale-out", "tiny", {"fill": "purple"}, out=False)
+
+
+def test_beta_sweep_summary_puts_best_beta_beside_the_nn_ceiling(tmp_path):
+    result, paths = run_experiment("beta-sweep", "tiny", out=tmp_path / "bs")
+    summary = pd.read_csv(paths["csv_summary"])
+    assert {"nn_ceiling", "identity_at_relative_1", "best_beta_relative", "best_beta",
+            "identity_at_paper_beta", "fill"} <= set(summary.columns)
+    assert len(summary) == result.table.groupby(["encoder", "similarity", "fill"]).ngroups
+    assert "identity_at_relative_1" in paths["md"].read_text()  # the section shows the summary
 
 
 def test_low_beta_collapses_to_a_mixture():
@@ -149,7 +227,7 @@ def test_cli_and_report(tmp_path):
     out = tmp_path / "results"
     assert main(["experiment", "beta-sweep", "--tiny", "--out", str(out / "beta-sweep"), "--betas", "1,10"]) == 0
     df = pd.read_csv(out / "beta-sweep" / "beta-sweep.csv")
-    assert sorted(df.beta.unique()) == [1.0, 10.0]
+    assert sorted(df[df.beta_mode == "absolute"].beta.unique()) == [1.0, 10.0]
     text = build_report(out)
     assert "HEN Fig. 2" in text and "Not run yet" in text and "`scale-out`" in text
     assert main(["report", "--results", str(out), "--out", str(tmp_path / "R.md")]) == 0

@@ -81,6 +81,7 @@ class ExperimentResult:
     seconds: float = 0.0
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     encoders_used: list[str] | None = None  # None: found in the config and the table (``encoders_of``)
+    summary: pd.DataFrame | None = None  # the table section.md shows (None: ``table``); the CSV keeps every row
 
 
 def shipped_weight_files() -> dict[str, Path]:
@@ -170,7 +171,8 @@ def _where(config: dict) -> str:
 def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | None = None) -> str:
     """The markdown section for REPRODUCTION.md (paths relative to the results folder's parent)."""
     name = result.name
-    table = summary_table if summary_table is not None else result.table
+    table = summary_table if summary_table is not None else (
+        result.summary if result.summary is not None else result.table)
     cfg = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("out",))
     parts = [
         f"## {result.title} (`{name}`)",
@@ -205,6 +207,8 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         "meta": out / "meta.json",
     }
     atomic_write(paths["csv"], lambda tmp: result.table.to_csv(tmp, index=False))
+    if result.summary is not None:
+        result.extra_tables = {"summary": result.summary, **result.extra_tables}
     for key, df in result.extra_tables.items():
         p = out / f"{name}_{key}.csv"
         atomic_write(p, lambda tmp, df=df: df.to_csv(tmp, index=False))

@@ -3,6 +3,7 @@
 Examples::
 
     python -m hen_demo experiment beta-sweep --quick
+    python -m hen_demo experiment scale-out --quick --beta-relative 1 --fill grey
     python -m hen_demo experiment scale-out --encoders pixels,dvae-small --sizes 6000,8000
     python -m hen_demo experiment uhop-capacity --dataset digits --set repeats=5
     python -m hen_demo experiment all --quick          # every experiment, one after the other
@@ -48,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-encoder", dest="text_encoder", default=None,
                         help="text encoder for cross-modal runs (minilm, clip, pixelized)")
     parser.add_argument("--betas", type=_floats, default=None, help="comma-separated beta values")
-    parser.add_argument("--beta", type=float, default=None, help="a single beta")
+    parser.add_argument("--beta", type=float, default=None, help="a single absolute beta (the paper's scale)")
+    parser.add_argument("--beta-relative", dest="beta_relative", type=_floats, default=None,
+                        help="beta relative to each bank's calibration (1 = calibrated sharpness), comma-separated "
+                             "for the beta sweep; runs beside the absolute beta")
+    parser.add_argument("--fill", default=None, help="what hidden pixels become: black, grey, mean-image, noise")
     parser.add_argument("--n", type=int, default=None, help="number of memories")
     parser.add_argument("--sizes", type=_ints, default=None, help="comma-separated memory-set sizes")
     parser.add_argument("--steps", type=int, default=None, help="retrieval update steps T_f")
@@ -59,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args) -> dict:
-    ov = {k: getattr(args, k) for k in ("dataset", "encoders", "text_encoder", "betas", "beta", "n", "sizes",
-                                         "steps", "seed", "device")}
+    ov = {k: getattr(args, k) for k in ("dataset", "encoders", "text_encoder", "betas", "beta", "beta_relative",
+                                         "fill", "n", "sizes", "steps", "seed", "device")}
     for item in args.set:
         if "=" not in item:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")

@@ -6,7 +6,9 @@ while the image half evolves; the image half of the final state is decoded and c
 reconstruction of the captioned image. The text block is scaled by c = mean ||image code|| / mean ||text code||
 so that neither modality dominates the energy (HEN: "provided the Hopfield energy landscapes are appropriately
 normalized"). Text encoders: CLIP when reachable (the paper's), MiniLM offline, and pixelized captions (the
-caption rendered as an image and encoded by the same image encoder, HEN §3.2).
+caption rendered as an image and encoded by the same image encoder, HEN §3.2). Every retrieval runs through
+``HENPipeline.run`` (cross-modal memory config), at the paper's absolute beta and at calibrated beta (relative
+to the concatenated bank's own scale), with the one-shot nearest-neighbour ceiling of the caption queries.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ import pandas as pd
 from hen_demo.data import build_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory
+from hen_demo.experiments.hen_eval import bank_head, beta_settings, evaluate
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
 NAME = "cross-modal"
 TITLE = "HEN Table 2 — recall from a caption (text half clamped)"
-COLUMNS = ["encoder", "text_encoder", "text_weight", "n", "n_queries", "similarity", "beta", "text_scale", "one_minus_ssim", "mse",
-           "identity_accuracy", "nn_ceiling", "metastable_fraction", "effective_memories", "steps", "seconds"]
+COLUMNS = ["encoder", "text_encoder", "text_weight", "n", "n_queries", "fill", "similarity", "beta_mode", "beta",
+           "beta_relative", "text_scale", "one_minus_ssim", "mse", "identity_accuracy", "nn_ceiling",
+           "metastable_fraction", "effective_memories", "steps", "seconds"]
+QUERY_FILL = "zeros (caption only)"  # the query's image half: HEN sec. 3.2 starts it blank
 
 PAPER_TABLE = pd.DataFrame(
     [["6000-CLIP", "0.016, 0.000", "0.024, 0.000", "0.681, 0.118", "0.000, 0.000"],
@@ -46,7 +50,8 @@ class Config:
     sizes: list[int] = field(default_factory=lambda: [6000, 8000, 10000, 15000])
     n_queries: int | None = 2000  # queries: the first n_queries captions (None = all)
     similarity: str = "l2"
-    beta: float = 100.0
+    beta: float | None = 100.0  # the paper's absolute beta (None: calibrated only)
+    beta_relative: float | None = 1.0  # calibrated beta beside it (None: absolute only)
     # text block norm relative to the image block (HEN: "appropriately normalized"); 1 = equal mean norms
     text_weights: list[float] = field(default_factory=lambda: [1.0, 10.0])
     steps: int = 100
@@ -87,11 +92,13 @@ def resolve_text_encoders(names) -> tuple[list[str], list[str]]:
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.encoders import get_image_encoder
-    from hen_demo.memory import HopfieldMemory
 
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
+    settings = beta_settings(cfg.beta, cfg.beta_relative)
+    if not settings:
+        raise ValueError("cross-modal needs a beta: give beta (absolute), beta_relative, or both.")
     texts, text_notes = resolve_text_encoders(cfg.text_encoders)
     n_max = check_dataset(cfg.dataset, max(cfg.sizes))
     sizes = sorted({min(int(s), n_max) for s in cfg.sizes})
@@ -110,25 +117,25 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 nq = n if cfg.n_queries is None else min(n, cfg.n_queries)
                 for tw in cfg.text_weights:
                     progress(done / total, f"{enc_name} + {text_name}: N={n}, text weight {tw:g}")
-                    patterns, clamp, scale = hetero_patterns(bank.codes[:n], bank.text_codes[:n],
-                                                             text_weight=float(tw))
-                    queries, _ = caption_queries(bank.text_codes[:nq], k_img, scale)
-                    mem = HopfieldMemory(patterns, similarity=cfg.similarity, separation="softmax", beta=cfg.beta,
-                                         device=cfg.device)
-                    sc = evaluate_memory(mem, patterns, queries, np.arange(nq), enc.decode, bank.recon[:nq],
-                                         steps=cfg.steps, clamp=clamp, image_slice=slice(0, k_img))
-                    rows.append(dict(encoder=enc_name, text_encoder=text_name, text_weight=float(tw), n=n,
-                                     n_queries=nq, similarity=cfg.similarity, beta=cfg.beta,
-                                     text_scale=round(scale, 4), one_minus_ssim=sc.one_minus_ssim, mse=sc.mse,
-                                     identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
-                                     metastable_fraction=sc.metastable_fraction,
-                                     effective_memories=sc.effective_memories, steps=sc.steps,
-                                     seconds=round(sc.seconds, 3)))
+                    _, clamp, scale = hetero_patterns(bank.codes[:n], bank.text_codes[:n], text_weight=float(tw))
+                    queries, _ = caption_queries(bank.text_codes[:nq], k_img, scale)  # (nq, K_i + K_t): [0; c t]
+                    for beta, rel in settings:
+                        sc = evaluate(bank_head(bank, n), enc, queries, np.arange(nq), cfg.similarity, beta=beta,
+                                      beta_relative=rel, steps=cfg.steps, clamp=clamp, cross_modal=True,
+                                      text_weight=float(tw), device=cfg.device)
+                        rows.append(dict(encoder=enc_name, text_encoder=text_name, text_weight=float(tw), n=n,
+                                         n_queries=nq, fill=QUERY_FILL, similarity=cfg.similarity,
+                                         beta_mode=sc["beta_mode"], beta=sc["beta"], beta_relative=sc["beta_relative"],
+                                         text_scale=round(scale, 4), one_minus_ssim=sc["one_minus_ssim"],
+                                         mse=sc["mse"], identity_accuracy=sc["identity_accuracy"],
+                                         nn_ceiling=sc["nn_ceiling"], metastable_fraction=sc["metastable_fraction"],
+                                         effective_memories=sc["effective_memories"], steps=sc["steps"],
+                                         seconds=sc["seconds"]))
                 done += 1
     table = pd.DataFrame(rows, columns=COLUMNS)
     pfig, mfig = plotting.line_figures(
         table, "n", ["one_minus_ssim", "mse", "identity_accuracy", "metastable_fraction"],
-        ["text_encoder", "encoder", "text_weight"], TITLE, y_labels=["1 − SSIM", "MSE", "identity accuracy", "metastable fraction"],
+        ["text_encoder", "encoder", "text_weight", "beta_mode"], TITLE, y_labels=["1 − SSIM", "MSE", "identity accuracy", "metastable fraction"],
         x_label="memories N")
     progress(1.0, "done")
     notes = notes_for(cfg.dataset, encoders, skipped + text_notes)
@@ -155,21 +162,32 @@ def _findings(table: pd.DataFrame, cfg: Config) -> str:
     if table.empty:
         return "No runs."
     parts = []
-    for (text, enc, tw), d in table.groupby(["text_encoder", "encoder", "text_weight"], sort=False):
+    for (text, enc, tw, mode), d in table.groupby(["text_encoder", "encoder", "text_weight", "beta_mode"], sort=False):
         r = d.sort_values("n").iloc[-1]
-        parts.append(f"{enc} + {text}, text weight {tw:g}, N={r.n}: identity {r.identity_accuracy:.0%}, "
-                     f"1 − SSIM {r.one_minus_ssim:.3f}, MSE {r.mse:.4f}")
+        b = f"β = {r.beta:g}" if mode == "absolute" else f"calibrated β (relative {r.beta_relative:g})"
+        parts.append(f"{enc} + {text}, text weight {tw:g}, {b}, N={r.n}: identity {r.identity_accuracy:.0%} "
+                     f"(NN ceiling {r.nn_ceiling:.0%}), 1 − SSIM {r.one_minus_ssim:.3f}")
     text = "; ".join(parts) + ". "
-    by_w = table.groupby("text_weight").identity_accuracy.mean()
+    cal = table[table.beta_mode == "relative"]
+    base = cal if len(cal) else table
+    by_w = base.groupby("text_weight").identity_accuracy.mean()
     if len(by_w) > 1 and by_w.iloc[-1] > by_w.iloc[0] + 0.1:
         text += (f"The balance of the two halves decides the outcome: with equal norms (weight {by_w.index[0]:g}) the "
                  f"blank image half of the query makes the memories with the smallest image codes win under ℓ2 "
                  f"(mean identity {by_w.iloc[0]:.0%}); weighting the caption {by_w.index[-1]:g}× lets the text pick "
                  f"the memory (mean identity {by_w.iloc[-1]:.0%}). HEN only says the energy landscapes must be "
                  "'appropriately normalized'. ")
-    pix = table[(table.encoder == "pixels")]
+    if len(cal):
+        gap = (cal.nn_ceiling - cal.identity_accuracy).abs().max()
+        text += f"At calibrated β identity is within {gap:.1%} of the caption queries' NN ceiling in every cell. "
+        for tw, d in cal.groupby("text_weight", sort=False):
+            pix, enc = d[d.encoder == "pixels"], d[d.encoder != "pixels"]
+            if len(pix) and len(enc):
+                text += (f"Text weight {tw:g}, calibrated β: raw pixels {pix.identity_accuracy.mean():.0%} (mean over "
+                         f"text encoders and N) vs encoders {enc.identity_accuracy.mean():.0%}. ")
+    pix = base[base.encoder == "pixels"]
     if len(pix) and pix.identity_accuracy.max() > 0.9:
-        text += ("Unlike HEN's Table 2, raw pixels also recall well here once the caption dominates: identity then "
+        text += ("Unlike HEN's Table 2, raw pixels also recall well once the caption dominates: identity then "
                  "comes from the caption alone, whatever the image representation. ")
     if table.identity_accuracy.max() < 0.9:
         text += ("Recall from captions stays far from the paper's near-perfect scores. Our offline captions describe "

@@ -1,4 +1,11 @@
-"""Batched HEN evaluation: encode corrupted queries, retrieve all of them in one engine call, decode, score.
+"""Batched HEN evaluation for the experiments: a thin wrapper over ``HENPipeline.run`` (the one scoring path).
+
+``evaluate`` builds a :class:`hen_demo.pipeline.HENPipeline` (beta absolute, or relative to the bank's
+calibration, ``hen_demo.memory.calibrated_beta``), runs every query in one batched call and returns one CSV
+row: identity, the one-shot nearest-neighbour ceiling, MSE / 1 - SSIM (scored on the device by the pipeline),
+metastability and rank collapse. ``evaluate_memory`` / ``retrieve_batched`` remain only for memories the
+pipeline does not hold (the kernel memory network baseline of rank-collapse, the uniqueness probe), and use the
+same metrics.
 
 HEN eq. 7-8: memories xi_n = Phi_enc(x_n), queries s^(0) = Phi_enc(corrupted x_n), T_f steps of the modern
 Hopfield update (HEN eq. 2) in latent space, then Phi_dec(s^(T_f)). Following HEN §3.1, the decoded retrieval is
@@ -20,6 +27,84 @@ import numpy as np
 import torch
 
 from hen_demo import metrics
+
+CONDITION_HELP = "kind[:amount[:fill]], e.g. occlude-bottom:0.5:black, mask-random:0.3, noise:0.3"
+
+
+def parse_condition(text: str) -> tuple[str, float, str]:
+    """``"kind[:amount[:fill]]"`` -> (kind, amount, fill); amount defaults to 0.5, fill to black."""
+    from hen_demo.data.corruptions import CORRUPTIONS, FILLS
+
+    parts = [p.strip() for p in str(text).split(":")]
+    kind = parts[0]
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {kind!r} in condition {text!r}; choose one of: {', '.join(CORRUPTIONS)}.")
+    try:
+        amount = float(parts[1]) if len(parts) > 1 and parts[1] else 0.5
+    except ValueError:
+        raise ValueError(f"the amount in condition {text!r} must be a number ({CONDITION_HELP}).") from None
+    fill = parts[2] if len(parts) > 2 else "black"
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r} in condition {text!r}; choose one of: {', '.join(FILLS)}.")
+    return kind, amount, fill
+
+
+def fill_label(kind: str, fill: str) -> str:
+    """The fill as a table shows it: the fill name where pixels are hidden, "-" for noise / no corruption."""
+    from hen_demo.data.corruptions import HIDING
+
+    return fill if kind in HIDING else "-"
+
+
+def bank_head(bank, n: int):
+    """The first ``n`` memories of a bank (nested banks for scale-out and cross-modal), sharing storage."""
+    import dataclasses
+
+    if n >= len(bank.codes):
+        return bank
+    tc = None if bank.text_codes is None else bank.text_codes[:n]
+    return dataclasses.replace(bank, codes=bank.codes[:n], recon=bank.recon[:n], images=bank.images[:n],
+                               captions=list(bank.captions or [])[:n], ids=list(bank.ids or [])[:n], text_codes=tc,
+                               labels=None if bank.labels is None else list(bank.labels)[:n], n=n)
+
+
+def evaluate(bank, encoder, queries: torch.Tensor, targets, similarity: str = "l2", beta: float | None = None,
+             beta_relative: float | None = None, steps: int = 100, tol: float = 1e-6, clamp=None,
+             cross_modal: bool = False, text_weight: float = 1.0, device=None, rank_size: int = 512) -> dict:
+    """Retrieve ``queries (B, K)`` from ``bank`` through ``HENPipeline.run`` and return one CSV row (a dict).
+
+    Give ``beta`` (absolute, HEN eq. 2) or ``beta_relative`` (times ``calibrated_beta``); the row records both
+    (``beta`` = the absolute value used, ``beta_relative`` = the same relative to the calibration, and
+    ``beta_mode``). ``nn_ceiling``: the queries' one-shot nearest-neighbour identity (the representation's
+    ceiling); ``rank_collapse`` on the first min(B, rank_size) states (SVD cost).
+    """
+    from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
+
+    t0 = time.perf_counter()
+    pipe = HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, beta=beta, beta_relative=beta_relative,
+                                    device=device, cross_modal=cross_modal, text_weight=text_weight))
+    out = pipe.run(queries, RunOptions(steps=steps, tol=tol, topk=1), targets=targets, clamp=clamp)
+    t = np.asarray(targets)
+    m = min(len(t), rank_size)
+    patterns = pipe.memory.patterns.float().cpu()
+    rel = pipe.beta_relative
+    return dict(
+        device=str(pipe.memory.device), beta_mode="absolute" if beta is not None else "relative", beta=pipe.beta,
+        beta_relative=float("nan") if rel is None else float(rel),
+        mse=float(out.mse.mean()), one_minus_ssim=float(out.one_minus_ssim.mean()),
+        identity_accuracy=out.identity, nn_ceiling=out.nn_ceiling,
+        metastable_fraction=out.metastable_fraction(), effective_memories=float(out.n_eff.mean()),
+        rank_collapse=metrics.rank_collapse(out.states[:m], reference=patterns[torch.as_tensor(t[:m])]),
+        converged_fraction=float(out.converged.mean()), steps=out.steps,
+        seconds=round(time.perf_counter() - t0, 3))
+
+
+def beta_settings(beta: float | None, beta_relative) -> list[tuple[float | None, float | None]]:
+    """[(beta, None), (None, r), ...]: the paper's absolute beta beside each calibrated relative beta."""
+    rels = [] if beta_relative is None else (list(beta_relative) if isinstance(beta_relative, (list, tuple))
+                                             else [beta_relative])
+    out = [(float(beta), None)] if beta is not None else []
+    return out + [(None, float(r)) for r in rels]
 
 
 @dataclass

@@ -52,9 +52,24 @@ def make_config(name: str, size: str = "full", overrides: dict | None = None):
     fields = {f.name for f in dataclasses.fields(cfg)}
     overrides = dict(overrides or {})
     # singular options map onto list fields: --dataset mnist -> datasets=["mnist"], --beta 5 -> betas=[5.0]
-    for one, many in (("dataset", "datasets"), ("beta", "betas"), ("text_encoder", "text_encoders")):
+    for one, many in (("dataset", "datasets"), ("beta", "betas"), ("text_encoder", "text_encoders"),
+                      ("fill", "fills")):
         if overrides.get(one) is not None and one not in fields and many in fields and overrides.get(many) is None:
             overrides[many] = [overrides.pop(one)]
+    # --beta-relative gives a list (the sweep's beta_relatives); a single-beta experiment takes its one value
+    rel = overrides.pop("beta_relative", None)
+    if rel is not None:
+        from hen_demo.memory.calibration import check_relative  # a plain ValueError for <= 0, NaN, text
+
+        rels = [check_relative(r) for r in (list(rel) if isinstance(rel, (list, tuple)) else [rel])]
+        if "beta_relatives" in fields and overrides.get("beta_relatives") is None:
+            overrides["beta_relatives"] = [float(r) for r in rels]
+        elif "beta_relative" in fields:
+            if len(rels) != 1:
+                raise ValueError(f"experiment {name!r} takes one relative beta; got {len(rels)}.")
+            overrides["beta_relative"] = float(rels[0])
+        elif "relative_beta" in fields and len(rels) == 1:  # attractor-census
+            overrides["relative_beta"] = float(rels[0])
     applied = {k: v for k, v in overrides.items() if k in fields and v is not None}
     return dataclasses.replace(cfg, **applied)
 
