@@ -140,3 +140,18 @@ def test_uploads_and_folders_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="only banks of named datasets"):
         bank_export.export_bank(bank, "pixels:28:v1", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_whole_dataset_request_n_none_is_looked_up_by_the_dataset_size(tmp_path, monkeypatch):
+    """build_bank(..., n=None) with a banks folder set (was: TypeError from int(None) in export_name)."""
+    monkeypatch.setenv("HEN_BANKS_DIR", str(tmp_path / "export"))
+    (tmp_path / "export").mkdir()
+    whole = build_bank("faces", "pixels", n=None, cache_dir=tmp_path / "cache", precomputed=True)
+    assert whole.n == 200 and whole.codes.shape[0] == 200
+    bank_export.export_bank(whole, "pixels", tmp_path / "export")
+    enc = get_image_encoder("pixels")
+    monkeypatch.setattr(enc, "fingerprint", "pixels", raising=False)
+    found = bank_export.find_precomputed("faces", enc, None, 0)
+    assert found is not None and found.n == 200
+    with pytest.raises(ValueError, match="number of memories"):
+        bank_export.export_name("faces", "pixels", None, 0, None)

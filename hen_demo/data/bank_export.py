@@ -35,7 +35,12 @@ log = logging.getLogger(__name__)
 
 
 def export_name(dataset: str, encoder: str, n: int, seed: int, text_encoder: str | None) -> str:
-    """File stem of an exported bank, e.g. ``coco-vq-f8-n1000-s0`` (unsafe characters become '_')."""
+    """File stem of an exported bank, e.g. ``coco-vq-f8-n1000-s0`` (unsafe characters become '_').
+
+    ``n`` is the bank's number of memories; a request for a whole dataset (n=None) is resolved to its size first
+    (``find_precomputed``)."""
+    if n is None or isinstance(n, bool):
+        raise ValueError("An exported bank's name needs its number of memories n (got none).")
     stem = f"{dataset}-{encoder}-n{int(n)}-s{int(seed)}" + (f"-{text_encoder}" if text_encoder else "")
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", stem)
 
@@ -204,6 +209,11 @@ def find_precomputed(dataset: str, encoder, n, seed: int, text_encoder=None):
     """The exported bank for this request, or None when no folder has one. Raises ValueError (see
     ``load_exported``) when one matches the request but not the encoder."""
     _STATUS.clear()
+    if n is None:  # the whole dataset: its size, when known without loading it
+        from hen_demo.data.datasets import dataset_size
+        n = dataset_size(dataset)
+        if n is None:
+            return None
     stem = export_name(dataset, encoder.name, n, seed, text_encoder.name if text_encoder else None)
     for folder in bank_folders():
         js = folder / f"{stem}.json"
