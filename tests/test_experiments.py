@@ -269,10 +269,12 @@ def test_experiments_tab_builds_runs_and_loads(tmp_path, monkeypatch):
     with gr.Blocks():
         tab.build_tab()
     fig, table, md, image, csv = tab._run("classical-capacity", "tiny", [], 0, progress=lambda *a, **k: None)
-    assert fig is not None and len(table) > 0 and "Ours (tiny" in md and csv.endswith(".csv")
+    # the tab returns visibility updates: a run shows its interactive figure and hides the committed-PNG box
+    assert fig["value"] is not None and fig["visible"] and not image["visible"]
+    assert len(table) > 0 and "Ours (tiny" in md and csv.endswith(".csv")
     monkeypatch.setattr(tab, "RESULTS", tmp_path)
     with pytest.raises(gr.Error):
         tab._load("classical-capacity")
     run_experiment("classical-capacity", "tiny", out=tmp_path / "classical-capacity")
     _, table, md, image, csv = tab._load("classical-capacity")
-    assert len(table) > 0 and "Committed offline result" in md and image.endswith(".png")
+    assert len(table) > 0 and "Committed offline result" in md and image["value"].endswith(".png")
