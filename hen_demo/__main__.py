@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("hen_demo.bench", "time the retrieval engine (and the app with --ui)"),
     "experiment": ("hen_demo.experiments.cli", "run one of the papers' experiments"),
     "report": ("hen_demo.experiments.report", "build REPRODUCTION.md from experiment outputs"),
-    "train-encoder": ("hen_demo.encoders.train", "train a small offline encoder and save it as safetensors"),
+    "train-encoder": ("hen_demo.training.small", "train a small offline encoder and save it as safetensors"),
     "build-bank": ("hen_demo.data.banks", "encode a dataset into a cached memory bank"),
     "build-emoji": ("hen_demo.data.emoji", "render the emoji atlas (assets/emoji) from the Noto Color Emoji font"),
     "convert": ("hen_demo.encoders.convert", "convert a paper checkpoint (LDM .ckpt, DALL-E pickles) to safetensors"),

@@ -13,7 +13,7 @@ from hen_demo.data import offline
 from hen_demo.encoders import get_image_encoder, list_image_encoders
 from hen_demo.encoders.robust_small import DAMAGES, SmallRobustAE, damage
 from hen_demo.encoders.small_blocks import SmallConfig
-from hen_demo.encoders.train_robust import identity_cell
+from hen_demo.training.robust import identity_cell
 
 
 def _available() -> bool:

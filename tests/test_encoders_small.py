@@ -58,7 +58,7 @@ def test_model_card_and_size(name):
 @pytest.mark.slow
 def test_trainer_runs_and_its_output_loads(tmp_path):
     from hen_demo.encoders.shipped import load
-    from hen_demo.encoders.train import train
+    from hen_demo.training.small import train
     rec = train("dvae", minutes=1, max_steps=2, batch=4, out_dir=tmp_path, max_tiles=32, log=lambda s: None,
                 channels=16, latent_channels=8, codebook_size=16)
     assert rec["training"]["steps"] == 2
@@ -74,7 +74,7 @@ def test_warm_start_dvae_tokens_are_nearest_kmeans_centres(tmp_path):
     from safetensors.torch import save_file
 
     from hen_demo.encoders.small_blocks import SmallConfig
-    from hen_demo.encoders.train import build_model, warm_start_from_kl
+    from hen_demo.training.small import build_model, warm_start_from_kl
 
     torch.manual_seed(0)
     small = dict(channels=16, latent_channels=8, codebook_size=16, groups=2)

@@ -22,16 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hen_demo.data.images import load_image_file, resize_square
+from hen_demo.assets import assets_dir  # noqa: F401  (re-exported for older callers)
+from hen_demo.images import load_image_file, resize_square
 
 SIDE = 64  # every offline dataset is 64×64 RGB uint8
 SOURCE_MAX = 512  # photographs are first shrunk so their shorter side is at most this (tiles are cut from that)
-
-
-def assets_dir() -> Path:
-    """The project's assets folder (env ``HEN_ASSETS_DIR`` overrides)."""
-    env = os.environ.get("HEN_ASSETS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "assets"
 
 
 @functools.lru_cache(maxsize=1)

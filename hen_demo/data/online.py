@@ -20,15 +20,14 @@ Reading parquet needs pyarrow (``pip install pyarrow``).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
 
-from hen_demo.data.images import load_image_file, resize_square
+from hen_demo.hub import hub_unavailable_reason  # noqa: F401  (re-exported; the hub check is a leaf module)
+from hen_demo.images import load_image_file, resize_square
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 HUB_DATASETS = {  # name -> (repo id, substring a parquet file of the split contains, image column, text column)
@@ -40,24 +39,6 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 
 # ---- availability ------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _hub_reachable() -> bool:
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=1.5):
-            return True
-    except OSError:
-        return False
-
-
-def hub_unavailable_reason() -> str:
-    """"" when the Hugging Face hub can be used, else why not (never raises)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return "HF_HUB_OFFLINE is set, so the hub is not contacted"
-    if not _hub_reachable():
-        return "the Hugging Face hub (huggingface.co) cannot be reached from this machine"
-    return ""
-
-
 def parquet_unavailable_reason() -> str:
     try:
         import pyarrow  # noqa: F401

@@ -50,14 +50,14 @@ def check_images(images) -> torch.Tensor:
     promoted to B=1). Raises ValueError with a readable sentence otherwise."""
     if not isinstance(images, torch.Tensor):
         raise ValueError("images must be a torch tensor of shape (B, 3, H, W) with values in [0, 1]; "
-                         "use hen_demo.data.images.to_float_tensor for uint8 arrays")
+                         "use hen_demo.images.to_float_tensor for uint8 arrays")
     if images.ndim == 3:
         images = images.unsqueeze(0)
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must have shape (B, 3, H, W); got {tuple(images.shape)}")
     if not images.is_floating_point():
         raise ValueError("images must be floats in [0, 1]; got dtype "
-                         f"{images.dtype} (convert uint8 with hen_demo.data.images.to_float_tensor)")
+                         f"{images.dtype} (convert uint8 with hen_demo.images.to_float_tensor)")
     if not torch.isfinite(images).all():
         raise ValueError("images contain NaN or infinite values")
     return images

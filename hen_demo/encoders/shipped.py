@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
-from hen_demo.data.offline import assets_dir
+from hen_demo.assets import assets_dir
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
 from hen_demo.encoders.small_blocks import SmallConfig
 
+KINDS = ("vq", "kl", "dvae", "robust")
 LABELS = {"vq": "VQ-VAE small (f4, trained here)", "kl": "KL-VAE small (f4, trained here)",
           "dvae": "Discrete VAE small (Gumbel-softmax, f4, trained here)",
           "robust": "Robust small (occlusion-trained, f4 + attention, trained here; our extension)"}
@@ -56,6 +57,24 @@ class SmallAutoencoder(ImageEncoder):
         return self.model.decode_latent(z)
 
 
+def build_model(cfg: SmallConfig) -> torch.nn.Module:
+    """The untrained network for ``cfg.kind`` (its weights are loaded by :func:`load`; trained by
+    ``hen_demo.training``)."""
+    if cfg.kind == "vq":
+        from hen_demo.encoders.vq_small import SmallVQVAE
+        return SmallVQVAE(cfg)
+    if cfg.kind == "kl":
+        from hen_demo.encoders.kl_small import SmallKLVAE
+        return SmallKLVAE(cfg)
+    if cfg.kind == "dvae":
+        from hen_demo.encoders.dvae_small import SmallDVAE
+        return SmallDVAE(cfg)
+    if cfg.kind == "robust":
+        from hen_demo.encoders.robust_small import SmallRobustAE
+        return SmallRobustAE(cfg)
+    raise ValueError(f"unknown encoder kind {cfg.kind!r}; choose one of: {', '.join(KINDS)}")
+
+
 def probe(name: str) -> str:
     st, js = weights_paths(name)
     if not (st.is_file() and js.is_file()):
@@ -66,8 +85,6 @@ def probe(name: str) -> str:
 
 def load(name: str, folder=None, **kwargs) -> SmallAutoencoder:
     from safetensors.torch import load_file
-
-    from hen_demo.encoders.train import build_model
 
     st, js = weights_paths(name, folder)
     if not (st.is_file() and js.is_file()):

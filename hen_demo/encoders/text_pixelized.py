@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from hen_demo.data.images import to_float_tensor
+from hen_demo.images import to_float_tensor
 from hen_demo.encoders.base import ImageEncoder, TextEncoder
 
 RENDER_SIZE = 128  # canvas side in pixels

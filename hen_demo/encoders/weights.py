@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hen_demo.data.online import hub_unavailable_reason
+from hen_demo.hub import hub_unavailable_reason
 
 
 def local_folder(name: str, weights_dir=None, marker: str = "config.json") -> Path | None:

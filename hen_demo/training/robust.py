@@ -3,7 +3,7 @@
 Data: offline ``tiles`` ONLY (crops of the scikit-image / scikit-learn photographs). Faces (lfw_subset)
 and digits are held-out test sets: never trained on, never used for a choice; they are measured once at
 the end (``held_out_table``). Choices were made on the tiles of the held-out photographs
-(``train.HELD_OUT_PHOTOS``). Damage is applied at the 64×64 tile resolution and the pair is then resized
+(``training.small.HELD_OUT_PHOTOS``). Damage is applied at the 64×64 tile resolution and the pair is then resized
 to the encoder's 32×32 input, as a query is at retrieval time (``corruptions.encode_corrupted``).
 
 Identity protocol (``identity_cell``): memory = the clean images' codes, queries = the damaged copies'
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from hen_demo.atomic import atomic_write
-from hen_demo.data.images import to_float_tensor
+from hen_demo.images import to_float_tensor
 from hen_demo.encoders.base import resize_images
 
 # (label, corruption kind, amount, fill): the cells of the model card
@@ -33,7 +33,7 @@ CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom ha
 def tiles_only(max_tiles: int | None = None, seed: int = 0):
     """(train uint8 (N, 64, 64, 3) tiles of the training photographs, held-out tiles uint8 (512, 64, 64, 3))."""
     from hen_demo.data import offline
-    from hen_demo.encoders.train import HELD_OUT_PHOTOS
+    from hen_demo.training.small import HELD_OUT_PHOTOS
 
     specs = offline.tile_specs()
     names = [n for n, _ in offline.source_photos()]
@@ -124,7 +124,7 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
     from hen_demo.encoders.robust_small import SmallRobustAE, damage
     from hen_demo.encoders.shipped import SmallAutoencoder
     from hen_demo.encoders.small_blocks import SmallConfig
-    from hen_demo.encoders.train import save_model
+    from hen_demo.training.small import save_model
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -132,7 +132,7 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     cfg = SmallConfig(kind="robust", **cfg_kwargs)
-    from hen_demo.data.offline import assets_dir
+    from hen_demo.assets import assets_dir
     out_dir = Path(out_dir or assets_dir() / "encoders")
     train_u8, held_tiles = tiles_only(max_tiles, seed)
     grey = float(train_u8.mean() / 255.0)
@@ -179,7 +179,7 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
             atomic_write(ckpt, lambda tmp: torch.save(state, tmp))
     seconds = time.perf_counter() - t0
     model.eval().to("cpu")
-    from hen_demo.encoders.train import HELD_OUT_PHOTOS, evaluate
+    from hen_demo.training.small import HELD_OUT_PHOTOS, evaluate
     rec = evaluate(model, {"tiles": held_tiles})
     enc = SmallAutoencoder(model, name, f"{name}:training", {})
     tiles_id = {label: identity_cell(enc, held_tiles, k, a, f, retrieve=False) for label, k, a, f in CELLS}

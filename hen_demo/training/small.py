@@ -3,9 +3,9 @@
 ``--kind robust`` (robust-small, our extension) has its own trainer and data (tiles only, damaged → clean
 pairs): see ``train_robust.py``. What follows describes vq / kl / dvae.
 
-Data: the offline ``tiles`` (crops of the shipped photographs), plus ``digits`` and ``faces`` so those
-reconstruct too. Held out by photograph / item, never seen in training: every tile of the photographs in
-``HELD_OUT_PHOTOS``, every 6th digit and every 5th face. The model card reports MSE and SSIM
+Data: the offline ``tiles`` (crops of the shipped photographs) and the ``emoji`` glyphs. Held out, never seen
+in training: every tile of the photographs in ``HELD_OUT_PHOTOS`` and every 6th emoji. Faces (lfw_subset) and
+digits are the project's held-out test sets: never trained on, measured in full. The model card reports MSE and SSIM
 (scikit-image, data_range=1, channel_axis) on those held-out images.
 
 Training runs on the CPU in a fixed wall-clock budget (``--minutes``) or a number of steps, whichever
@@ -26,28 +26,12 @@ import numpy as np
 import torch
 
 from hen_demo.atomic import atomic_write
-from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.images import to_float_tensor, to_uint8
 from hen_demo.encoders.base import squared_distances
+from hen_demo.encoders.shipped import KINDS, build_model  # noqa: F401  (the architectures live with the loader)
 from hen_demo.encoders.small_blocks import SmallConfig
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
-KINDS = ("vq", "kl", "dvae", "robust")
-
-
-def build_model(cfg: SmallConfig) -> torch.nn.Module:
-    if cfg.kind == "vq":
-        from hen_demo.encoders.vq_small import SmallVQVAE
-        return SmallVQVAE(cfg)
-    if cfg.kind == "kl":
-        from hen_demo.encoders.kl_small import SmallKLVAE
-        return SmallKLVAE(cfg)
-    if cfg.kind == "dvae":
-        from hen_demo.encoders.dvae_small import SmallDVAE
-        return SmallDVAE(cfg)
-    if cfg.kind == "robust":
-        from hen_demo.encoders.robust_small import SmallRobustAE
-        return SmallRobustAE(cfg)
-    raise ValueError(f"unknown encoder kind {cfg.kind!r}; choose one of: {', '.join(KINDS)}")
 
 
 def training_data(max_tiles: int | None = None):
@@ -65,12 +49,16 @@ def training_data(max_tiles: int | None = None):
     test_idx = rng.permutation(test_idx)[:512].tolist()
     tiles_train = offline.load_tiles(train_idx)[0]
     tiles_test = offline.load_tiles(test_idx)[0]
+    # emoji: every 6th glyph is held out for the card. Faces and digits are held-out TEST sets of the whole
+    # project: nothing is trained on them; they are only measured, in full.
+    from hen_demo.data import emoji
+
+    emoji_imgs = emoji.load_emoji()[0]
+    e_test = np.arange(len(emoji_imgs)) % 6 == 0
     digits = offline.load_digits()[0]
     faces = offline.load_faces()[0]
-    d_test = np.arange(len(digits)) % 6 == 0
-    f_test = np.arange(len(faces)) % 5 == 0
-    train = np.concatenate([tiles_train, digits[~d_test], faces[~f_test]])
-    return train, {"tiles": tiles_test, "digits": digits[d_test], "faces": faces[f_test]}
+    train = np.concatenate([tiles_train, emoji_imgs[~e_test]])
+    return train, {"tiles": tiles_test, "emoji": emoji_imgs[e_test], "digits": digits, "faces": faces}
 
 
 @torch.no_grad()
@@ -208,7 +196,7 @@ def save_model(model, cfg: SmallConfig, out_dir, name: str, record: dict) -> Non
 
 def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
     if cfg.kind == "robust":
-        from hen_demo.encoders.train_robust import model_card as robust_card
+        from hen_demo.training.robust import model_card as robust_card
         return robust_card(name, cfg, meta)
     what = {"vq": "VQ-VAE: straight-through vector quantisation, EMA codebook (data-initialised, dead entries "
                   "restarted), commitment loss. Memory code = pre-quantisation latent; decode quantises first.",
@@ -226,8 +214,8 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
              + (f"; {cfg.groups} tokens per grid position ({cfg.group_dim} channels each), vocabulary "
                 f"{cfg.codebook_size}." if cfg.kind != "kl" else "."),
              f"- Data: offline tiles (crops of 27 pictures from scikit-image/scikit-learn) except the held-out "
-             f"photographs {', '.join(HELD_OUT_PHOTOS)}, plus 5/6 of scikit-learn digits and 4/5 of lfw_subset faces "
-             f"({t['train_images']} training images), horizontal flips.",
+             f"photographs {', '.join(HELD_OUT_PHOTOS)}, plus 5/6 of the Noto emoji ({t['train_images']} training "
+             "images), horizontal flips. Faces (lfw_subset) and digits are held-out test sets: never trained on.",
              f"- Training: Adam, lr {t['lr']} (warm-up, cosine), batch {t['batch']}, {t['steps']} steps in "
              f"{t['seconds']:.0f} s on {t['device']} ({t['threads']} thread(s)), seed {t['seed']}. "
              + (f"KL weight {cfg.kl_weight}. " if cfg.kind != "vq" else f"Commitment {cfg.beta_commit}, EMA "
@@ -264,7 +252,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
     rng = np.random.default_rng(seed)
     cfg = SmallConfig(kind=kind, **cfg_kwargs)
     name = name or f"{kind}-small"
-    from hen_demo.data.offline import assets_dir
+    from hen_demo.assets import assets_dir
     out_dir = out_dir or assets_dir() / "encoders"
     t_data = time.perf_counter()
     train_u8, held = training_data(max_tiles)
@@ -348,7 +336,7 @@ def run(args) -> int:
     extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size", "tau_start")
              if getattr(args, k) is not None}
     if args.kind == "robust":  # its own trainer: damaged -> clean pairs, tiles only (train_robust.py)
-        from hen_demo.encoders.train_robust import train_robust
+        from hen_demo.training.robust import train_robust
         extra.pop("tau_start", None)
         extra.pop("codebook_size", None)
         rec = train_robust(minutes=args.minutes, max_steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
