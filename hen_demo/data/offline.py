@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image

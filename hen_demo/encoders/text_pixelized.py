@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from hen_demo.images import to_float_tensor
 from hen_demo.encoders.base import ImageEncoder, TextEncoder
+from hen_demo.images import to_float_tensor
 
 RENDER_SIZE = 128  # canvas side in pixels
 MAX_CHARS = 200  # characters drawn at most; the hash pattern still covers the whole caption

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from hen_demo.atomic import atomic_write
-from hen_demo.images import to_float_tensor
 from hen_demo.encoders.base import resize_images
+from hen_demo.images import to_float_tensor
 
 # (label, corruption kind, amount, fill): the cells of the model card
 CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom half", "occlude-bottom", 0.5, "grey"),

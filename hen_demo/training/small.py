@@ -1,7 +1,7 @@
 """Train the project's small offline encoders: ``python -m hen_demo train-encoder --kind vq|kl|dvae|robust``.
 
 ``--kind robust`` (robust-small, our extension) has its own trainer and data (tiles only, damaged → clean
-pairs): see ``train_robust.py``. What follows describes vq / kl / dvae.
+pairs): see ``hen_demo.training.robust``. What follows describes vq / kl / dvae.
 
 Data: the offline ``tiles`` (crops of the shipped photographs) and the ``emoji`` glyphs. Held out, never seen
 in training: every tile of the photographs in ``HELD_OUT_PHOTOS`` and every 6th emoji. Faces (lfw_subset) and
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from hen_demo.atomic import atomic_write
-from hen_demo.images import to_float_tensor, to_uint8
 from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.shipped import KINDS, build_model  # noqa: F401  (the architectures live with the loader)
 from hen_demo.encoders.small_blocks import SmallConfig
+from hen_demo.images import to_float_tensor, to_uint8
 
 HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
 
@@ -335,7 +335,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size", "tau_start")
              if getattr(args, k) is not None}
-    if args.kind == "robust":  # its own trainer: damaged -> clean pairs, tiles only (train_robust.py)
+    if args.kind == "robust":  # its own trainer: damaged -> clean pairs, tiles only (training/robust.py)
         from hen_demo.training.robust import train_robust
         extra.pop("tau_start", None)
         extra.pop("codebook_size", None)
