@@ -21,7 +21,7 @@ from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate_memory
+from hen_demo.experiments.hen_eval import evaluate, evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "rank-collapse"
@@ -70,7 +70,6 @@ def _median_nn_distance(x: torch.Tensor, sample: int = 1000) -> float:
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.encoders import get_image_encoder
-    from hen_demo.memory import HopfieldMemory
 
     t0 = time.perf_counter()
     progress = progress or null_progress
@@ -90,15 +89,14 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         banks[enc_name] = (bank, enc, queries)
         for beta in cfg.betas:
             progress(done / total, f"{enc_name} · beta={beta:g}")
-            mem = HopfieldMemory(bank.codes, similarity=cfg.similarity, separation="softmax", beta=float(beta),
-                                 device=cfg.device)
-            sc = evaluate_memory(mem, bank.codes, queries, np.arange(nq), enc.decode, bank.recon[:nq],
-                                 steps=cfg.steps, rank_size=nq)
+            sc = evaluate(bank, enc, queries, np.arange(nq), similarity=cfg.similarity, beta=float(beta),
+                          steps=cfg.steps, device=cfg.device, rank_size=nq)  # through HENPipeline.run
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
                              similarity=cfg.similarity, beta=float(beta), r=np.nan, alpha=np.nan, n=n, n_queries=nq,
-                             rank_collapse=sc.rank_collapse, identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
-                             metastable_fraction=sc.metastable_fraction, mse=sc.mse, one_minus_ssim=sc.one_minus_ssim,
-                             seconds=round(sc.seconds, 3)))
+                             rank_collapse=sc["rank_collapse"], identity_accuracy=sc["identity_accuracy"],
+                             nn_ceiling=sc["nn_ceiling"], metastable_fraction=sc["metastable_fraction"],
+                             mse=sc["mse"], one_minus_ssim=sc["one_minus_ssim"],
+                             seconds=sc["seconds"]))
             done += 1
     notes = list(skipped)
     if cfg.kmn:
