@@ -27,7 +27,7 @@ class MemoryConfig:
 
     bank: object  # a hen_demo.data.MemoryBank: codes (N, K), recon, images, captions, text_codes
     encoder: object  # the ImageEncoder the bank was built with (encode / decode)
-    similarity: str = "l2"  # f_sim: "dot" | "l2" | "manhattan" | "cosine"
+    similarity: object = "l2"  # f_sim: "dot" | "l2" | "manhattan" | "cosine", or a LinearKernel (U-Hop eq. 2.1)
     separation: str = "softmax"  # "softmax" | "sparsemax" | "entmax:<alpha>" | "poly:<n>"
     beta: float | None = None  # absolute inverse temperature (HEN eq. 2)
     beta_relative: float | None = None  # beta relative to the bank's calibration (1 = nearest-neighbour sharp)

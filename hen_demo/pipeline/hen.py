@@ -202,6 +202,31 @@ class HENPipeline:
             codes = torch.cat([codes, torch.zeros(codes.shape[0], self.memory_dim - codes.shape[1])], dim=1)
         return codes
 
+    def encode_corrupted(self, images: np.ndarray, kind: str, amount: float = 0.5, seed: int = 0,
+                         fill: str = "black", batch: int = 256, progress=None) -> torch.Tensor:
+        """Phi_enc(corrupt(images)) for uint8 images (B, H, W, 3) -> (B, K) query codes (HEN eq. 5), in batches.
+
+        Query i is the cue of image i (``hen_demo.data.corruptions.encode_corrupted``: seed + batch start);
+        zero text half when cross-modal. progress: optional callable(fraction) after each batch.
+        """
+        from hen_demo.data.corruptions import encode_corrupted
+
+        codes = encode_corrupted(self.encoder, np.asarray(images), kind, float(amount), int(seed), int(batch),
+                                 progress, fill=fill)  # (B, K_i)
+        if self.memory_dim > codes.shape[1]:
+            codes = torch.cat([codes, torch.zeros(codes.shape[0], self.memory_dim - codes.shape[1])], dim=1)
+        return codes
+
+    def separability(self, queries: torch.Tensor, targets=None, max_cross: int = 100_000):
+        """Self vs cross cosine of query codes (B, K) against the bank's image codes (HEN Fig. 3).
+
+        targets (B,): the memory each query belongs to (default: query i -> memory i). Returns
+        ``metrics.SeparabilityStats`` (overlap, d', margin fraction, the two cosine samples).
+        """
+        q = torch.as_tensor(queries).float()[:, : self.image_dims]
+        t = self._check_targets(np.arange(q.shape[0]) if targets is None else targets, q.shape[0])
+        return metrics.separability(q, self.bank.codes, t, max_cross=max_cross)
+
     def encode_image(self, image: np.ndarray) -> torch.Tensor:
         """One (H, W, 3) uint8 image -> (1, K) code."""
         return self.encode_images(np.asarray(image)[None])

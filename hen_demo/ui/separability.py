@@ -10,14 +10,12 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from hen_demo import metrics
-from hen_demo.data.corruptions import encode_corrupted
+from hen_demo.pipeline import HENPipeline, MemoryConfig
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
-
 
 
 @user_errors
@@ -35,13 +33,15 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
         state.check_available("encoder", name)
         progress((e, len(encoders)), desc=f"{name}: memory bank")
         bank = state.RESOURCES.bank(dataset, name, n)
-        enc = state.RESOURCES.encoder(name)
+        # beta plays no part in separability: an absolute one spares the bank's calibration
+        pipe = HENPipeline(MemoryConfig(bank, state.RESOURCES.encoder(name), beta=1.0, device=state.RESOURCES.device))
 
         def step(f, e=e, name=name):
             progress((e + f) / len(encoders), desc=f"{name}: encoding corrupted queries")
 
-        queries = encode_corrupted(enc, bank.images, kind, float(amount or 0), int(seed or 0), BATCH, step)
-        s = metrics.separability(queries, bank.codes, np.arange(n), max_cross=100_000)
+        queries = pipe.encode_corrupted(bank.images, kind, float(amount or 0), int(seed or 0), batch=BATCH,
+                                        progress=step)  # (n, K): query i is the cue of memory i
+        s = pipe.separability(queries, max_cross=100_000)
         label = next((lab for lab, v in state.encoder_choices() if v == name), name)
         panels[f"{name}: overlap {s.overlap:.2f}"] = {"self i=j": s.self_cos, "cross i≠j": s.cross_cos}
         rows.append([label, round(s.overlap, 3), round(s.d_prime, 2), round(s.margin_fraction, 3),
