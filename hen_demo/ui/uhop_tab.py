@@ -5,7 +5,9 @@ Stage I runs live (the separation loss L_Phi falling per iteration), then the ta
 similarities of the memories in kernel space Phi(x) = W x before and after, retrieval error and identity accuracy
 of the plain modern Hopfield network (W = I) and of U-Hop on the same corrupted queries, which memories are exact
 fixed points of sparsemax retrieval (Thm 2.2) before and after, and finally Stage II streamed step by step next to
-the plain network on one query. Presentation only: the math is hen_demo.memory.uhop and HopfieldMemory.
+the plain network on one query. Presentation only: the math is hen_demo.memory.uhop, and every retrieval (plain,
+U-Hop's kernel, the distance baselines) runs through hen_demo.pipeline.HENPipeline (run for the batch, stream for
+Stage II), scored there with the pipeline's one definition of identity (the winning memory is the target).
 """
 
 from __future__ import annotations
@@ -17,14 +19,9 @@ import time
 
 import gradio as gr
 import numpy as np
-import torch
 
-from hen_demo.data.corruptions import encode_corrupted
-from hen_demo.data.images import to_uint8
-from hen_demo.experiments.uhop_common import retrieval_scores
-from hen_demo.memory import HopfieldMemory
-from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cosines, uhop_memory
-from hen_demo.metrics import identity_accuracy
+from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cosines
+from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
 from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import show
@@ -65,12 +62,6 @@ themselves, which is U-Hop's method.
 """
 
 
-def _decode(encoder, codes: torch.Tensor) -> np.ndarray:
-    """codes (B, K) -> uint8 images (B, s, s, 3), upscaled for display."""
-    with torch.no_grad():
-        return np.stack([show(im, BIG) for im in to_uint8(encoder.decode(codes.float()))])
-
-
 @user_errors
 def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
              delay=0.15, progress=gr.Progress()):
@@ -96,9 +87,17 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     codes = bank.codes.float().cpu()  # (N, K)
     n = codes.shape[0]
     n_eval = min(n, MAX_EVAL)
-    queries = encode_corrupted(encoder, bank.images[:n_eval], kind, float(amount), seed=0, batch=BATCH)  # (B, K)
-    plain = HopfieldMemory(codes, similarity="dot", separation="softmax", beta=float(beta))
-    err0, acc0, hits0 = retrieval_scores(plain, queries, codes, steps)
+    targets = np.arange(n_eval)  # query i is the corrupted memory i
+
+    def pipeline(similarity) -> HENPipeline:
+        """The bank's memory with ``similarity`` (a name, or U-Hop's learned LinearKernel) at the tab's beta."""
+        return HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, beta=float(beta),
+                                        device=state.RESOURCES.device))
+
+    opts = RunOptions(steps=steps, topk=1)
+    plain = pipeline("dot")
+    queries = plain.encode_corrupted(bank.images[:n_eval], kind, float(amount), seed=0, batch=BATCH)  # (B, K)
+    before = plain.run(queries, opts, targets=targets)
     cos0 = kernel_cosines(codes, None, MAX_COS_PAIRS)
 
     # ---- Stage I, live: fit in a worker thread, stream the loss as it arrives
@@ -132,8 +131,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     loss_fig = loss_figure(fit.loss_history, iterations)
 
     # ---- before / after
-    uhop = uhop_memory(codes, fit, separation="softmax", beta=float(beta))
-    err1, acc1, hits1 = retrieval_scores(uhop, queries, codes, steps)
+    uhop = pipeline(fit.kernel)  # U-Hop Stage II (Alg. 1 lines 5-8): retrieval with K(u, v) = <Wu, Wv>
+    after = uhop.run(queries, opts, targets=targets)
     cos1 = kernel_cosines(codes, fit.W, MAX_COS_PAIRS)
     hist = histogram_figure({"before: Φ = identity": cos0, "after Stage I: Φ(x) = Wx": cos1},
                             title="Cosine similarity between stored memories in kernel space",
@@ -141,18 +140,18 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     table = (f"| on {n_eval} queries ({kind} {amount:g}), β = {beta:g}, {steps} steps | plain MHN (W = I) | "
              f"U-Hop ({iterations} Stage I steps) |\n|---|---|---|\n"
              f"| separation loss L<sub>Φ</sub> | {fit.loss_history[0]:.4f} | **{fit.loss_history[-1]:.4f}** |\n"
-             f"| retrieval error (MSE to the target memory) | {err0:.5f} | **{err1:.5f}** |\n"
-             f"| identity accuracy (nearest memory is the target) | {acc0:.3f} | **{acc1:.3f}** |\n"
+             f"| retrieval error (image MSE to the target's reconstruction) | {before.mse.mean():.5f} | "
+             f"**{after.mse.mean():.5f}** |\n"
+             f"| identity accuracy (the winning memory is the target) | {before.identity:.3f} | "
+             f"**{after.identity:.3f}** |\n"
              f"| mean cosine between memories in kernel space | {cos0.mean():.3f} | **{cos1.mean():.3f}** |")
     base = []
     for label, sim in (("L2 MHM (−‖x−ξ‖²)", "l2"), ("Manhattan MHM (−‖x−ξ‖₁)", "manhattan")):
-        e, a, _ = retrieval_scores(HopfieldMemory(codes, similarity=sim, separation="softmax", beta=float(beta)),
-                                   queries, codes, steps)
-        base.append(f"| {label} | {e:.5f} | {a:.3f} |")
-    nn_acc = identity_accuracy(queries, codes, np.arange(len(queries)))  # the query's own nearest memory
+        out = pipeline(sim).run(queries, opts, targets=targets)
+        base.append(f"| {label} | {out.mse.mean():.5f} | {out.identity:.3f} |")
     table += ("\n\n**Correctly signed distance baselines on the same queries** (β = "
               f"{beta:g}, {steps} steps; the query's own L2-nearest memory has identity "
-              f"{nn_acc:.3f}):\n\n| model | retrieval error (MSE) | identity accuracy |\n|---|---|---|\n"
+              f"{before.nn_ceiling:.3f}):\n\n| model | retrieval error (MSE) | identity accuracy |\n|---|---|---|\n"
               + "\n".join(base))
     holds0, margin0, ver0 = exact_fixed_points(codes, "dot", beta)
     holds1, margin1, ver1 = exact_fixed_points(codes, fit.kernel, beta)
@@ -169,38 +168,38 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
 
     # ---- Stage II, streamed next to the plain network
     if int(query_index) < 0:  # auto: the first query the two networks disagree on (U-Hop right), else #0
-        wins = np.flatnonzero(hits1 & ~hits0)
+        wins = np.flatnonzero(after.correct & ~before.correct)
         q_idx = int(wins[0]) if len(wins) else 0
         how = ("picked automatically: the first query U-Hop gets right and the plain network wrong"
                if len(wins) else "no query where U-Hop wins; showing #0")
     else:
         q_idx, how = int(query_index) % n, "your choice"
-    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else encode_corrupted(
-        encoder, bank.images[q_idx:q_idx + 1], kind, float(amount), seed=0)
-    query_img = _decode(encoder, q)[0]
+    q = queries[q_idx:q_idx + 1] if q_idx < n_eval else plain.encode_corrupted(
+        bank.images[q_idx:q_idx + 1], kind, float(amount), seed=0)
+    query_img = show(plain.decode(q), BIG)
     target_img = show(recon[q_idx], BIG)
     e_plain, e_uhop = [], []
     last_p = last_u = None
-    for sp, su in itertools.zip_longest(plain.stream(q, steps=steps), uhop.stream(q, steps=steps)):
+    stage2 = RunOptions(steps=steps, topk=1)
+    for fp, fu in itertools.zip_longest(plain.stream(q, stage2, target=q_idx), uhop.stream(q, stage2, target=q_idx)):
         first = last_p is None
-        last_p, last_u = sp or last_p, su or last_u
-        e_plain.append(float(last_p.energy[0]))
-        e_uhop.append(float(last_u.energy[0]))
-        # a network that has already stopped keeps its picture: decode only the states that moved
+        last_p, last_u = fp or last_p, fu or last_u
+        e_plain.append(last_p.energies[-1])
+        e_uhop.append(last_u.energies[-1])
+        # a network that has already stopped keeps its picture
         yield frame(query=query_img if first else skip, target=target_img if first else skip,
-                    plain=_decode(encoder, sp.state)[0] if sp else skip,
-                    uhop=_decode(encoder, su.state)[0] if su else skip,
+                    plain=show(fp.image, BIG) if fp else skip,
+                    uhop=show(fu.image, BIG) if fu else skip,
                     energy=as_plot(energy_spec({"plain MHN": e_plain, "U-Hop": e_uhop},
                                                title="Energy per step (each model's own)",
                                                height=300, projector=True)),
-                    status=f"Stage II: step {last_p.t if sp else last_u.t}")
+                    status=f"Stage II: step {last_p.t if fp else last_u.t}")
         if delay:
             time.sleep(float(delay))
-    win_p = int(last_p.topk_indices[0, 0])
-    win_u = int(last_u.topk_indices[0, 0])
-    yield frame(status=f"Done. Query #{q_idx} ({how}): plain MHN's strongest memory #{win_p} "
-                       f"({'correct' if win_p == q_idx else 'wrong'}), U-Hop's #{win_u} "
-                       f"({'correct' if win_u == q_idx else 'wrong'}).")
+    res_p, res_u = last_p.result, last_u.result
+    yield frame(status=f"Done. Query #{q_idx} ({how}): plain MHN's strongest memory #{res_p.winner} "
+                       f"({'correct' if res_p.correct else 'wrong'}), U-Hop's #{res_u.winner} "
+                       f"({'correct' if res_u.correct else 'wrong'}).")
 
 
 def latent_choice() -> tuple[str, str]:
