@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from hen_demo.cache import DEFAULT_MAX_AGE, ByteCache, budget_from_env
-from hen_demo.data import build_bank, list_datasets
+from hen_demo.data import build_bank, list_datasets, load_dataset
 from hen_demo.encoders import (
     EncoderUnavailable,
     get_image_encoder,
@@ -30,7 +30,7 @@ from hen_demo.pipeline import HENPipeline, RetrievalConfig
 from hen_demo.ui import limits
 
 UNAVAILABLE = "(unavailable: {reason})"
-DEFAULT_DATASET = "tiles"
+DEFAULT_DATASET = "emoji"  # Explore, Compare: recognisable images; the contrast holds at calibrated beta
 DEFAULT_N = 1000
 SIMILARITIES = ["l2", "dot", "cosine", "manhattan"]
 SEPARATIONS = ["softmax", "sparsemax", "entmax:1.5", "poly:3", "poly:10"]
@@ -99,10 +99,11 @@ class Resources:
     def dataset(self, name: str, n: int, seed: int = 0):
         """The ``n`` stored images of dataset ``name`` in bank order (``.images`` uint8 (n, H, W, 3), ``.captions``).
 
-        Read from the default encoder's memory bank (the one the app warms up, loaded from the disk cache in
-        milliseconds) rather than regenerating the dataset; the images of a bank do not depend on its encoder.
+        Read directly (``hen_demo.data.load_dataset``, the selection ``build_bank`` encodes, so image i is memory
+        i) and cached; no encoder runs. ``n`` is snapped to the N sliders' grid like :meth:`bank`'s.
         """
-        return self._datasets.get((name, int(n), int(seed)), lambda: self.bank(name, default_encoder(), n, seed))
+        n = snap_n(name, n)
+        return self._datasets.get((name, int(n), int(seed)), lambda: load_dataset(name, n=int(n), seed=int(seed)))
 
     def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
              progress: Callable[[float, str], None] | None = None):
