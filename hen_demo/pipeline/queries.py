@@ -39,22 +39,37 @@ def corrupt_query(
     amount: float = 0.5,
     seed: int = 0,
     brush_mask: np.ndarray | None = None,
-) -> np.ndarray:
+    fill: str = "black",
+    stats=None,
+    return_mask: bool = False,
+):
     """Make the partial / noisy cue s(0) from a clean image.
 
     Args:
         image: (H, W, 3) uint8; resized to (size, size) first (the bank's image size).
         kind, amount: one of ``hen_demo.data.CORRUPTIONS`` and its strength.
         brush_mask: optional (h, w) bool, True = hidden (a region painted with the brush); applied before ``kind``.
+        fill, stats: what hidden pixels become (``hen_demo.data.FILLS``; "grey" / "mean-image" need
+            ``stats = fill_stats(bank.images)``).
+        return_mask: also return the (size, size) bool mask of hidden pixels (brush and ``kind`` together).
     Returns:
-        (size, size, 3) uint8 corrupted query.
+        (size, size, 3) uint8 corrupted query (and its hidden mask with ``return_mask``).
     """
+    from hen_demo.data.corruptions import HIDING, check_fill
+
+    if kind in HIDING or (brush_mask is not None and np.asarray(brush_mask).any()):
+        check_fill(fill, stats)  # a fill name that does not exist: ValueError with a sentence
     x = to_float_tensor(resize_image(image, size)[None])  # (1, 3, s, s)
+    hidden = torch.zeros(1, size, size, dtype=torch.bool)
     if brush_mask is not None and np.asarray(brush_mask).any():
-        x = corrupt(x, kind="mask", mask=torch.from_numpy(resize_mask(brush_mask, size)))
+        x, h = corrupt(x, kind="mask", mask=torch.from_numpy(resize_mask(brush_mask, size)), seed=seed, fill=fill,
+                       stats=stats, return_mask=True)
+        hidden |= h
     if kind != "none":
-        x = corrupt(x, kind=kind, amount=amount, seed=seed)
-    return to_uint8(x)[0]
+        x, h = corrupt(x, kind=kind, amount=amount, seed=seed, fill=fill, stats=stats, return_mask=True)
+        hidden |= h
+    out = to_uint8(x)[0]
+    return (out, hidden[0].numpy()) if return_mask else out
 
 
 def memory_thumbnails(bank, indices: Sequence[int], size: int = 64) -> list[np.ndarray]:

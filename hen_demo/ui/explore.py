@@ -15,25 +15,30 @@ import gradio as gr
 import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
-from hen_demo.pipeline import HENFrame, corrupt_query, memory_thumbnails
-from hen_demo.ui import limits, plots, state
+from hen_demo.pipeline import HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
+from hen_demo.ui import census_panel, limits, plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
+    FILL_CHOICES,
     QUERY_CORRUPTIONS,
     build_memory_controls,
     check_n,
     corruption_kind,
+    fill_and_stats,
     retrieval_config,
+    similarity_and_mask,
 )
 
 SOURCES = ["stored memory", "upload", "caption"]
 SHOW = 192  # px side images are shown at (nearest-neighbour upscaling keeps pixels crisp)
 EDITOR = 256  # px side of the brush canvas
 GALLERY = 48  # stored memories offered in the picker
-# Tuned on tiles, N = 1,000, L2 (see the report): at beta = 0.05 with Gaussian noise sigma = 0.3 the shipped
-# kl-small encoder retrieves 34 of 40 sampled queries, raw pixels 4 of 40 (the rest: metastable mixtures).
-DEFAULTS = dict(beta=1.0, beta_mode="relative", steps=60, tol=1e-6, corruption="noise", amount=0.3, index=25,
-                fps=5)
+# Measured on emoji, N = 1,000, L2, calibrated beta (relative 1), 200 queries, 40 % of pixels masked black:
+# kl-small 98 % identity (NN ceiling 98 %), raw pixels 1.5 % (ceiling 1.5 %): a contrast that holds at fair beta.
+# (Gaussian noise sigma 0.3 gives no contrast there: kl-small 100 %, pixels 98.5 %.)
+DEFAULT_DATASET = state.DEFAULT_DATASET  # "emoji"
+DEFAULTS = dict(beta=1.0, beta_mode="relative", steps=60, tol=1e-6, corruption="mask-random", amount=0.4, index=25,
+                fps=5, fill="black")
 EXAMPLE_CAPTION = "Close-up of Chelsea, a tabby cat with green eyes and pink nose, looking at the camera."
 VERDICT_COLOR = {"retrieved": "#2ca02c", "metastable": "#e08a00", "wrong": "#d62728"}
 VERDICT_WORD = {"retrieved": "RETRIEVED", "metastable": "METASTABLE", "wrong": "WRONG MEMORY"}
@@ -175,17 +180,20 @@ def final_outputs(frame: HENFrame, bank, query_img: np.ndarray, size: int | None
 @user_errors
 def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, source, index, editor=None, caption=None,
              text_encoder=None, corruption=None, amount=None, seed=None, fps=DEFAULTS["fps"],
-             beta_mode=DEFAULTS["beta_mode"], progress=gr.Progress()):
+             beta_mode=DEFAULTS["beta_mode"], fill=DEFAULTS["fill"], progress=gr.Progress()):
     """Stream one HEN retrieval. Yields the 12 outputs of the Explore tab at every iteration.
 
     ``beta_mode`` says how ``beta`` is read: "relative" (calibrated to the bank) or "absolute".
     ``fps`` > 0 paces the frames (slow motion for a retrieval that converges in 2 steps); 0 = unthrottled.
+    ``fill``: what hidden pixels become (black, grey, mean-image, noise). The similarity "mask-aware" (raw pixels
+    only) compares the visible pixels alone (``hen_demo.pipeline.mask_aware_stream``).
     The last message carries every output and, for Replay, the frames of this run.
     """
     t0 = time.perf_counter()
     state.check_available("dataset", dataset)
     state.check_available("encoder", encoder)
     n = check_n(dataset, n)
+    similarity, masked = similarity_and_mask(similarity, encoder)  # mask-aware + an encoder: ValueError
     cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
 
     def bank_progress(fraction, desc=""):
@@ -194,6 +202,9 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     if source == "caption":
         if not caption or not str(caption).strip():
             raise ValueError("The caption is empty: type a few words describing a stored image.")
+        if masked:
+            raise ValueError("The mask-aware similarity compares visible pixels of an image query; a caption "
+                             "query has none. Choose l2 for caption queries.")
         text_encoder = text_encoder or state.default_text_encoder()
         pipe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, progress=bank_progress)
         text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([str(caption)])
@@ -205,14 +216,21 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
         pipe = state.RESOURCES.pipeline(state.BankKey(dataset, encoder, n), cfg, progress=bank_progress)
         clean, mask, target = clean_query(dataset, n, source, index, editor)
         kind = corruption_kind(corruption)
-        query_img = corrupt_query(clean, pipe.image_size, kind, float(amount or 0), int(seed or 0), mask)
+        fill, stats = fill_and_stats(fill, pipe.bank)
+        query_img, hidden = corrupt_query(clean, pipe.image_size, kind, float(amount or 0), int(seed or 0), mask,
+                                          fill=fill, stats=stats, return_mask=True)
         clean = resize_square(clean, pipe.image_size)  # the undamaged query at the bank's size
         query, clamp = pipe.encode_image(query_img), None
     skip6 = (gr.skip(),) * 6  # the final-result outputs and the replay frames
     period = 1.0 / float(fps) if fps and float(fps) > 0 else 0.0
     previous, shown_at, replay = None, 0.0, []
     every = limits.stream_every(cfg.steps)  # at most limits.MAX_STREAM_FRAMES frames per request
-    for frame in pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp):
+    if masked:
+        frames = mask_aware_stream(pipe, query, hidden[None], cfg.run_options(every=every), target=target,
+                                   relative=cfg.beta_relative, beta=None if cfg.beta_relative else cfg.beta)
+    else:
+        frames = pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp)
+    for frame in frames:
         # the last frame re-sends everything: API clients only keep the last message
         streamed = frame_outputs(frame, pipe.bank, cfg.steps, target, t0,
                                  previous if frame.result is None else None)
@@ -304,15 +322,17 @@ def gallery_items(dataset, n):
 
 
 @user_errors
-def preview(dataset, n, source, index, editor, corruption, amount, seed):
+def preview(dataset, n, source, index, editor, corruption, amount, seed, fill=DEFAULTS["fill"]):
     """The corrupted query as it will enter the network (shown before Retrieve)."""
     if source == "caption":
         return gr.skip()
     n = check_n(dataset, n)
     clean, mask, _ = clean_query(dataset, n, source, index, editor)
-    size = state.RESOURCES.dataset(dataset, n).images.shape[1]
+    ds = state.RESOURCES.dataset(dataset, n)
+    fill, stats = fill_and_stats(fill, ds)
     kind = corruption_kind(corruption)
-    return show(corrupt_query(clean, size, kind, float(amount or 0), int(seed or 0), mask))
+    return show(corrupt_query(clean, ds.images.shape[1], kind, float(amount or 0), int(seed or 0), mask, fill=fill,
+                              stats=stats))
 
 
 def build_tab() -> None:
@@ -370,6 +390,8 @@ def build_tab() -> None:
                                              label="Corruption", elem_id="explore-corruption")
                     amount = gr.Slider(0, 1, value=DEFAULTS["amount"], step=0.05,
                                        label="amount (fraction hidden / σ of noise)", elem_id="explore-amount")
+                    fill = gr.Dropdown(FILL_CHOICES, value=DEFAULTS["fill"], label="hidden pixels become",
+                                       elem_id="explore-fill", min_width=120)
                 with gr.Row():
                     index = gr.Number(value=DEFAULTS["index"], precision=0, label="memory #", min_width=80,
                                       elem_id="explore-index")
@@ -386,7 +408,8 @@ def build_tab() -> None:
             with gr.Accordion("Memory", open=True):
                 mc = build_memory_controls(beta=DEFAULTS["beta"], steps=DEFAULTS["steps"], tol=DEFAULTS["tol"],
                                            elem_prefix="explore", advanced=True, extra_advanced=(seed,),
-                                           beta_mode=DEFAULTS["beta_mode"])
+                                           beta_mode=DEFAULTS["beta_mode"], mask_aware=True,
+                                           dataset=DEFAULT_DATASET)
         with gr.Column(scale=3, min_width=280):
             with gr.Accordion("Query canvas — paint over regions to hide them (brush)", open=False):
                 # an empty value (not None): /retrieve is then callable with every parameter at its default
@@ -395,12 +418,13 @@ def build_tab() -> None:
                                         height=300, canvas_size=(EDITOR, EDITOR),
                                         brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
                                         transforms=[], layers=False, eraser=gr.Eraser(default_size=14))
+    census = census_panel.build_panel()
     with gr.Accordion("Details (JSON: energies, metrics)", open=False):
         details = gr.JSON(label="Details")
     frames = gr.State([])  # the last run's frames, for Replay
 
     inputs = mc.inputs() + [source, index, editor, caption, text_encoder, corruption, amount, seed, fps,
-                            mc.beta_mode]
+                            mc.beta_mode, fill]
     outputs = [query_img, state_img, status, energy, topk_gallery, hist, original, recon, retrieved, verdict,
                details, frames]
     # outputs show "running" at the click (before the bank is built or the query encoded): a click must never
@@ -414,7 +438,7 @@ def build_tab() -> None:
     demo = gr.context.Context.root_block
     for trig in (demo.load, mc.dataset.change, mc.n.release):
         trig(gallery_items, [mc.dataset, mc.n], gallery, api_name=False, show_progress="minimal")
-    prev_inputs = [mc.dataset, mc.n, source, index, editor, corruption, amount, seed]
+    prev_inputs = [mc.dataset, mc.n, source, index, editor, corruption, amount, seed, fill]
     # the corrupted query is on screen from the start, not only after a control changes
     demo.load(set_memory, [mc.dataset, mc.n, index, source], [editor, source], api_name=False).then(
         preview, prev_inputs, query_img, api_name=False, show_progress="hidden")
@@ -426,7 +450,8 @@ def build_tab() -> None:
     caption.change(lambda text: "caption" if str(text or "").strip() else gr.skip(), caption, source,
                    queue=False, api_name=False, show_progress="hidden")
     upload.upload(upload_query, upload, [editor, source], api_name="upload_query")
-    for comp in (corruption, amount, seed, editor, source):
+    census.wire(mc.inputs() + [mc.beta_mode, corruption, amount, fill, seed])
+    for comp in (corruption, amount, seed, editor, source, fill):
         comp.change(preview, prev_inputs, query_img, api_name=False, trigger_mode="always_last",
                     show_progress="hidden")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
+from hen_demo.pipeline.masked import MASK_AWARE
 from hen_demo.ui import limits, state
 
 LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
@@ -21,6 +22,11 @@ BETA_MODES = [("relative (calibrated: 1 = as sharp for every representation)", "
               ("absolute (the papers' β)", "absolute")]
 # the corruptions a query dropdown offers ("mask" needs a painted mask: the Explore tab's brush does that)
 QUERY_CORRUPTIONS = [c for c in CORRUPTIONS if c != "mask"]
+# what hidden pixels (occlusions, masks, the brush) become: hen_demo.data.FILLS
+FILL_CHOICES = [("black (the papers' occlusion)", "black"), ("dataset grey", "grey"), ("mean image", "mean-image"),
+                ("uniform noise", "noise")]
+# our raw-pixel baseline (hen_demo.memory.masked): L2 on the visible pixels only
+MASK_AWARE_CHOICE = ("mask-aware L2 (raw pixels only: visible pixels)", MASK_AWARE)
 
 
 @dataclass
@@ -85,6 +91,7 @@ def build_memory_controls(
     advanced: bool = False,
     extra_advanced: tuple = (),
     beta_mode: str = "absolute",
+    mask_aware: bool = False,
 ) -> MemoryControls:
     """Create the controls (inside the current Blocks context) and wire their small handlers.
 
@@ -93,6 +100,7 @@ def build_memory_controls(
             first screen keeps only what a newcomer changes).
         extra_advanced: components created with ``render=False`` to render inside that accordion too.
         beta_mode: how the β box is read at first, "relative" (calibrated) or "absolute".
+        mask_aware: also offer the mask-aware similarity (raw pixels only; see ``similarity_and_mask``).
     """
     dataset = dataset or state.DEFAULT_DATASET
     size = state.dataset_size(dataset) or n
@@ -106,7 +114,7 @@ def build_memory_controls(
     encoder_dd = gr.Dropdown(state.encoder_choices(), value=enc, label=f"{prefix}Encoder Φ_enc / Φ_dec",
                              info="raw pixels = the plain modern Hopfield network", elem_id=eid("encoder"))
     note = gr.Markdown(encoder_note(enc))
-    similarity_dd = gr.Dropdown(state.SIMILARITIES, value=similarity, label=f"{prefix}Similarity f_sim",
+    similarity_dd = gr.Dropdown(similarity_choices(mask_aware), value=similarity, label=f"{prefix}Similarity f_sim",
                                 elem_id=eid("similarity"))
     mode = gr.Radio(BETA_MODES, value=beta_mode, label=f"{prefix}β (inverse temperature) is given as",
                     elem_id=eid("beta-mode"))
@@ -143,6 +151,36 @@ def build_memory_controls(
     c.dataset.change(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
     c.encoder.input(encoder_note, c.encoder, c.encoder_note, queue=False, show_progress="hidden", api_name=False)
     return c
+
+
+def similarity_choices(mask_aware: bool = False) -> list:
+    """The similarity dropdown's choices (the engine's, plus the mask-aware baseline where a tab supports it)."""
+    return list(state.SIMILARITIES) + ([MASK_AWARE_CHOICE] if mask_aware else [])
+
+
+def similarity_and_mask(similarity: str, encoder: str) -> tuple[str, bool]:
+    """(the engine's similarity, mask-aware?) for a similarity dropdown value and an encoder.
+
+    The mask-aware similarity runs on L2 banks of raw pixels; with an encoder it is a ValueError with the
+    sentence of ``hen_demo.memory.masked.check_mask_aware`` (shown as gr.Error by the tabs).
+    """
+    if similarity == MASK_AWARE:
+        from hen_demo.memory.masked import check_mask_aware
+
+        check_mask_aware(encoder)
+        return "l2", True
+    return similarity, False
+
+
+def fill_and_stats(fill, bank) -> tuple[str, object]:
+    """(fill, FillStats of the bank's images) for a fill dropdown value; a fill that does not exist is a
+    ValueError with a sentence (``hen_demo.data.corruptions.check_fill``)."""
+    from hen_demo.data.corruptions import check_fill, fill_stats
+
+    fill = "black" if fill is None else fill
+    stats = fill_stats(bank.images) if fill in ("grey", "mean-image") else None
+    check_fill(fill, stats)
+    return fill, stats
 
 
 def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5, beta_mode: str = "absolute"):
