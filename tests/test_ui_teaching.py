@@ -178,3 +178,62 @@ def test_both_tabs_in_a_headless_browser(tmp_path):
             browser.close()
     finally:
         demo.close()
+
+
+# ---- hen_demo.memory.teaching: the classroom's Kohonen vs Amari math, moved out of the tab ---------------------
+def _hadamard(d: int) -> np.ndarray:
+    h = np.ones((1, 1))
+    while h.shape[0] < d:
+        h = np.block([[h, h], [h, -h]])
+    return h
+
+
+def test_masked_query_hides_exactly_the_asked_cells():
+    from hen_demo.memory.teaching import masked_query
+
+    p = np.where(np.arange(20) % 3 == 0, 1.0, -1.0)
+    bottom = masked_query(p, "bottom", 0.25)
+    assert np.all(bottom[-5:] == 0) and np.array_equal(bottom[:-5], p[:-5])
+    top = masked_query(p, "top", 0.25)
+    assert np.all(top[:5] == 0) and np.array_equal(top[5:], p[5:])
+    r1, r2 = masked_query(p, "random", 0.5, seed=3), masked_query(p, "random", 0.5, seed=3)
+    assert np.sum(r1 == 0) == 10 and np.array_equal(r1, r2)
+    assert np.array_equal(r1[r1 != 0], p[r1 != 0])
+    assert np.array_equal(p, np.where(np.arange(20) % 3 == 0, 1.0, -1.0))  # the pattern itself is untouched
+    with pytest.raises(ValueError, match="Unknown mask"):
+        masked_query(p, "left", 0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        masked_query(p, "top", 1.5)
+
+
+def test_kohonen_vs_amari_against_the_sum_over_memories():
+    from hen_demo.memory.teaching import kohonen_vs_amari, orthonormal_keys
+
+    rng = np.random.default_rng(0)
+    xi = rng.choice([-1.0, 1.0], size=(6, 64))
+    r = kohonen_vs_amari(xi, 2, "bottom", 0.5)
+    q = xi[2].copy()
+    q[32:] = 0
+    reference = sum(xi[nu] * float(np.sum(xi[nu] * q)) for nu in range(6))  # M q = sum_nu xi_nu (xi_nu . q)
+    np.testing.assert_allclose(r.kohonen, reference)
+    np.testing.assert_array_equal(r.amari, np.sign(reference))
+    assert r.signal == 32.0  # half the cells of a bipolar pattern are kept: xi_mu . q = D / 2
+    others = [abs(float(np.sum(xi[nu] * q))) for nu in range(6) if nu != 2]
+    assert r.cross_talk == max(others)
+    assert r.wrong_cells == int(np.sum(np.sign(reference) != xi[2]))
+    assert r.orthonormal_error < 1e-9
+    keys = orthonormal_keys(xi)
+    np.testing.assert_allclose(keys @ keys.T, np.eye(6), atol=1e-12)
+    with pytest.raises(ValueError, match="not stored"):
+        kohonen_vs_amari(xi, 6)
+
+
+def test_orthogonal_patterns_have_no_cross_talk():
+    from hen_demo.memory.teaching import kohonen_vs_amari
+
+    xi = _hadamard(16)[1:5]  # 4 mutually orthogonal bipolar patterns
+    r = kohonen_vs_amari(xi, 1, "top", 0.0)  # the full pattern as the cue
+    assert r.cross_talk == 0.0 and r.signal == 16.0 and r.wrong_cells == 0
+    assert r.kohonen_cosine == pytest.approx(1.0)
+    many = kohonen_vs_amari(np.ones((5, 4)) * np.array([1, -1, 1, -1]), 0, "top", 0.0)  # P > D: no orthonormal keys
+    assert np.isnan(many.orthonormal_error)

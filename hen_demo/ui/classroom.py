@@ -5,7 +5,8 @@
 3. the Hopfield energy and asynchronous recall, animated neuron by neuron (synchronous as an option);
 4. capacity (~0.14 D) and spurious states; 5. dense associative memory F_n and Minerva 2;
 6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention.
-Sections 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical.
+Sections 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical
+and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import time
 import gradio as gr
 import numpy as np
 
+from hen_demo.memory import teaching
 from hen_demo.memory.classical import (
-    CorrelationMemory,
     HebbianHopfield,
     as_bipolar,
     classify_state,
@@ -124,42 +125,20 @@ def add_drawing(editor_value, drawings):
     return drawings, gallery_strip(np.stack(drawings), scale=6), note, gr.update(value="my drawings")
 
 
-def masked_query(pattern: np.ndarray, kind: str, fraction: float, seed: int = 0) -> np.ndarray:
-    """A float copy of a bipolar pattern (D,) with a fraction of cells set to 0 (unknown)."""
-    q = pattern.astype(np.float64).copy()
-    d = q.size
-    k = int(round(fraction * d))
-    if kind == "bottom":
-        q[d - k:] = 0.0
-    elif kind == "top":
-        q[:k] = 0.0
-    else:
-        q[np.random.default_rng(seed).choice(d, size=k, replace=False)] = 0.0
-    return q
-
-
 @user_errors
 def kohonen_vs_amari(patterns, index, kind, fraction):
     if patterns is None:
         raise ValueError("Store some patterns first.")
-    xi = np.asarray(patterns)
-    target = xi[int(index)]
-    q = masked_query(target, kind, float(fraction))
-    kohonen = CorrelationMemory(xi, g="identity").recall(q)
-    amari = CorrelationMemory(xi, g="sign").recall(q)
-    cos = float(kohonen @ target / (np.linalg.norm(kohonen) * np.linalg.norm(target) + 1e-12))
-    wrong = int(np.sum(amari != target))
-    text = (f"**Amari:** {wrong} of {target.size} cells wrong "
-            f"({'exact recall' if wrong == 0 else 'not exact'}). **Kohonen:** real-valued output, cosine with the "
-            f"target {cos:.3f}; its largest cross-talk term is "
-            f"{np.max(np.abs(np.delete(xi.astype(float) @ q, int(index)))) if len(xi) > 1 else 0:.0f} vs the "
-            f"signal {float(target @ q):.0f}.")
-    # Kohonen's exact case: orthonormal keys (Gram-Schmidt of the patterns) cued with the full key
-    keys = np.linalg.qr(xi.T.astype(np.float64))[0].T  # (P, D) orthonormal rows spanning the patterns
-    exact = CorrelationMemory(keys, xi, g="identity").recall(keys[int(index)])
-    text += (f" With orthonormal keys (Gram–Schmidt of the patterns) and the full key as the cue, Kohonen's "
-             f"recall differs from the target by at most {np.abs(exact - target).max():.1e}.")
-    return state_image(q), state_image(amari), state_image(kohonen), text
+    r = teaching.kohonen_vs_amari(np.asarray(patterns), int(index), kind, float(fraction))
+    n_cells = r.query.size
+    text = (f"**Amari:** {r.wrong_cells} of {n_cells} cells wrong "
+            f"({'exact recall' if r.wrong_cells == 0 else 'not exact'}). **Kohonen:** real-valued output, cosine "
+            f"with the target {r.kohonen_cosine:.3f}; its largest cross-talk term is {r.cross_talk:.0f} vs the "
+            f"signal {r.signal:.0f}.")
+    if r.orthonormal_error == r.orthonormal_error:  # not nan: P <= D
+        text += (f" With orthonormal keys (Gram–Schmidt of the patterns) and the full key as the cue, Kohonen's "
+                 f"recall differs from the target by at most {r.orthonormal_error:.1e}.")
+    return state_image(r.query), state_image(r.amari), state_image(r.kohonen), text
 
 
 @user_errors
