@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
-from hen_demo.pipeline import HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
+from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
 from hen_demo.ui import census_panel, limits, plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
@@ -460,26 +460,28 @@ def build_tab() -> None:
     gr.Examples(
         label="Examples (click one, then Retrieve) — all at calibrated β unless marked",
         examples=[
-            ["tiles", enc, "l2", rel, 1.0, 1000, "stored memory", 25, "", "noise", 0.3],
-            ["tiles", "pixels", "l2", rel, 1.0, 1000, "stored memory", 25, "", "noise", 0.3],
-            ["faces", enc, "l2", rel, 1.0, 200, "stored memory", 12, "", "mask-random", 0.3],
-            ["faces", "pixels", "l2", rel, 1.0, 200, "stored memory", 12, "", "mask-random", 0.3],
-            ["tiles", enc, "l2", rel, 1.0, 1000, "stored memory", 7, "", "occlude-bottom", 0.5],
-            ["tiles", "pixels", "l2", ab, 0.05, 1000, "stored memory", 25, "", "noise", 0.3],
+            ["emoji", enc, "l2", rel, 1.0, 1000, "stored memory", 25, "", "mask-random", 0.4, "black"],
+            ["emoji", "pixels", "l2", rel, 1.0, 1000, "stored memory", 25, "", "mask-random", 0.4, "black"],
+            ["faces", "robust-small", "l2", rel, 1.0, 200, "stored memory", 12, "", "occlude-bottom", 0.5, "black"],
+            ["faces", "pixels", "l2", rel, 1.0, 200, "stored memory", 12, "", "occlude-bottom", 0.5, "black"],
+            ["tiles", enc, "l2", rel, 1.0, 1000, "stored memory", 2, "", "occlude-bottom", 0.5, "black"],
+            ["tiles", "pixels", MASK_AWARE, rel, 1.0, 1000, "stored memory", 2, "", "occlude-bottom", 0.5, "black"],
+            ["emoji", "pixels", "l2", rel, 1.0, 1000, "stored memory", 25, "", "noise", 0.3, "black"],
             # no memory number: setting one would make it a stored-memory query again (set_memory)
-            ["photos", enc, "l2", ab, 0.01, 27, "caption", None, EXAMPLE_CAPTION, "none", 0.0],
+            ["photos", enc, "l2", ab, 0.01, 27, "caption", None, EXAMPLE_CAPTION, "none", 0.0, "black"],
         ],
         example_labels=[
-            f"tiles · {enc} · noise σ 0.3",
-            "tiles · raw pixels · noise σ 0.3 (as good at fair β)",
-            f"faces (held out) · {enc} · 30 % pixels masked",
-            "faces (held out) · raw pixels · 30 % pixels masked",
-            f"tiles · {enc} · bottom half black (every representation fails)",
-            "tiles · raw pixels · absolute β 0.05 (unfair: too soft for pixels)",
+            f"emoji · {enc} · 40 % pixels masked (encoder wins)",
+            "emoji · raw pixels · 40 % pixels masked (pixels fail)",
+            "faces (held out) · robust-small (our extension) · bottom half black",
+            "faces (held out) · raw pixels · bottom half black",
+            f"tiles · {enc} · bottom half black: every plain representation fails → run the census",
+            "tiles · raw pixels · mask-aware L2 (our baseline) · bottom half black",
+            "emoji · raw pixels · noise σ 0.3 (pixels are fine: encoding barely helps noise)",
             "photos · caption: “Chelsea, a tabby cat …”",
         ],
         inputs=[mc.dataset, mc.encoder, mc.similarity, mc.beta_mode, mc.beta, mc.n, source, index, caption,
-                corruption, amount],
+                corruption, amount, fill],
         cache_examples=False,
         elem_id="explore-examples",
     )

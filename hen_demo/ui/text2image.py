@@ -15,15 +15,18 @@ import numpy as np
 
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, frame_outputs
+from hen_demo.ui.explore import badge, beta_text, ceiling_line, frame_outputs
 from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
 
-DEFAULT_DATASET = "photos"
+DEFAULT_DATASET = "emoji"  # a typed emoji name recalls its picture (5 of 5 sampled names at calibrated beta, minilm)
 
 
-# At beta = 0.001 unique captions recall their image and a caption bound to two images gives a 50/50 mixture
-# (see state.CAPTION_WEIGHT); larger beta lets the image halves break the tie (one of the pair wins).
-DEFAULTS = dict(similarity="l2", beta=0.001, text_weight=state.CAPTION_WEIGHT, n=27, bind_index=10)
+# On photos (27) at absolute beta = 0.001 a caption bound to two images gives a 50/50 mixture (state.CAPTION_WEIGHT);
+# larger beta lets the image halves break the tie (one of the pair wins).
+# emoji, N = 1,000, kl-small + minilm, calibrated beta (relative 1): "open mailbox with lowered flag", "accordion",
+# "violin", ... each recalled its own picture with 96-100 % of the weight, at the NN ceiling.
+DEFAULTS = dict(similarity="l2", beta=1.0, text_weight=state.CAPTION_WEIGHT, n=1000, bind_index=10,
+                beta_mode="relative")
 
 
 def _progress(progress):
@@ -32,13 +35,14 @@ def _progress(progress):
 
 @user_errors
 def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol, caption, text_encoder,
-                  bind_on, bind_index, text_weight=DEFAULTS["text_weight"], progress=gr.Progress()):
+                  bind_on, bind_index, text_weight=DEFAULTS["text_weight"], beta_mode="absolute",
+                  progress=gr.Progress()):
     """Stream the image half filling in from a caption. Yields (state img, status, energy + top-k plot,
     top-k gallery, targets gallery, verdict markdown)."""
     t0 = time.perf_counter()
     state.check_available("dataset", dataset)
     n = check_n(dataset, n)
-    cfg = retrieval_config(similarity, separation, beta, steps, tol)
+    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
     caption = str(caption or "").strip()
     if not caption:
         raise ValueError("The caption is empty: type a few words, or pick a stored caption.")
@@ -74,10 +78,9 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
                 w = {i: p for i, p in zip(frame.topk_indices, frame.topk_weights)}
                 note = (f"  \nBound memories: #{bind[0]} p={w.get(bind[0], 0):.3f}, #{bind[1]} "
                         f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
-            md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n"
-                  f"Nearest memory #{r.nearest}" + (f" · MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f}"
-                                                    if target is not None and not bind else "")
-                  + f" · {r.steps} steps")
+            md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n" + ceiling_line(r) + "  \n"
+                  + (f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · " if target is not None and not bind else "")
+                  + f"{r.steps} steps · {beta_text(r.beta, r.beta_relative)}")
             yield out + ((targets if frame.t == 0 else gr.skip()), md)
 
 
@@ -98,7 +101,8 @@ def build_tab() -> None:
         with gr.Column(scale=3, min_width=280):
             with gr.Accordion("Memory", open=True):
                 mc = build_memory_controls(dataset=DEFAULT_DATASET, n=DEFAULTS["n"], beta=DEFAULTS["beta"],
-                                           similarity=DEFAULTS["similarity"], steps=60, tol=1e-6)
+                                           similarity=DEFAULTS["similarity"], steps=60, tol=1e-6,
+                                           beta_mode=DEFAULTS["beta_mode"])
                 text_weight = gr.Slider(0.5, 20, value=DEFAULTS["text_weight"], step=0.5,
                                         label="Caption weight (text half's norm ÷ image half's)")
         with gr.Column(scale=4, min_width=320):
@@ -121,7 +125,7 @@ def build_tab() -> None:
             topk_gallery = gr.Gallery(label="Top-k memories", columns=5, height=140, allow_preview=False,
                                       buttons=[], elem_classes=["hen-img", "pixelated"])
             verdict = gr.Markdown()
-    inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight]
+    inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight, mc.beta_mode]
     outputs = [state_img, status, energy, topk_gallery, targets, verdict]
     go.click(state.gpu(text_to_image), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
     demo = gr.context.Context.root_block
