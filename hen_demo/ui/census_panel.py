@@ -93,8 +93,8 @@ class CensusPanel:
                         "wrong answers, because L2 against a black half favours them.")
             self.button = gr.Button("Run the census", elem_id="explore-census-run")
             self.summary = gr.Markdown(elem_id="explore-census-summary")
-            self.gallery = gr.Gallery(label="Top attractors (stored originals, × wrong answers captured)", columns=8,
-                                      height=150, allow_preview=False, object_fit="contain", buttons=[],
+            self.gallery = gr.Gallery(label="Top attractors (stored originals, × wrong answers captured)", columns=TOP,
+                                      height="auto", allow_preview=False, object_fit="contain", buttons=[],
                                       elem_classes=["hen-img", "pixelated"])
             self.table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True)
 
