@@ -191,3 +191,22 @@ def build_tab() -> None:
     outputs = [query, target, sides[0][0], sides[1][0], sides[0][1], sides[1][1], energies[0], energies[1],
                sides[0][2], sides[1][2]]
     go.click(state.gpu(compare), inputs, outputs, api_name="compare", concurrency_limit=2)
+    enc = state.default_encoder()
+    gr.Examples(
+        label="Examples (click one, then Retrieve both) — both sides at calibrated β",
+        examples=[
+            ["emoji", 1000, 25, "mask-random", 0.4, "black", "pixels", "l2", enc, "l2"],
+            ["faces", 200, 12, "occlude-bottom", 0.5, "black", "pixels", "l2", "robust-small", "l2"],
+            ["tiles", 1000, 2, "occlude-bottom", 0.5, "black", "pixels", "mask-aware", enc, "l2"],
+            ["emoji", 1000, 25, "noise", 0.3, "black", "pixels", "l2", enc, "l2"],
+        ],
+        example_labels=[
+            f"emoji · 40 % masked · pixels vs {enc} (encoding helps)",
+            "faces (held out) · bottom half black · pixels vs robust-small (our extension)",
+            f"tiles · bottom half black · mask-aware pixels vs {enc} (the plain encoder fails)",
+            f"emoji · noise σ 0.3 · pixels vs {enc} (both fine: encoding barely helps noise)",
+        ],
+        inputs=[dataset, n, index, corruption, amount, fill, enc_a, sim_a, enc_b, sim_b],
+        cache_examples=False,
+        elem_id="compare-examples",
+    )
