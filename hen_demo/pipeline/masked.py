@@ -14,11 +14,16 @@ import numpy as np
 import torch
 
 from hen_demo import metrics
-from hen_demo.memory.masked import MaskAwareMemory, check_mask_aware, masked_calibrated_beta, pixel_mask_to_code
+from hen_demo.memory.masked import (
+    MaskAwareMemory,
+    check_mask_aware,
+    masked_calibrated_beta,
+    pixel_mask_to_code,
+)
 
 from .config import RunOptions
+from .hen import HIST_EDGES, HENBatch, HENFrame, HENPipeline, HENResult, SimilarityHistogram
 from .queries import resize_mask
-from .hen import HIST_EDGES, HENBatch, HENFrame, HENResult, HENPipeline, SimilarityHistogram
 
 MASK_AWARE = "mask-aware"  # the similarity's name in the UI and the experiments
 
