@@ -96,7 +96,10 @@ def build_tab() -> None:
     gr.Markdown("Recall an image from words. Each memory is **[image code; text code]**; the query is "
                 "**[0; text code]** with the text half held fixed (clamped) while the image half fills in "
                 "(HEN Fig. 4–5). Tick *bind two images to one caption* to break the uniqueness of the "
-                "association and watch a metastable mixture appear (HEN Fig. 6).")
+                "association and watch a metastable mixture appear (HEN Fig. 6). Default: emoji at calibrated β, where a "
+                "typed emoji name recalls its picture; there a bound pair is decided by the image halves (one of the "
+                "two wins) unless β is lowered to about 0.02 × calibrated — for the clean 50/50 mixture use *photos*, "
+                "N = 27, absolute β = 0.001.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=280):
             with gr.Accordion("Memory", open=True):
