@@ -64,7 +64,7 @@ class AttractorCensus:
         k = len(self.top)
         return (f"{self.n_wrong} of {self.n_queries} retrievals went wrong; {self.n_distinct} distinct memories "
                 f"captured them, the top {k} took {self.top_capture:.0%} (largest: memory {self.top[0].index}, "
-                f"{self.top[0].count} times). Hidden region brightness: top attractors "
+                f"{self.top[0].count} {'time' if self.top[0].count == 1 else 'times'}). Hidden region brightness: top attractors "
                 f"{self.top_hidden_brightness:.2f}, all wrong answers {self.wrong_hidden_brightness:.2f}, "
                 f"the intended memories {self.target_hidden_brightness:.2f}, bank mean "
                 f"{self.bank_hidden_brightness:.2f}.")
