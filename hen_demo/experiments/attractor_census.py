@@ -56,14 +56,9 @@ class Config:
 
 
 def _encoders(names):
-    from hen_demo.encoders import list_image_encoders
-
     if names:
         return resolve_encoders(names)
-    run, notes = resolve_encoders(None, include_pretrained=False)
-    if any(i.name == "robust-small" and i.available for i in list_image_encoders()):
-        run.append("robust-small")
-    return run, notes
+    return resolve_encoders(None, include_pretrained=False)  # pixels + shipped, robust-small when present
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:

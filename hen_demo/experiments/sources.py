@@ -8,6 +8,8 @@ from hen_demo.experiments.base import stand_in_note
 
 # the offline image encoders, in the order the papers list their counterparts (raw image first)
 OFFLINE_IMAGE_ENCODERS = ("pixels", "vq-small", "kl-small", "dvae-small")
+# our occlusion-trained extension (not in the papers): run by default beside them whenever its weights ship
+EXTENSION_IMAGE_ENCODERS = ("robust-small",)
 PAPER_IMAGE_ENCODERS = ("dvae", "vq-f8", "vq-f16", "kl-f8", "kl-f16")
 
 
@@ -19,7 +21,8 @@ def resolve_encoders(names: list[str] | tuple[str, ...] | None, include_pretrain
     from hen_demo.encoders import list_image_encoders
 
     infos = {i.name: i for i in list_image_encoders()}
-    wanted = list(names) if names else list(OFFLINE_IMAGE_ENCODERS) + (
+    wanted = list(names) if names else list(OFFLINE_IMAGE_ENCODERS) + [
+        e for e in EXTENSION_IMAGE_ENCODERS if e in infos and infos[e].available] + (
         list(PAPER_IMAGE_ENCODERS) if include_pretrained else [])
     run, notes = [], []
     for name in wanted:
