@@ -278,3 +278,13 @@ def test_experiments_tab_builds_runs_and_loads(tmp_path, monkeypatch):
     run_experiment("classical-capacity", "tiny", out=tmp_path / "classical-capacity")
     _, table, md, image, csv = tab._load("classical-capacity")
     assert len(table) > 0 and "Committed offline result" in md and image["value"].endswith(".png")
+
+
+def test_experiments_tab_first_look_has_an_encoder_and_enough_memories():
+    """The tab's 'tiny' size adds a shipped encoder and a few hundred memories to the tests' tiny presets."""
+    from hen_demo.experiments.registry import make_config
+    from hen_demo.ui import experiments_tab as tab
+
+    cfg = make_config("beta-sweep", "tiny", tab.FIRST_LOOK)
+    assert "kl-small" in cfg.encoders and "pixels" in cfg.encoders and cfg.n >= 200
+    assert max(make_config("scale-out", "tiny", tab.FIRST_LOOK).sizes) >= 200
