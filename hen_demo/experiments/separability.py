@@ -191,15 +191,20 @@ def _findings(table: pd.DataFrame, summary: pd.DataFrame) -> str:
     if len(cal):
         gap = (cal.nn_ceiling - cal.identity_calibrated).abs()
         text += (f"At calibrated β, identity is within {gap.max():.1%} of the NN ceiling in every cell (median "
-                 f"{gap.median():.1%}). Per dataset and damage, at calibrated β (pixels vs the best encoder): ")
+                 f"{gap.median():.1%}). Per dataset and damage, at calibrated β (pixels vs the best autoencoder, "
+                 "and our robust-small where it ran): ")
         cells = []
         for (ds, cond), d in cal.groupby(["dataset", "condition"], sort=False):
             p = d[d.encoder == "pixels"]
-            e = d[d.encoder != "pixels"]
-            if len(p) and len(e):
-                b = e.loc[e.identity_calibrated.idxmax()]
-                cells.append(f"{ds}, {cond}: pixels {p.identity_calibrated.iloc[0]:.0%}, {b.encoder} "
-                             f"{b.identity_calibrated:.0%}")
+            e = d[(d.encoder != "pixels") & ~d.encoder.isin(EXTENSION_IMAGE_ENCODERS)]
+            x = d[d.encoder.isin(EXTENSION_IMAGE_ENCODERS)]
+            if len(p) and (len(e) or len(x)):
+                cell = f"{ds}, {cond}: pixels {p.identity_calibrated.iloc[0]:.0%}"
+                if len(e):
+                    b = e.loc[e.identity_calibrated.idxmax()]
+                    cell += f", {b.encoder} {b.identity_calibrated:.0%}"
+                cell += "".join(f", {r.encoder} {r.identity_calibrated:.0%}" for _, r in x.iterrows())
+                cells.append(cell)
         text += ("; ".join(cells) + ". ") if cells else "(no encoder was run). "
     text += ("The fraction of queries whose own memory is the cosine-nearest (margin_fraction) and the L2 NN "
              "ceiling bound what any β can recall.")
