@@ -257,3 +257,21 @@ def test_a_change_of_beta_reaches_retrieve_and_stream():
     torch.testing.assert_close(soft_r, soft_s, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="beta"):
         mem.beta = -1.0
+
+
+@pytest.mark.parametrize("similarity", ["dot", "l2", "cosine"])
+def test_final_stats_without_weights_equal_the_weights_path(similarity):
+    """keep_weights=False reduces the final weights chunk by chunk (FastAttentionStep.final_stats); every
+    number it reports must equal the path that builds the (B, N) weights."""
+    g = torch.Generator().manual_seed(3)
+    xi = torch.rand(700, 48, generator=g)
+    q = xi[:300].clone()
+    q[:, 24:] = 0.0
+    mem = HopfieldMemory(xi, similarity=similarity, beta=0.5 if similarity == "dot" else 6.0)
+    a = mem.retrieve(q, steps=6, tol=1e-6, topk=4, fast=True)
+    b = mem.retrieve(q, steps=6, tol=1e-6, topk=4, fast=True, keep_weights=False)
+    assert b.weights is None and a.weights is not None
+    assert torch.equal(a.topk_indices, b.topk_indices) and torch.equal(a.top_index, b.top_index)
+    assert torch.equal(a.n_above, b.n_above) and torch.equal(a.converged, b.converged)
+    for f in ("states", "energies", "n_eff", "top_weight", "topk_weights"):
+        torch.testing.assert_close(getattr(a, f), getattr(b, f), rtol=1e-4, atol=1e-5)

@@ -70,6 +70,7 @@ class _Tick:
     converged: torch.Tensor  # (b,) bool
     n_steps: torch.Tensor  # (b,) updates run per query
     last: bool
+    stats: dict | None = None  # last tick without weights: FastAttentionStep.final_stats of s_T
 
 
 def _check_finite(x: torch.Tensor, what: str) -> None:
@@ -312,16 +313,32 @@ class HopfieldMemory:
         rows = max(1, _CHUNK_ELEMENTS // self.n_memories)  # bounds every (rows, N) matrix, fast path included
         if use_fast and self._fast_step.kernel(q.shape[0], self.device) == "sdpa":
             rows = max(rows, SDPA_BLOCK_ROWS)  # flash sdpa never builds the (rows, N) scores: bigger blocks
-        parts = [self._retrieve_block(q[i : i + rows], steps, tol, mask, use_fast) for i in range(0, q.shape[0], rows)]
+        # without keep_weights the softmax fast path reduces the final weights chunk by chunk (final_stats)
+        # instead of building, copying and reducing the whole (B, N) matrix: on large B x N that pass cost
+        # as much as several updates
+        stats_k = k if use_fast and not keep_weights else None
+        parts = [self._retrieve_block(q[i : i + rows], steps, tol, mask, use_fast, stats_k)
+                 for i in range(0, q.shape[0], rows)]
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
-        weights = torch.cat([p[2] for p in parts])  # (B, N) on the device
-        idx, vals = topk_cpu(weights, k)
-        n_eff, top_i, top_w, n_above = weight_stats(weights)
+        if stats_k is not None:
+            st = {name: (torch.cat([p[2][name] for p in parts]) if parts[0][2][name] is not None else None)
+                  for name in parts[0][2]}
+            weights = None
+            if k:
+                idx, vals = st["idx"].cpu(), st["vals"].float().cpu()
+            else:
+                idx, vals = torch.zeros(q.shape[0], 0, dtype=torch.long), torch.zeros(q.shape[0], 0)
+            n_eff, top_i = st["n_eff"].float().cpu(), st["top_i"].cpu()
+            top_w, n_above = st["top_w"].float().cpu(), st["n_above"].cpu()
+        else:
+            weights = torch.cat([p[2] for p in parts])  # (B, N) on the device
+            idx, vals = topk_cpu(weights, k)
+            n_eff, top_i, top_w, n_above = weight_stats(weights)
         return RetrievalResult(
             states=torch.cat([p[0] for p in parts]).float().cpu(),
             energies=energies.float().cpu(),
-            weights=weights.float().cpu() if keep_weights else None,
+            weights=weights.float().cpu() if keep_weights and weights is not None else None,
             n_eff=n_eff, top_index=top_i, top_weight=top_w, n_above=n_above,
             steps=int(T),
             converged=torch.cat([p[4] for p in parts]).cpu(),
@@ -333,13 +350,16 @@ class HopfieldMemory:
     def _use_fast(self, fast: bool | None) -> bool:
         return (self.fast if fast is None else bool(fast)) and self._fast_step is not None
 
-    def _retrieve_block(self, q: torch.Tensor, steps: int, tol: float, mask, use_fast: bool):
+    def _retrieve_block(self, q: torch.Tensor, steps: int, tol: float, mask, use_fast: bool,
+                        stats_k: int | None = None):
         """Dynamics for one block of queries (b, K) through :meth:`_dynamics`. Returns states, energies
-        (T+1, b), weights (b, N), T, converged (b,), n_steps (b,)."""
+        (T+1, b), weights (b, N) (or the fast path's final stats dict when ``stats_k`` is set), T,
+        converged (b,), n_steps (b,)."""
         energies = []
-        for tick in self._dynamics(q, steps, tol, mask, use_fast, weights_every=0):
+        for tick in self._dynamics(q, steps, tol, mask, use_fast, weights_every=0, stats_k=stats_k):
             energies.append(tick.energy.clone())  # (b,) converged rows repeat their final energy
-        return tick.state, torch.stack(energies), tick.weights, tick.t, tick.converged, tick.n_steps
+        final = tick.stats if tick.stats is not None else tick.weights
+        return tick.state, torch.stack(energies), final, tick.t, tick.converged, tick.n_steps
 
     def _step_rows(self, cur: torch.Tensor, use_fast: bool):
         """One update of states cur (b, K): (T(cur) (b, K), E(cur) (b,), weights (b, N) or None on the fast path)."""
@@ -357,7 +377,7 @@ class HopfieldMemory:
         return self._evaluate(cur)
 
     def _dynamics(self, q: torch.Tensor, steps: int, tol: float, mask, use_fast: bool,
-                  weights_every: int = 1) -> Iterator[_Tick]:
+                  weights_every: int = 1, stats_k: int | None = None) -> Iterator[_Tick]:
         """THE retrieval loop shared by retrieve and stream (HEN eq. 2 / 6, U-Hop eq. 1.2).
 
         Yields one :class:`_Tick` per step t = 0..T (t = 0 is the query): the states s_t (b, K), their
@@ -366,7 +386,8 @@ class HopfieldMemory:
         clamped dims are reset to the query after every update. ``weights_every`` = k > 0: the weights
         (b, N) at s_t are filled on every k-th tick and on the last; 0: on the last tick only. Asking for
         weights never changes the updates (they always come from the same kernel), so every k gives the
-        same trajectory.
+        same trajectory. ``stats_k`` = k (fast path only): the last tick carries ``stats`` (top-k, n_eff,
+        winner, ... from ``FastAttentionStep.final_stats``) instead of the (b, N) weights.
         """
         b = q.shape[0]
         s = q.clone()  # (b, K) current states of all queries
@@ -386,6 +407,12 @@ class HopfieldMemory:
                     energy[done_rows] = self._weights_rows(s[done_rows], use_fast)[1]
                 if weights_every > 0 and t % weights_every == 0:
                     weights = p if p is not None and moving.numel() == b else self._weights_rows(s, use_fast)[0]
+            elif stats_k is not None and use_fast:
+                stats = self._fast_step.final_stats(s, stats_k)  # no (b, N) weights kept
+                e = energy_from_lse(self.sim, s, stats["lse"], self.beta).to(accurate(s).dtype)
+                energy[evaluate] = e[evaluate]
+                yield _Tick(t, s, energy, None, converged, n_steps, last, stats)
+                return
             else:
                 weights, e = self._weights_rows(s, use_fast)  # (b, N), (b,)
                 energy[evaluate] = e[evaluate]
