@@ -60,8 +60,8 @@ pixelized captions for CLIP. Most runs are the `--quick` sizes (hundreds of memo
 show trends, not the papers' operating points. With internet access, rerun with the papers' models and data,
 e.g. `python -m hen_demo experiment scale-out --dataset coco --encoders dvae,vq-f8,vq-f16,pixels`.
 
-Every experiment also reports **identity accuracy** (the retrieved state's nearest stored memory is the intended
-one) and the **metastable fraction** (queries whose largest retrieval weight is below 0.9, i.e. a mixture),
+Every experiment also reports **identity accuracy** (the memory with the largest final retrieval weight is the
+intended one), the **NN ceiling** beside it (the damaged query's one-shot nearest memory in the same representation) and the **metastable fraction** (queries whose largest retrieval weight is below 0.9, i.e. a mixture),
 because MSE alone can hide a blurry average of several memories.
 """
 
