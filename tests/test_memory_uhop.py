@@ -19,15 +19,6 @@ from hen_demo.memory.uhop import (
 from hen_demo.memory.uhop_layer import UHopLayer
 
 
-@pytest.fixture
-def one_thread():
-    """Small problems run much faster on one thread when the CPU is shared (thread sync overhead)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _brute_force_loss(W, X, t, include_self, normalize=True):
     """log of the mean of exp(-t ||Phi(u) - Phi(v)||^2) over pairs, by explicit loops in float64 numpy;
     Phi(u) = W u / ||W u|| (App. D.2) when ``normalize``, else W u (Def. 2.2 on raw features)."""

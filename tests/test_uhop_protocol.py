@@ -32,14 +32,6 @@ from hen_demo.memory.uhop import (
 )
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _memories(n=30, k=20, seed=0):
     return torch.rand(n, k, generator=torch.Generator().manual_seed(seed))
 

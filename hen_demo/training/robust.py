@@ -24,6 +24,7 @@ import torch
 from hen_demo.atomic import atomic_write
 from hen_demo.encoders.base import resize_images
 from hen_demo.images import to_float_tensor
+from hen_demo.training.small import optimizer_step
 
 # (label, corruption kind, amount, fill): the cells of the model card
 CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom half", "occlude-bottom", 0.5, "grey"),
@@ -163,12 +164,7 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
         d64 = damage(x64, gen, grey=grey)
         x, d = resize_images(x64, cfg.image_size).to(dev), resize_images(d64, cfg.image_size).to(dev)
         model.train()
-        loss, logs = model.training_loss(x, progress, damaged=d)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        for k, v in logs.items():
-            ema[k] = v if k not in ema else 0.95 * ema[k] + 0.05 * v
+        optimizer_step(opt, *model.training_loss(x, progress, damaged=d), ema)
         step += 1
         if step % 25 == 0 or step == 1:
             log(f"[{name}] step {step} t={time.perf_counter() - t0:.0f}s lr={cur:.2e} "

@@ -239,6 +239,15 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def optimizer_step(opt, loss, logs: dict, ema: dict) -> None:
+    """One Adam step on ``loss`` and the running (EMA 0.95) averages of the logged terms, updated in place."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    for k, v in logs.items():
+        ema[k] = v if k not in ema else 0.95 * ema[k] + 0.05 * v
+
+
 def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int = 32, lr: float = 2e-3,
           seed: int = 0, threads: int | None = 1, out_dir=None, name: str | None = None, log=print,
           grid_png: str | None = None, max_tiles: int | None = None, device: str = "cpu", init_from=None,
@@ -281,12 +290,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
         flip = torch.from_numpy(rng.random(batch) < 0.5)
         xb[flip] = xb[flip].flip(-1)
         model.train()
-        loss, logs = model.training_loss(xb.to(dev), progress)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        for k, v in logs.items():
-            ema[k] = v if k not in ema else 0.95 * ema[k] + 0.05 * v
+        optimizer_step(opt, *model.training_loss(xb.to(dev), progress), ema)
         step += 1
         if step % 100 == 0 or step == 1:
             log(f"[{name}] step {step} t={time.perf_counter() - t0:.0f}s lr={cur_lr:.2e} "
