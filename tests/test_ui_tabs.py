@@ -150,3 +150,14 @@ def test_experiments_show_committed_leaves_no_empty_panel():
     assert plot["visible"] is False  # no empty interactive-plot box
     assert image["visible"] is True and os.path.exists(image["value"])  # the committed PNG is shown
     assert len(table) > 0 and "Committed" in md and os.path.exists(csv)
+
+
+def test_encoder_note_gives_the_build_time_of_a_slow_encoder_before_the_build(monkeypatch, tmp_path):
+    # a paper encoder that is available (as online): the note says how long a new bank takes, from the
+    # reference per-image cost when this machine has measured none; N follows the slider
+    monkeypatch.setattr(state, "encoder_choices", lambda: [("VQ-f8", "vq-f8"), ("raw pixels", "pixels")])
+    monkeypatch.setenv("HEN_CACHE_DIR", str(tmp_path))
+    note = memory_controls.encoder_note("vq-f8", 1000)
+    assert "1000 images with vq-f8" in note and "min" in note
+    assert "2000 images" in memory_controls.encoder_note("vq-f8", 2000)
+    assert memory_controls.encoder_note("pixels", 1000) == ""  # too fast to matter

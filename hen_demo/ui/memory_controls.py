@@ -61,12 +61,20 @@ def log_from_beta(beta: float | None):
     return round(min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX), 2)
 
 
-def encoder_note(name: str) -> str:
-    """A visible sentence when the chosen encoder cannot be used here (empty otherwise)."""
+def encoder_note(name: str, n=None) -> str:
+    """A visible sentence when the chosen encoder cannot be used here; for a slow encoder (the papers' models), how
+    long a new bank of ``n`` memories takes on this device before the build starts (``bank_build.build_time_note``);
+    empty otherwise."""
     for label, value in state.encoder_choices():
         if value == name and "(unavailable" in label:
             return f"⚠️ **{label}** — pick another encoder; this one cannot be loaded here."
-    return ""
+    if n is None:
+        return ""
+    from hen_demo.data.bank_build import build_time_note
+
+    device = getattr(state.RESOURCES.device, "type", str(state.RESOURCES.device))
+    cost = build_time_note(name, limits.cap_n(int(n)), device_type=device)
+    return f"⏱️ {cost}" if cost else ""
 
 
 def n_slider_update(dataset: str, n: float):
@@ -113,7 +121,7 @@ def build_memory_controls(
                      elem_id=eid("dataset"))
     encoder_dd = gr.Dropdown(state.encoder_choices(), value=enc, label=f"{prefix}Encoder Φ_enc / Φ_dec",
                              info="raw pixels = the plain modern Hopfield network", elem_id=eid("encoder"))
-    note = gr.Markdown(encoder_note(enc))
+    note = gr.Markdown(encoder_note(enc, min(n, int(size))))
     similarity_dd = gr.Dropdown(similarity_choices(mask_aware), value=similarity, label=f"{prefix}Similarity f_sim",
                                 elem_id=eid("similarity"))
     mode = gr.Radio(BETA_MODES, value=beta_mode, label=f"{prefix}β (inverse temperature) is given as",
@@ -149,7 +157,8 @@ def build_memory_controls(
     # .change (not .input): examples and other tabs set these too, and the linked widgets must follow
     c.beta.change(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
     c.dataset.change(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
-    c.encoder.input(encoder_note, c.encoder, c.encoder_note, queue=False, show_progress="hidden", api_name=False)
+    for trigger in (c.encoder.input, c.n.change):  # the build-time estimate follows the encoder and N
+        trigger(encoder_note, [c.encoder, c.n], c.encoder_note, queue=False, show_progress="hidden", api_name=False)
     return c
 
 
