@@ -275,3 +275,21 @@ def test_final_stats_without_weights_equal_the_weights_path(similarity):
     assert torch.equal(a.n_above, b.n_above) and torch.equal(a.converged, b.converged)
     for f in ("states", "energies", "n_eff", "top_weight", "topk_weights"):
         torch.testing.assert_close(getattr(a, f), getattr(b, f), rtol=1e-4, atol=1e-5)
+
+
+def test_final_stats_count_every_weight_above_005_and_break_ties_like_argmax():
+    """final_stats reads n_above and the winner from one top-20 pass: a bank where a query is shared by many equal
+    or near-equal memories (n_above up to 19, exact ties) must still agree with the (B, N) weights."""
+    g = torch.Generator().manual_seed(5)
+    base = torch.rand(40, 16, generator=g)
+    groups = [base[i].expand(c, 16) for i, c in zip(range(6), (1, 2, 5, 12, 19, 30))]  # exact duplicates
+    xi = torch.cat(groups + [base[6:] + 0.01 * torch.randn(34, 16, generator=g)])
+    q = torch.stack([base[i] for i in range(6)]) + 0.001
+    mem = HopfieldMemory(xi, similarity="l2", beta=20.0)
+    a = mem.retrieve(q, steps=2, tol=0.0, topk=3, fast=True)
+    b = mem.retrieve(q, steps=2, tol=0.0, topk=3, fast=True, keep_weights=False)
+    expect = (a.weights > 0.05).sum(dim=-1)
+    assert expect.tolist()[:5] == [1, 2, 5, 12, 19] and expect[5] == 0  # 30 copies: each weight 1/30 < 0.05
+    assert torch.equal(b.n_above, expect)
+    assert torch.equal(b.top_index, a.weights.argmax(dim=-1))  # the first of the tied copies, as argmax
+    assert torch.equal(a.top_index, b.top_index)

@@ -170,22 +170,35 @@ class FastAttentionStep:
         """
         n = self.k.shape[2]
         rows = max(1, (1 << 19) // max(1, n))  # ~2 MB of float32 logits per chunk (measured: 2 MB to 32 MB within noise)
+        # At most 19 weights can exceed 0.05 (they sum to 1), so the top max(k, 20) logits hold every one of them:
+        # one top-k pass gives the winner, the top-k and n_above, with no pass over the (r, N) weights for them.
+        kk = min(n, max(int(k), 20))
         out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "idx", "vals")}
+        kt, buf = self.k[0, 0], None
         for i in range(0, states.shape[0], rows):
-            logits = self._logits(self.queries(states[i : i + rows]))  # (r, N), at least float32
-            top, top_i = logits.max(dim=-1, keepdim=True)  # (r, 1)
-            if k:
-                vals, idx = torch.topk(logits, k, dim=-1)  # (r, k) largest logits = largest weights
+            q = self.queries(states[i : i + rows])  # (r, D)
+            if q.dtype in (torch.float16, torch.bfloat16):
+                logits = self._logits(q)  # (r, N) float32
+            else:  # one cache-sized buffer for every chunk, beta folded into the (r, D) side
+                if buf is None:
+                    buf = torch.empty(min(rows, states.shape[0]), n, dtype=q.dtype, device=q.device)
+                qs, out_buf = q * self.scale, buf[: q.shape[0]]
+                logits = (torch.mm(qs, kt.T, out=out_buf) if self.bias is None
+                          else torch.addmm(self.bias.to(q.dtype), qs, kt.T, out=out_buf))
+            vals, idx = torch.topk(logits, kk, dim=-1)  # (r, kk) largest logits = largest weights, sorted
+            top = vals[:, :1]  # (r, 1)
             e = logits.sub_(top).exp_()  # (r, N) unnormalised weights, max 1
             total = e.sum(dim=-1, keepdim=True)  # (r, 1) >= 1
+            w = (vals - top).exp_().div_(total)  # (r, kk) the largest weights
             out["lse"].append((top + total.log())[:, 0])
             out["n_eff"].append(total[:, 0] ** 2 / torch.linalg.vector_norm(e, dim=-1).square().clamp_min(1e-30))
-            out["top_i"].append(top_i[:, 0])
-            out["top_w"].append(1.0 / total[:, 0])  # exp(top - top) / total
-            out["n_above"].append((e > 0.05 * total).sum(dim=-1))
+            # ties: the first index, as argmax (idx is sorted by value, not by index, among equal logits)
+            out["top_i"].append(torch.where(vals == top, idx, n).amin(dim=-1))
+            out["top_w"].append(w[:, 0])
+            out["n_above"].append((w > 0.05).sum(dim=-1))
             if k:
-                out["idx"].append(idx)
-                out["vals"].append((vals - top).exp_() / total)
+                out["idx"].append(idx[:, :k])
+                out["vals"].append(w[:, :k])
         return {name: torch.cat(parts) if parts else None for name, parts in out.items()}
 
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
