@@ -4,8 +4,8 @@
 calibration, ``hen_demo.memory.calibrated_beta``), runs every query in one batched call and returns one CSV
 row: identity, the one-shot nearest-neighbour ceiling, MSE / 1 - SSIM (scored on the device by the pipeline),
 metastability and rank collapse. ``evaluate_memory`` / ``retrieve_batched`` remain only for memories the
-pipeline does not hold (the kernel memory network baseline of rank-collapse, the uniqueness probe), and use the
-same metrics.
+pipeline does not hold (the kernel memory network baseline of rank-collapse), and use the same metrics; every
+HopfieldMemory experiment (the uniqueness probe included) runs through the pipeline.
 
 HEN eq. 7-8: memories xi_n = Phi_enc(x_n), queries s^(0) = Phi_enc(corrupted x_n), T_f steps of the modern
 Hopfield update (HEN eq. 2) in latent space, then Phi_dec(s^(T_f)). Following HEN §3.1, the decoded retrieval is
