@@ -180,7 +180,8 @@ def _examples_figure(examples: dict):
     k = max((len(v[0]) for v in examples.values()), default=1)
     from matplotlib.figure import Figure  # not pyplot, imported here: see plotting
 
-    fig = Figure(figsize=(1.3 * 3 * k, 1.5 * len(encs) + 0.4))
+    height = 1.5 * len(encs) + 0.4
+    fig = Figure(figsize=(1.3 * 3 * k, height))
     axes = fig.subplots(max(len(encs), 1), 3 * k, squeeze=False)
     for r, enc in enumerate(encs):
         ia, ib, dec, wa, wb = examples[enc]  # dec: uint8 (k, s, s, 3), the pipeline's decoded final states
@@ -193,7 +194,7 @@ def _examples_figure(examples: dict):
                 ax.set_title(lab, fontsize=7)
             axes[r, 3 * j].set_ylabel(enc if j == 0 else "", fontsize=7)
     fig.suptitle("shared caption: image a, image b, recalled (weights on a / b)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))  # room for the suptitle
     return fig
 
 
