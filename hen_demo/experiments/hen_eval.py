@@ -122,14 +122,6 @@ class RetrievalScores:
     steps: int
     seconds: float
 
-    def row(self) -> dict:
-        """The scalar scores as a dict (one CSV row's worth)."""
-        return dict(mse=self.mse, one_minus_ssim=self.one_minus_ssim, identity_accuracy=self.identity_accuracy,
-                    metastable_fraction=self.metastable_fraction, effective_memories=self.effective_memories,
-                    rank_collapse=self.rank_collapse, nn_ceiling=self.nn_ceiling,
-                    converged_fraction=self.converged_fraction,
-                    steps=self.steps, seconds=round(self.seconds, 3))
-
 
 def retrieve_batched(memory, queries: torch.Tensor, steps: int, clamp=None, tol: float = 1e-6):
     """Run ``memory.retrieve`` on all queries in one call (HopfieldMemory splits the batch itself to bound its
