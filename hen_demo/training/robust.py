@@ -14,7 +14,6 @@ state; beside it the one-shot nearest-neighbour identity of the query code (the 
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import torch
 from hen_demo.atomic import atomic_write
 from hen_demo.encoders.base import resize_images
 from hen_demo.images import to_float_tensor
-from hen_demo.training.small import optimizer_step
+from hen_demo.training.small import optimizer_step, warmup_cosine_lr
 
 # (label, corruption kind, amount, fill): the cells of the model card
 CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom half", "occlude-bottom", 0.5, "grey"),
@@ -155,9 +154,7 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
         progress = max(step / max_steps, (time.perf_counter() - t0) / budget)
         if progress >= 1.0:
             break
-        cur = lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for g in opt.param_groups:
-            g["lr"] = cur
+        cur = warmup_cosine_lr(opt, lr, step, progress, warm)
         x64 = to_float_tensor(train_u8[rng.integers(0, len(train_u8), batch)])  # (B, 3, 64, 64)
         flip = torch.from_numpy(rng.random(batch) < 0.5)
         x64[flip] = x64[flip].flip(-1)

@@ -239,6 +239,15 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def warmup_cosine_lr(opt, lr: float, step: int, progress: float, warm: int = 50) -> float:
+    """Set and return the learning rate at ``step``: linear warm-up over ``warm`` steps, then a cosine from lr
+    down to 5 % of it as ``progress`` (the larger of the step and time fractions of the budget) goes 0 -> 1."""
+    cur = lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    for g in opt.param_groups:
+        g["lr"] = cur
+    return cur
+
+
 def optimizer_step(opt, loss, logs: dict, ema: dict) -> None:
     """One Adam step on ``loss`` and the running (EMA 0.95) averages of the logged terms, updated in place."""
     opt.zero_grad(set_to_none=True)
@@ -282,9 +291,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
         progress = max(step / max_steps, (time.perf_counter() - t0) / budget)
         if progress >= 1.0:
             break
-        cur_lr = lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for g in opt.param_groups:
-            g["lr"] = cur_lr
+        cur_lr = warmup_cosine_lr(opt, lr, step, progress, warm)
         idx = rng.integers(0, len(train_u8), batch)
         xb = to_float_tensor(train_u8[idx])
         flip = torch.from_numpy(rng.random(batch) < 0.5)
