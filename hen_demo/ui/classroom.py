@@ -1,11 +1,12 @@
-"""Classroom tab: associative memory from first principles, in the order of the lecture slides (slides 002).
+"""Classroom tab: associative memory from first principles, in the order of the lecture slides (slides 002),
+as six numbered sub-tabs ("steps"), each drawn on the first visit of the tab (no empty panel before a click):
 
 1. store bipolar patterns (letters, digits, random, or drawn) with the Hebbian rule and look at W;
 2. correlation-matrix recall of a masked query: Kohonen (g = identity) vs Amari (g = sgn);
 3. the Hopfield energy and asynchronous recall, animated neuron by neuron (synchronous as an option);
 4. capacity (~0.14 D) and spurious states; 5. dense associative memory F_n and Minerva 2;
 6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention.
-Sections 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical
+Steps 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical
 and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 """
 
@@ -47,9 +48,10 @@ DEFAULT_LETTERS = "XOLT"
 INTRO = r"""
 ## Associative memory from first principles
 An **associative memory** $\langle f, A, C\rangle$ stores address patterns $A$ ($N\times D$, the cues) with content
-patterns $C$ ($N\times M$, the responses) and recalls $y = f_{A,C}(x)$ from a noisy, masked or degraded cue $x$.
-It is *auto-associative* when $A = C$. Here every pattern is a $16\times16$ grid of bipolar neurons,
-$\xi_\mu \in \{-1,+1\}^{D}$ with $D = 256$ (dark = $+1$, white = $-1$, grey = $0$ = unknown).
+patterns $C$ ($N\times M$, the responses) and recalls $y = f_{A,C}(x)$ from a noisy, masked or degraded cue $x$;
+*auto-associative* when $A = C$. Every pattern here is a $16\times16$ grid of bipolar neurons,
+$\xi_\mu \in \{-1,+1\}^{D}$, $D = 256$ (dark = $+1$, white = $-1$, grey = $0$ = unknown).
+Work through the six steps in order: the patterns stored in step 1 are the ones recalled in steps 2, 3 and 6.
 """
 
 HEBB_TEXT = r"""
@@ -161,9 +163,8 @@ def query_from_editor(editor_value, fallback) -> np.ndarray:
     return as_bipolar(fallback, "query", 1)
 
 
-@user_errors
-def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps, seed):
-    """Generator: yields (state picture, energy figure, status text) while the network relaxes."""
+def _relax(patterns, editor_value, query, mode, sweeps, seed):
+    """Run the recall once: (network, trace, asynchronous?). Validation errors are ValueErrors."""
     if patterns is None:
         raise ValueError("Store some patterns first.")
     xi = np.asarray(patterns)
@@ -172,6 +173,37 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     asynchronous = mode == "asynchronous"
     trace = (net.run_async(q, sweeps=int(sweeps), seed=int(seed), record_every=1) if asynchronous
              else net.run_sync(q, steps=12))
+    return xi, trace, asynchronous
+
+
+def _final_view(xi, trace, asynchronous):
+    """The picture, the energy figure and the verdict once the network has stopped (the animation's last frame)."""
+    x = trace.update_index.astype(float)
+    e = trace.energies
+    xlabel = "single-neuron updates" if asynchronous else "synchronous steps"
+    verdict = classify_state(trace.final, xi)
+    how = (("a full sweep" if asynchronous else "a synchronous step") + " changed nothing: a fixed point"
+           if trace.converged
+           else "a 2-cycle (synchronous oscillation)" if trace.cycle else "stopped at the sweep limit")
+    status = (f"**Final state:** {verdict.text}. Energy {e[0]:.0f} → {e[-1]:.0f} after {int(x[-1])} "
+              f"{xlabel}; {how}.")
+    fig = energy_trace_figure(x, e, x_max=float(x[-1]), y_range=(float(e.min()), float(e.max())), xaxis=xlabel,
+                              flips=x[1:][trace.flipped] if asynchronous else None)
+    return state_image(trace.final), fig, status
+
+
+@user_errors
+def recall_first_view(patterns, editor_value, query, mode, sweeps, seed):
+    """The recall panel before any click: where the current query ends, with its whole energy curve."""
+    xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
+    picture, fig, status = _final_view(xi, trace, asynchronous)
+    return picture, fig, status + " Press **Recall (animate)** to watch it happen neuron by neuron."
+
+
+@user_errors
+def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps, seed):
+    """Generator: yields (state picture, energy figure, status text) while the network relaxes."""
+    xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
     x = trace.update_index.astype(float)
     e = trace.energies
     y_range = (float(e.min()), float(e.max()))
@@ -190,110 +222,150 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
         yield state_image(trace.states[k], highlight=highlight), fig, status
         if delay > 0 and k != frames[-1]:
             time.sleep(float(delay))
-    verdict = classify_state(trace.final, xi)
-    how = (("a full sweep" if asynchronous else "a synchronous step") + " changed nothing: a fixed point"
-           if trace.converged
-           else "a 2-cycle (synchronous oscillation)" if trace.cycle else "stopped at the sweep limit")
-    status = (f"**Final state:** {verdict.text}. Energy {e[0]:.0f} → {e[-1]:.0f} after {int(x[-1])} "
-              f"{xlabel}; {how}.")
-    yield state_image(trace.final), energy_trace_figure(x, e, x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
-                                                         flips=x[1:][trace.flipped] if asynchronous else None), status
+    yield _final_view(xi, trace, asynchronous)
+
+
+# ----------------------------------------------------------------------------- first views
+
+
+def _unless_drawn(fn, n_out: int):
+    """``fn`` run only on a session's first visit of the tab: the wrapper's first input is the session's
+    "already drawn" flag; when it is set every output is left as it is (the user's own runs stay on screen).
+    (No functools.wraps: Gradio reads the wrapper's own signature, with the flag.)"""
+
+    def gated(drawn, *args):
+        if drawn:
+            return gr.skip() if n_out == 1 else tuple(gr.skip() for _ in range(n_out))
+        return fn(*args)
+
+    gated.__name__ = f"first_view_{getattr(fn, '__name__', 'panel')}"
+    return gated
+
+
+def _first_visit_trigger(demo, tab, fn, inputs, outputs, **kw):
+    """Register the first event of the first-view chain: the page load when the Classroom is the tab shown
+    first (or the tab stands alone), else the click on the Classroom tab (the work is then done only for the
+    visitors who open it; every later visit is skipped by the "drawn" flag)."""
+    siblings = list(tab.parent.children) if isinstance(tab, gr.Tab) and tab.parent is not None else []
+    first = tab not in siblings or not any(isinstance(b, gr.Tab) for b in siblings[:siblings.index(tab)])
+    if first:
+        return demo.load(fn, inputs, outputs, **kw)
+    return tab.select(fn, inputs, outputs, **kw)
 
 
 # ----------------------------------------------------------------------------- layout
 
 
 def build_tab() -> None:
-    """The Classroom tab (called inside ``with gr.Tab("Classroom"):``)."""
+    """The Classroom tab (called inside ``with gr.Tab("Classroom"):``): an intro and six numbered steps as
+    sub-tabs, each with its explanation, its controls and a first view drawn when the tab is first opened."""
+    outer_tab = gr.context.Context.block  # the enclosing gr.Tab of the app (None when built alone)
+    demo = gr.context.Context.root_block
     patterns = gr.State(None)  # (P, D) int8 stored patterns
     drawings = gr.State([])  # list of (D,) int8 drawn patterns
     query = gr.State(None)  # (D,) int8 current noisy query
+    drawn = gr.State(False)  # this session's first views are on screen
 
-    gr.Markdown(INTRO, latex_delimiters=LATEX)
-    with gr.Row():
-        with gr.Column(scale=2):
-            source = gr.Radio(SOURCES, value="letters", label="Patterns to store")
-            letters = gr.Textbox(DEFAULT_LETTERS, label="Letters / digits to store (one pattern per character)")
+    gr.Markdown(INTRO, latex_delimiters=LATEX, elem_classes="hen-intro")
+    with gr.Tabs(elem_id="classroom-steps"):
+        with gr.Tab("1 · Store (Hebb)", elem_id="classroom-step1"):
             with gr.Row():
-                digit_count = gr.Slider(1, 30, value=5, step=1, label="How many handwritten digits")
-                random_count = gr.Slider(1, 60, value=10, step=1, label="How many random patterns")
-            store_btn = gr.Button("Store with the Hebbian rule", variant="primary", elem_id="classroom-store")
-            info = gr.Markdown()
-            stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=140)
-        with gr.Column(scale=1):
-            sketch = gr.Sketchpad(label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256),
-                                  height=300,
-                                  brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
-            add_btn = gr.Button("Add drawing")
-            drawings_img = gr.Image(label="My drawings", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=90)
-            drawings_info = gr.Markdown()
+                with gr.Column(scale=3, min_width=320):
+                    gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
+                    source = gr.Radio(SOURCES, value="letters", label="Patterns to store")
+                    letters = gr.Textbox(DEFAULT_LETTERS, label="Letters / digits to store (one pattern per character)")
+                    with gr.Row():
+                        digit_count = gr.Slider(1, 30, value=5, step=1, label="How many handwritten digits")
+                        random_count = gr.Slider(1, 60, value=10, step=1, label="How many random patterns")
+                    store_btn = gr.Button("Store with the Hebbian rule", variant="primary", elem_id="classroom-store")
+                    info = gr.Markdown()
+                with gr.Column(scale=3, min_width=320):
+                    stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, buttons=[],
+                                          elem_classes=IMG_CLASSES, height=120, elem_id="classroom-stored")
+                    weights_plot = gr.Plot(label="Weight matrix W", elem_id="classroom-weights")
+                with gr.Column(scale=2, min_width=240):
+                    sketch = gr.ImageEditor(  # a Sketchpad: one fixed black brush, nothing to upload
+                        label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256), height=300,
+                        sources=(), layers=False, transforms=(),
+                        brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
+                    add_btn = gr.Button("Add drawing")
+                    drawings_img = gr.Image(label="My drawings", interactive=False, buttons=[],
+                                            elem_classes=IMG_CLASSES, height=90)
+                    drawings_info = gr.Markdown()
 
-    with gr.Row():
-        with gr.Column(scale=1):
-            gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
-        with gr.Column(scale=1):
-            weights_plot = gr.Plot(label="Weight matrix W")
-
-    gr.Markdown(CORR_TEXT, latex_delimiters=LATEX)
-    with gr.Row():
-        corr_index = gr.Slider(0, 3, value=0, step=1, label="Memory to cue")
-        mask_kind = gr.Radio(["bottom", "top", "random"], value="bottom", label="Mask")
-        mask_frac = gr.Slider(0.0, 0.9, value=0.5, step=0.05, label="Fraction hidden")
-        corr_btn = gr.Button("Recall both")
-    with gr.Row():
-        masked_img = gr.Image(label="Masked query", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=260)
-        amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=260)
-        kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=260)
-    corr_info = gr.Markdown()
-
-    gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
-    with gr.Row():
-        with gr.Column(scale=1):
-            rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
-            noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
-            noise_seed = gr.Number(0, precision=0, label="Noise seed")
-            corrupt_btn = gr.Button("Corrupt", elem_id="classroom-corrupt")
-            editor = gr.ImageEditor(label="Query (draw on it to damage it more)", height=330, canvas_size=(256, 256),
-                                    sources=(), layers=False, transforms=(),
-                                    brush=gr.Brush(colors=["#000000", "#ffffff"], default_size=16))
-        with gr.Column(scale=1):
-            mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
-            per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
-            delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+        with gr.Tab("2 · Kohonen vs Amari", elem_id="classroom-step2"):
+            gr.Markdown(CORR_TEXT, latex_delimiters=LATEX)
             with gr.Row():
-                sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
-                run_seed = gr.Number(0, precision=0, label="Update-order seed")
-            recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
-            live_img = gr.Image(label="Network state", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=300, elem_id="classroom-live")
-        with gr.Column(scale=2):
-            energy_plot = gr.Plot(label="Energy")
-            status = gr.Markdown(elem_id="classroom-status")
+                corr_index = gr.Slider(0, 3, value=0, step=1, label="Memory to cue")
+                mask_kind = gr.Radio(["bottom", "top", "random"], value="bottom", label="Mask")
+                mask_frac = gr.Slider(0.0, 0.9, value=0.5, step=0.05, label="Fraction hidden")
+                corr_btn = gr.Button("Recall both")
+            with gr.Row():
+                masked_img = gr.Image(label="Masked query", interactive=False, buttons=[],
+                                      elem_classes=IMG_CLASSES, height=260, elem_id="classroom-masked")
+                amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False, buttons=[],
+                                     elem_classes=IMG_CLASSES, height=260)
+                kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False, buttons=[],
+                                       elem_classes=IMG_CLASSES, height=260)
+            corr_info = gr.Markdown()
 
-    attn_index, attn_event = classroom_capacity.build_sections(patterns, LATEX)
+        with gr.Tab("3 · Energy and recall", elem_id="classroom-step3"):
+            gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=260):
+                    rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
+                    noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
+                    noise_seed = gr.Number(0, precision=0, label="Noise seed")
+                    corrupt_btn = gr.Button("Corrupt", elem_id="classroom-corrupt")
+                    editor = gr.ImageEditor(label="Query (draw on it to damage it more)", height=330,
+                                            canvas_size=(256, 256), sources=(), layers=False, transforms=(),
+                                            brush=gr.Brush(colors=["#000000", "#ffffff"], default_size=16),
+                                            elem_id="classroom-query")
+                with gr.Column(scale=1, min_width=260):
+                    mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
+                    per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
+                    delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+                    with gr.Row():
+                        sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
+                        run_seed = gr.Number(0, precision=0, label="Update-order seed")
+                    recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
+                    live_img = gr.Image(label="Network state", interactive=False, buttons=[],
+                                        elem_classes=IMG_CLASSES, height=300, elem_id="classroom-live")
+                with gr.Column(scale=2, min_width=320):
+                    energy_plot = gr.Plot(label="Energy", elem_id="classroom-energy")
+                    status = gr.Markdown(elem_id="classroom-status")
+
+        sections = classroom_capacity.build_sections(patterns, LATEX)
 
     store_inputs = [source, letters, digit_count, random_count, drawings]
-    store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, attn_index]
+    store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, sections.attn_index]
     add_btn.click(add_drawing, [sketch, drawings], [drawings, drawings_img, drawings_info, source])
     corr_inputs = [patterns, corr_index, mask_kind, mask_frac]
     corr_outputs = [masked_img, amari_img, kohonen_img, corr_info]
     corr_btn.click(kohonen_vs_amari, corr_inputs, corr_outputs)
     for c in (corr_index, mask_kind, mask_frac):
         c.change(kohonen_vs_amari, corr_inputs, corr_outputs)
-    corrupt_btn.click(corrupt, [patterns, rec_index, noise, noise_seed], [editor, query])
-    recall_btn.click(animate_recall, [patterns, editor, query, mode, per_frame, delay, sweeps, run_seed],
-                     [live_img, energy_plot, status])
     corrupt_io = ([patterns, rec_index, noise, noise_seed], [editor, query])
+    corrupt_btn.click(corrupt, *corrupt_io)
+    recall_inputs = [patterns, editor, query, mode, per_frame, delay, sweeps, run_seed]
+    recall_outputs = [live_img, energy_plot, status]
+    recall_btn.click(animate_recall, recall_inputs, recall_outputs)
+    preview = (recall_first_view, [patterns, editor, query, mode, sweeps, run_seed], recall_outputs)
+    plumbing = {"api_visibility": "private", "show_progress": "hidden"}
 
-    def chain(event):  # after storing: refresh Kohonen/Amari, the noisy query and the attention demo
-        event.then(kohonen_vs_amari, corr_inputs, corr_outputs).then(corrupt, *corrupt_io).then(*attn_event)
+    # after storing: Kohonen/Amari, a noisy query, where it relaxes to, and the attention demo follow the patterns
+    chain_steps = [(kohonen_vs_amari, corr_inputs, corr_outputs), (corrupt, *corrupt_io), preview,
+                   sections.attn_event]
+    event = store_btn.click(store, store_inputs, store_outputs)
+    for fn, inputs, outputs in chain_steps:
+        event = event.then(fn, inputs, outputs)
 
-    chain(store_btn.click(store, store_inputs, store_outputs))
-    demo = gr.context.Context.root_block  # the enclosing Blocks: store the default letters when the page opens
+    # the first visit draws every panel (cheap ones first; the capacity curves ~1 s, cached per process)
     if demo is not None:
-        chain(demo.load(store, store_inputs, store_outputs))
+        first = [(store, store_inputs, store_outputs), *chain_steps, *sections.first_views]
+        (fn, inputs, outputs), rest = first[0], first[1:]
+        event = _first_visit_trigger(demo, outer_tab, _unless_drawn(fn, len(outputs)), [drawn, *inputs],
+                                     outputs, **plumbing)
+        for fn, inputs, outputs in rest:
+            event = event.then(_unless_drawn(fn, len(outputs)), [drawn, *inputs], outputs, **plumbing)
+        event.then(lambda: True, None, drawn, **plumbing)

@@ -5,6 +5,8 @@ attention. Presentation only; the math is in hen_demo.memory.classical."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 
 import gradio as gr
 import numpy as np
@@ -165,74 +167,105 @@ def attention_demo(patterns, index, flip, beta):
     return state_image(s), state_image(new), fig, text
 
 
-def build_sections(patterns: gr.State, latex):
-    """Lay out the capacity, dense-memory and attention sections. Returns (the memory-index slider that the
-    store button must update, (fn, inputs, outputs) of the attention demo to run after storing)."""
-    gr.Markdown(CAPACITY_TEXT, latex_delimiters=latex)
-    with gr.Row():
-        cap_D = gr.Radio([100, 256, 400], value=256, label="D (neurons)")
-        cap_P = gr.Slider(1, 160, value=20, step=1, label="N stored random patterns")
-        cap_flip = gr.Slider(0.0, 0.3, value=0.1, step=0.02, label="Fraction flipped in each cue")
-        cap_seed = gr.Number(0, precision=0, label="Seed")
-    with gr.Row():
-        spur_btn = gr.Button("Store N patterns and recall each", elem_id="classroom-spurious")
-        curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
-    with gr.Row():
-        with gr.Column(scale=1):
-            spur_gallery = gr.Image(label="target | final state", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, elem_id="classroom-spur-img")
-            spur_text = gr.Markdown()
-        with gr.Column(scale=1):
-            cap_plot = gr.Plot(label="Capacity")
+def _no_progress(*args, **kwargs):
+    pass
 
-    gr.Markdown(DAM_TEXT, latex_delimiters=latex)
-    with gr.Row():
-        dam_n = gr.Slider(2, 10, value=4, step=1, label="n (order of F_n; 4 = Minerva 2)")
-        dam_count = gr.Slider(2, 30, value=5, step=1, label="Handwritten digits stored")
-        dam_flip = gr.Slider(0.0, 0.4, value=0.15, step=0.01, label="Fraction flipped")
-        dam_seed = gr.Number(0, precision=0, label="Seed")
-        dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
-    with gr.Row():
-        with gr.Column(scale=1):
-            dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES)
-            dam_text = gr.Markdown()
-        with gr.Column(scale=1):
-            with gr.Row():
-                dam_D = gr.Slider(12, 48, value=24, step=4, label="D for the capacity curves")
-                dam_cap_btn = gr.Button("Capacity growth for n = 2 … min(n, 5)")
-            dam_plot = gr.Plot(label="Dense capacity")
-            dam_table = gr.Markdown()
 
-    gr.Markdown(ATTN_TEXT, latex_delimiters=latex)
-    with gr.Row():
-        attn_index = gr.Slider(0, 3, value=0, step=1, label="Memory to cue")
-        attn_flip = gr.Slider(0.0, 0.5, value=0.3, step=0.02, label="Fraction flipped")
-        attn_beta = gr.Slider(0.001, 0.3, value=0.02, step=0.001, label="β (inverse temperature)")
-    with gr.Row():
-        attn_query = gr.Image(label="query σ", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=240)
-        attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False,
-                  buttons=[], elem_classes=IMG_CLASSES, height=240)
-        attn_plot = gr.Plot(label="attention weights")
-    attn_text = gr.Markdown(latex_delimiters=latex)
+@lru_cache(maxsize=8)
+def capacity_first_view(D, P, flip, seed):
+    """Step 4 before any click: the spurious-state gallery and the capacity curve for the controls' values
+    (deterministic; cached per process, since the curve takes about half a second)."""
+    gallery, text = spurious_demo(D, P, flip, seed)
+    return gallery, text, capacity_plot(D, P, flip, progress=_no_progress)
 
-    spur_btn.click(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text])
+
+@lru_cache(maxsize=8)
+def dense_first_view(n, count, flip, seed, D):
+    """Step 5 before any click: digits recalled with n = 2 and n, and the capacity growth curves (cached)."""
+    gallery, text = dam_recall(n, count, flip, seed)
+    fig, table = dam_capacity_plot(n, D, progress=_no_progress)
+    return gallery, text, fig, table
+
+
+@dataclass
+class Sections:
+    """What the Classroom's first half wires to steps 4-6."""
+
+    attn_index: gr.Slider  # the memory-index slider that storing must update
+    attn_event: tuple  # (fn, inputs, outputs) of the attention demo, run after storing
+    first_views: list[tuple]  # (fn, inputs, outputs) drawing steps 4 and 5 on the first visit
+
+
+def build_sections(patterns: gr.State, latex) -> Sections:
+    """Lay out steps 4-6 (capacity and spurious states, dense memory, attention) as sub-tabs; call inside the
+    Classroom's ``gr.Tabs``."""
+    with gr.Tab("4 · Capacity", elem_id="classroom-step4"):
+        gr.Markdown(CAPACITY_TEXT, latex_delimiters=latex)
+        with gr.Row():
+            cap_D = gr.Radio([100, 256, 400], value=256, label="D (neurons)")
+            cap_P = gr.Slider(1, 160, value=20, step=1, label="N stored random patterns")
+            cap_flip = gr.Slider(0.0, 0.3, value=0.1, step=0.02, label="Fraction flipped in each cue")
+            cap_seed = gr.Number(0, precision=0, label="Seed")
+        with gr.Row():
+            spur_btn = gr.Button("Store N patterns and recall each", elem_id="classroom-spurious")
+            curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
+        with gr.Row():
+            with gr.Column(scale=1):
+                spur_gallery = gr.Image(label="target | final state", interactive=False, buttons=[],
+                                        elem_classes=IMG_CLASSES, elem_id="classroom-spur-img")
+                spur_text = gr.Markdown()
+            with gr.Column(scale=1):
+                cap_plot = gr.Plot(label="Capacity", elem_id="classroom-capacity-plot")
+
+    with gr.Tab("5 · Dense memory", elem_id="classroom-step5"):
+        gr.Markdown(DAM_TEXT, latex_delimiters=latex)
+        with gr.Row():
+            dam_n = gr.Slider(2, 10, value=4, step=1, label="n (order of F_n; 4 = Minerva 2)")
+            dam_count = gr.Slider(2, 30, value=5, step=1, label="Handwritten digits stored")
+            dam_flip = gr.Slider(0.0, 0.4, value=0.15, step=0.01, label="Fraction flipped")
+            dam_seed = gr.Number(0, precision=0, label="Seed")
+            dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
+        with gr.Row():
+            with gr.Column(scale=1):
+                dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False, buttons=[],
+                                       elem_classes=IMG_CLASSES, elem_id="classroom-dam-img")
+                dam_text = gr.Markdown()
+            with gr.Column(scale=1):
+                with gr.Row():
+                    dam_D = gr.Slider(12, 48, value=24, step=4, label="D for the capacity curves")
+                    dam_cap_btn = gr.Button("Capacity growth for n = 2 … min(n, 5)")
+                dam_plot = gr.Plot(label="Dense capacity", elem_id="classroom-dense-plot")
+                dam_table = gr.Markdown()
+
+    with gr.Tab("6 · Attention", elem_id="classroom-step6"):
+        gr.Markdown(ATTN_TEXT, latex_delimiters=latex)
+        with gr.Row():
+            attn_index = gr.Slider(0, 3, value=0, step=1, label="Memory to cue")
+            attn_flip = gr.Slider(0.0, 0.5, value=0.3, step=0.02, label="Fraction flipped")
+            attn_beta = gr.Slider(0.001, 0.3, value=0.02, step=0.001, label="β (inverse temperature)")
+        with gr.Row():
+            attn_query = gr.Image(label="query σ", interactive=False, buttons=[],
+                                  elem_classes=IMG_CLASSES, height=240, elem_id="classroom-attn-query")
+            attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False, buttons=[],
+                                elem_classes=IMG_CLASSES, height=240)
+            attn_plot = gr.Plot(label="attention weights", elem_id="classroom-attn-plot")
+        attn_text = gr.Markdown(latex_delimiters=latex)
+
+    spur_io = ([cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text])
+    spur_btn.click(spurious_demo, *spur_io)
     curve_btn.click(capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot], **limits.heavy_events())
     # moving the N slider re-stores and re-measures (about a second on a laptop CPU)
-    cap_P.release(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text]).then(
-        capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
-    dam_btn.click(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
+    cap_P.release(spurious_demo, *spur_io).then(capacity_plot, [cap_D, cap_P, cap_flip], [cap_plot])
+    dam_io = ([dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
+    dam_btn.click(dam_recall, *dam_io)
     for c in (dam_n, dam_count):
-        c.release(dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text])
+        c.release(dam_recall, *dam_io)
     dam_cap_btn.click(dam_capacity_plot, [dam_n, dam_D], [dam_plot, dam_table], **limits.heavy_events())
-    demo = gr.context.Context.root_block
-    if demo is not None:  # the first view of each panel is drawn when the page opens (no empty panels)
-        demo.load(spurious_demo, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text],
-                  api_visibility="private", show_progress="hidden").then(
-            dam_recall, [dam_n, dam_count, dam_flip, dam_seed], [dam_gallery, dam_text],
-            api_visibility="private", show_progress="hidden")
     attn_inputs = [patterns, attn_index, attn_flip, attn_beta]
+    attn_outputs = [attn_query, attn_new, attn_plot, attn_text]
     for c in (attn_index, attn_flip, attn_beta):
-        c.change(attention_demo, attn_inputs, [attn_query, attn_new, attn_plot, attn_text])
-    return attn_index, (attention_demo, attn_inputs, [attn_query, attn_new, attn_plot, attn_text])
+        c.change(attention_demo, attn_inputs, attn_outputs)
+    first_views = [(capacity_first_view, [cap_D, cap_P, cap_flip, cap_seed], [spur_gallery, spur_text, cap_plot]),
+                   (dense_first_view, [dam_n, dam_count, dam_flip, dam_seed, dam_D],
+                    [dam_gallery, dam_text, dam_plot, dam_table])]
+    return Sections(attn_index, (attention_demo, attn_inputs, attn_outputs), first_views)
