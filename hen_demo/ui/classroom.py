@@ -46,12 +46,10 @@ SOURCES = ["letters", "handwritten digits", "random", "my drawings"]
 DEFAULT_LETTERS = "XOLT"
 
 INTRO = r"""
-## Associative memory from first principles
-An **associative memory** $\langle f, A, C\rangle$ stores address patterns $A$ ($N\times D$, the cues) with content
-patterns $C$ ($N\times M$, the responses) and recalls $y = f_{A,C}(x)$ from a noisy, masked or degraded cue $x$;
-*auto-associative* when $A = C$. Every pattern here is a $16\times16$ grid of bipolar neurons,
-$\xi_\mu \in \{-1,+1\}^{D}$, $D = 256$ (dark = $+1$, white = $-1$, grey = $0$ = unknown).
-Work through the six steps in order: the patterns stored in step 1 are the ones recalled in steps 2, 3 and 6.
+**Associative memory from first principles.** Store patterns, then recall one from a noisy, masked or degraded
+cue. Every pattern is a $16\times16$ grid of bipolar neurons $\xi_\mu \in \{-1,+1\}^{D}$, $D = 256$ (dark = $+1$,
+white = $-1$, grey = $0$ = unknown). Work through the steps in order: the patterns stored in step 1 are recalled in
+steps 2, 3 and 6.
 """
 
 HEBB_TEXT = r"""
@@ -66,7 +64,9 @@ Every pattern is stored in the same matrix at once. Correlated patterns (letters
 
 CORR_TEXT = r"""
 ### Correlation-matrix memories: Kohonen vs Amari
-Recall is one matrix product $f_{A,C}(x) = g(Wx)$ with $W = C^\top A$ (here $A = C = \Xi$).
+An **associative memory** $\langle f, A, C\rangle$ stores address patterns $A$ ($N\times D$, the cues) with content
+patterns $C$ ($N\times M$, the responses) and recalls $y = f_{A,C}(x)$; it is *auto-associative* when $A = C$.
+In a correlation-matrix memory recall is one matrix product $f_{A,C}(x) = g(Wx)$ with $W = C^\top A$ (here $A = C = \Xi$).
 **Kohonen (1988)** keeps $g(x) = x$: the output is the target plus cross-talk $\sum_{\nu\neq\mu}(\xi_\nu\cdot x)\,\xi_\nu$
 (exact only for orthonormal keys). **Amari (1972)** / Nakano / Hopfield use $g = \operatorname{sgn}$, which cleans
 bipolar outputs as long as the cross-talk stays below the signal. Masked cells are set to $0$.
@@ -113,7 +113,7 @@ def store(source, letters, digit_count, random_count, drawings):
     info = (f"Stored **N = {p}** patterns of D = {xi.shape[1]} neurons (load N/D = {p / xi.shape[1]:.3f}; "
             f"the classical capacity is about 0.14 D = {0.138 * xi.shape[1]:.0f} random patterns).")
     slider = gr.update(maximum=max(p - 1, 0), value=0)
-    return xi, gallery_strip(xi, scale=6), weight_matrix_figure(net.weights), info, slider, slider, slider
+    return xi, gallery_strip(xi, scale=6), weight_matrix_figure(net.weights, height=440), info, slider, slider, slider
 
 
 @user_errors
@@ -271,27 +271,27 @@ def build_tab() -> None:
         with gr.Tab("1 · Store (Hebb)", elem_id="classroom-step1"):
             with gr.Row():
                 with gr.Column(scale=3, min_width=320):
-                    gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
                     source = gr.Radio(SOURCES, value="letters", label="Patterns to store")
                     letters = gr.Textbox(DEFAULT_LETTERS, label="Letters / digits to store (one pattern per character)")
                     with gr.Row():
-                        digit_count = gr.Slider(1, 30, value=5, step=1, label="How many handwritten digits")
-                        random_count = gr.Slider(1, 60, value=10, step=1, label="How many random patterns")
+                        digit_count = gr.Slider(1, 30, value=5, step=1, label="Handwritten digits")
+                        random_count = gr.Slider(1, 60, value=10, step=1, label="Random patterns")
                     store_btn = gr.Button("Store with the Hebbian rule", variant="primary", elem_id="classroom-store")
                     info = gr.Markdown()
+                    gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
                 with gr.Column(scale=3, min_width=320):
                     stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, buttons=[],
                                           elem_classes=IMG_CLASSES, height=120, elem_id="classroom-stored")
                     weights_plot = gr.Plot(label="Weight matrix W", elem_id="classroom-weights")
                 with gr.Column(scale=2, min_width=240):
                     sketch = gr.ImageEditor(  # a Sketchpad: one fixed black brush, nothing to upload
-                        label="Draw a pattern (pick the brush on the left)", canvas_size=(256, 256), height=300,
-                        sources=(), layers=False, transforms=(),
+                        label="Draw", canvas_size=(256, 256), height=300, sources=(), layers=False, transforms=(),
                         brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
                     add_btn = gr.Button("Add drawing")
                     drawings_img = gr.Image(label="My drawings", interactive=False, buttons=[],
                                             elem_classes=IMG_CLASSES, height=90)
-                    drawings_info = gr.Markdown()
+                    drawings_info = gr.Markdown("Pick the brush on the left of the canvas, draw a pattern, press "
+                                                "*Add drawing*; then store *my drawings*.")
 
         with gr.Tab("2 · Kohonen vs Amari", elem_id="classroom-step2"):
             gr.Markdown(CORR_TEXT, latex_delimiters=LATEX)
@@ -302,38 +302,40 @@ def build_tab() -> None:
                 corr_btn = gr.Button("Recall both")
             with gr.Row():
                 masked_img = gr.Image(label="Masked query", interactive=False, buttons=[],
-                                      elem_classes=IMG_CLASSES, height=260, elem_id="classroom-masked")
+                                      elem_classes=IMG_CLASSES, elem_id="classroom-masked")
                 amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False, buttons=[],
-                                     elem_classes=IMG_CLASSES, height=260)
+                                     elem_classes=IMG_CLASSES)
                 kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False, buttons=[],
-                                       elem_classes=IMG_CLASSES, height=260)
+                                       elem_classes=IMG_CLASSES)
             corr_info = gr.Markdown()
 
         with gr.Tab("3 · Energy and recall", elem_id="classroom-step3"):
             gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
-            with gr.Row():
-                with gr.Column(scale=1, min_width=260):
-                    rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
-                    noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
-                    noise_seed = gr.Number(0, precision=0, label="Noise seed")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=2, min_width=200):
                     corrupt_btn = gr.Button("Corrupt", elem_id="classroom-corrupt")
-                    editor = gr.ImageEditor(label="Query (draw on it to damage it more)", height=330,
-                                            canvas_size=(256, 256), sources=(), layers=False, transforms=(),
+                    editor = gr.ImageEditor(label="Query", height=300, canvas_size=(256, 256), sources=(),
+                                            layers=False, transforms=(),
                                             brush=gr.Brush(colors=["#000000", "#ffffff"], default_size=16),
                                             elem_id="classroom-query")
-                with gr.Column(scale=1, min_width=260):
-                    mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
-                    per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
-                    delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
-                    with gr.Row():
-                        sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
-                        run_seed = gr.Number(0, precision=0, label="Update-order seed")
+                with gr.Column(scale=2, min_width=200):
                     recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
                     live_img = gr.Image(label="Network state", interactive=False, buttons=[],
-                                        elem_classes=IMG_CLASSES, height=300, elem_id="classroom-live")
-                with gr.Column(scale=2, min_width=320):
+                                        elem_classes=IMG_CLASSES, elem_id="classroom-live")
+                with gr.Column(scale=4, min_width=320):
                     energy_plot = gr.Plot(label="Energy", elem_id="classroom-energy")
                     status = gr.Markdown(elem_id="classroom-status")
+            gr.Markdown("Draw on the query with black or white to damage it more before pressing *Recall*.")
+            with gr.Row():
+                rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
+                noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
+                noise_seed = gr.Number(0, precision=0, label="Noise seed")
+                mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
+            with gr.Row():
+                per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
+                delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+                sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
+                run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
         sections = classroom_capacity.build_sections(patterns, LATEX)
 

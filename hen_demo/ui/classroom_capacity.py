@@ -211,7 +211,7 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
         with gr.Row():
             with gr.Column(scale=1):
-                spur_gallery = gr.Image(label="target | final state", interactive=False, buttons=[],
+                spur_gallery = gr.Image(label="target | final state", show_label=False, interactive=False, buttons=[],
                                         elem_classes=IMG_CLASSES, elem_id="classroom-spur-img")
                 spur_text = gr.Markdown()
             with gr.Column(scale=1):
@@ -227,7 +227,7 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
         with gr.Row():
             with gr.Column(scale=1):
-                dam_gallery = gr.Image(label="cue | n = 2 | n", interactive=False, buttons=[],
+                dam_gallery = gr.Image(label="cue | n = 2 | n", show_label=False, interactive=False, buttons=[],
                                        elem_classes=IMG_CLASSES, elem_id="classroom-dam-img")
                 dam_text = gr.Markdown()
             with gr.Column(scale=1):
@@ -245,9 +245,9 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             attn_beta = gr.Slider(0.001, 0.3, value=0.02, step=0.001, label="β (inverse temperature)")
         with gr.Row():
             attn_query = gr.Image(label="query σ", interactive=False, buttons=[],
-                                  elem_classes=IMG_CLASSES, height=240, elem_id="classroom-attn-query")
+                                  elem_classes=IMG_CLASSES, elem_id="classroom-attn-query")
             attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False, buttons=[],
-                                elem_classes=IMG_CLASSES, height=240)
+                                elem_classes=IMG_CLASSES)
             attn_plot = gr.Plot(label="attention weights", elem_id="classroom-attn-plot")
         attn_text = gr.Markdown(latex_delimiters=latex)
 

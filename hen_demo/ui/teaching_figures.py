@@ -61,7 +61,7 @@ def energy_trace_figure(*args, **kwargs) -> go.Figure:
 
 
 def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]], markers: Mapping[str, float],
-                    current: float | None = None, title: str = "Recall vs load P/D", height: int = 420,
+                    current: float | None = None, title: str = "Recall vs load P/D", height: int = 520,
                     log_x: bool = False, xaxis: str = "load P / D"):
     """Recall statistics against load, with vertical reference lines (``markers``: label -> x) and the current
     slider position (``current``)."""
@@ -74,14 +74,21 @@ def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]]
             fig.add_trace(go.Scatter(x=[xpos, xpos], y=[0, 1.02], mode="lines", name=label,
                                      line=dict(color=COLORS[k % len(COLORS)], width=2, dash="dot")))
             continue
-        fig.add_vline(x=xpos, line=dict(color="#444", width=2, dash="dash" if k % 2 == 0 else "dot"),
-                      annotation_text=label, annotation_position="top right" if k % 2 == 0 else "bottom right",
-                      annotation_yshift=-22 * (k // 2), annotation_font=dict(size=15),
-                      annotation_bgcolor="rgba(255,255,255,0.8)")
+        # labels just above the plot area (never over the curves), alternately right and left of their line
+        fig.add_vline(x=xpos, line=dict(color="#444", width=2, dash="dash" if k % 2 == 0 else "dot"))
+        fig.add_annotation(x=xpos, y=1.0, yref="paper", yanchor="bottom", xanchor="left" if k % 2 == 0 else "right",
+                           yshift=22 * (k // 2), text=label, showarrow=False, font=dict(size=15),
+                           bgcolor="rgba(255,255,255,0.8)")
     if current is not None:
         fig.add_vline(x=current, line=dict(color=COLORS[4], width=3), annotation_text="your N",
                       annotation_position="left", annotation_font=dict(size=15, color=COLORS[4]))
     _style(fig, title, xaxis, "fraction", height)
+    # the legend below the axis title: several entries in rows above the plot would cover the title
+    rows = -(-(len(series) + (len(markers) if log_x else 0)) // 3)
+    bottom = 70 + 26 * rows
+    fig.update_layout(margin=dict(t=90, b=bottom),
+                      legend=dict(orientation="h", yanchor="top", xanchor="left", x=0.0,
+                                  y=-62 / max(height - 90 - bottom, 100)))
     fig.update_yaxes(range=[-0.03, 1.05])
     if log_x:
         fig.update_xaxes(type="log")
