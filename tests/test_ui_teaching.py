@@ -157,8 +157,8 @@ def test_both_tabs_in_a_headless_browser(tmp_path):
             page.goto(f"http://127.0.0.1:{port}/")
             page.locator("#uhop-run").wait_for(timeout=30_000)
             page.get_by_role("tab", name="Classroom").click()
-            page.locator("#classroom-recall").wait_for(timeout=30_000)
-            page.wait_for_timeout(3000)  # page load stores the default letters and makes a noisy query
+            page.locator("#classroom-store").wait_for(timeout=30_000)
+            page.wait_for_timeout(3000)  # the first visit stores the default letters and makes a noisy query
             # draw an X on the sketchpad and add it as a pattern
             page.locator("button[aria-label='Brush']").first.click()
             box = page.locator("canvas").first.bounding_box()
@@ -171,6 +171,7 @@ def test_both_tabs_in_a_headless_browser(tmp_path):
                 page.mouse.up()
             page.get_by_role("button", name="Add drawing").click()
             page.get_by_text("1 drawing(s) ready").wait_for(timeout=30_000)
+            page.get_by_role("tab", name="3 · Energy and recall").click()  # the Classroom's steps are sub-tabs
             page.locator("#classroom-recall").click()
             page.locator("#classroom-status").get_by_text("Final state").wait_for(timeout=60_000)
             assert "stored pattern" in page.locator("#classroom-status").inner_text()

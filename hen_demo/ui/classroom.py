@@ -197,6 +197,7 @@ def recall_first_view(patterns, editor_value, query, mode, sweeps, seed):
     """The recall panel before any click: where the current query ends, with its whole energy curve."""
     xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
     picture, fig, status = _final_view(xi, trace, asynchronous)
+    status = status.replace("**Final state:**", "**Where this query ends:**", 1)
     return picture, fig, status + " Press **Recall (animate)** to watch it happen neuron by neuron."
 
 
