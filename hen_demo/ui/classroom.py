@@ -72,13 +72,18 @@ In a correlation-matrix memory recall is one matrix product $f_{A,C}(x) = g(Wx)$
 bipolar outputs as long as the cross-talk stays below the signal. Masked cells are set to $0$.
 """
 
-ENERGY_TEXT = r"""
+ENERGY_INTRO = r"""
 ### Energy and asynchronous updates
+Press **Recall** and watch the network relax from the noisy query one neuron at a time (the red square is the neuron
+being visited) while its energy falls; why it can only fall is explained below the picture.
+"""
+
+ENERGY_TEXT = r"""
 $$E_{\text{Hopfield}}(\sigma) = -\tfrac12 \sum_{i,j} W_{ij}\,\sigma_i\sigma_j = -\tfrac12\sum_{\mu}\Big(\sum_i \xi_{\mu i}\sigma_i\Big)^2$$
 (plus the constant $ND/2$ from the zero diagonal). **Asynchronous rule:** visit the neurons one at a time in random
 order and set $\sigma_i \leftarrow \arg\min_{b\in\{-1,1\}} E(\sigma \text{ with } \sigma_i = b) = \operatorname{sgn}\big(\sum_{j} W_{ij}\sigma_j\big)$.
 A flip changes $E$ by $-2\sigma_i' h_i \le 0$, so **the energy never rises** and the state stops in a local
-minimum: ideally the stored pattern, sometimes a *spurious* state. The red square is the neuron being visited.
+minimum: ideally the stored pattern, sometimes a *spurious* state.
 **Synchronous** updates ($\sigma \leftarrow \operatorname{sgn}(W\sigma)$ for all $i$ at once) have no such
 guarantee and can oscillate between two states.
 """
@@ -311,7 +316,7 @@ def build_tab() -> None:
             corr_info = gr.Markdown()
 
         with gr.Tab("3 · Energy and recall", elem_id="classroom-step3"):
-            gr.Markdown(ENERGY_TEXT, latex_delimiters=LATEX)
+            gr.Markdown(ENERGY_INTRO, latex_delimiters=LATEX)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=200):
                     corrupt_btn = gr.Button("Corrupt", elem_id="classroom-corrupt")
@@ -326,7 +331,8 @@ def build_tab() -> None:
                 with gr.Column(scale=4, min_width=320):
                     energy_plot = gr.Plot(label="Energy", elem_id="classroom-energy")
                     status = gr.Markdown(elem_id="classroom-status")
-            gr.Markdown("Draw on the query with black or white to damage it more before pressing *Recall*.")
+            gr.Markdown(ENERGY_TEXT + "\nDraw on the query with black or white to damage it more before pressing "
+                        "*Recall*.", latex_delimiters=LATEX)
             with gr.Row():
                 rec_index = gr.Slider(0, 3, value=0, step=1, label="Memory to corrupt")
                 noise = gr.Slider(0.0, 0.5, value=0.2, step=0.02, label="Fraction of cells flipped")
