@@ -82,6 +82,18 @@ def test_oversized_editor_image_refused_before_decoding(tmp_path, monkeypatch, l
     assert editor.get_block_name() == "imageeditor"  # the browser still gets the editor component
 
 
+def test_guarded_inputs_keep_their_frontend_component(local):
+    """A guarded template component (Sketchpad, Paint: ImageEditor's frontend) must keep its block name; a
+    subclass named after its base would ask the browser for a "sketchpad" component that does not exist (a
+    404, and the page's load events never run)."""
+    with gr.Blocks() as demo:
+        blocks = [gr.Sketchpad(), gr.Paint(), gr.ImageEditor(), gr.Image(), gr.Number(label="seed")]
+    want = [b.get_block_name() for b in blocks]
+    limits.guard_inputs(demo)
+    assert all(type(b).__name__.startswith("Checked") for b in blocks)
+    assert [b.get_block_name() for b in blocks] == want == ["imageeditor"] * 3 + ["image", "number"]
+
+
 def test_editor_blob_and_small_images_pass(tmp_path, local):
     with gr.Blocks() as demo:
         editor = gr.ImageEditor(type="numpy")

@@ -225,7 +225,8 @@ _GUARDED: dict[type, type] = {}
 def _guarded_class(cls: type) -> type:
     """A subclass of component ``cls`` whose preprocess first runs the instance's ``_hen_checks``.
 
-    It keeps the frontend's component (``is_template``: Gradio then names it after ``cls``) and the class id.
+    It keeps the frontend's component (``is_template``, and ``get_block_name`` answers as ``cls`` does, so a
+    guarded Sketchpad is still drawn by ImageEditor's frontend) and the class id.
     Swapping the class (not patching the instance) survives Gradio's per-session copies of a component.
     """
     if cls in _GUARDED:
@@ -240,11 +241,19 @@ def _guarded_class(cls: type) -> type:
             raise
         return cls.preprocess(self, payload)
 
+    from gradio.blocks import Block
+
+    if cls.get_block_name is Block.get_block_name:  # Gradio's rule, applied to cls (not to the subclass)
+        block_name = (cls.__base__ if hasattr(cls, "is_template") else cls).__name__.lower()
+    else:
+        block_name = cls.get_block_name(cls)
     meta = type(cls)
     # the metaclass's own __new__ is skipped: it would write a .pyi stub file; the events are the base's
     sub = super(meta, meta).__new__(meta, f"Checked{cls.__name__}", (cls,), {
         "preprocess": preprocess, "is_template": True, "__module__": __name__,
         "get_component_class_id": classmethod(lambda c: cls.get_component_class_id()),
+        # the frontend component of ``cls`` itself (a template such as Sketchpad names its parent, ImageEditor)
+        "get_block_name": lambda self: block_name,
     })
     _GUARDED[cls] = sub
     return sub
