@@ -213,3 +213,19 @@ def test_verdict_and_correctness_agree_on_random_banks():
             assert (v.kind == "wrong") == (not b.correct[i] and b.top_weight[i] >= 0.9)
         assert b.identity == pytest.approx(b.correct.mean())
     assert kinds == {"retrieved", "wrong", "metastable"}  # every branch was exercised
+
+
+@pytest.mark.parametrize("fill", ["grey", "mean-image"])
+def test_grey_and_mean_image_fills_use_the_banks_own_statistics(pixels, fill):
+    """The pipeline fills hidden pixels with this bank's statistics; reference: the corruption module given
+    fill_stats of the same images (and the black fill differs from it)."""
+    from hen_demo.data.corruptions import encode_corrupted, fill_stats
+
+    bank = _bank(pixels, n=10, seed=4)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2", beta=1.0))
+    got = pipe.encode_corrupted(bank.images[:6], "occlude-bottom", 0.5, seed=2, fill=fill)
+    want = encode_corrupted(pixels, bank.images[:6], "occlude-bottom", 0.5, 2, fill=fill,
+                            stats=fill_stats(bank.images))
+    torch.testing.assert_close(got, want)
+    black = pipe.encode_corrupted(bank.images[:6], "occlude-bottom", 0.5, seed=2, fill="black")
+    assert (got - black).abs().max() > 0.05

@@ -203,16 +203,21 @@ class HENPipeline:
         return codes
 
     def encode_corrupted(self, images: np.ndarray, kind: str, amount: float = 0.5, seed: int = 0,
-                         fill: str = "black", batch: int = 256, progress=None) -> torch.Tensor:
+                         fill: str = "black", batch: int = 256, progress=None, stats=None) -> torch.Tensor:
         """Phi_enc(corrupt(images)) for uint8 images (B, H, W, 3) -> (B, K) query codes (HEN eq. 5), in batches.
 
         Query i is the cue of image i (``hen_demo.data.corruptions.encode_corrupted``: seed + batch start);
-        zero text half when cross-modal. progress: optional callable(fraction) after each batch.
+        zero text half when cross-modal. progress: optional callable(fraction) after each batch. The "grey" and
+        "mean-image" fills use ``stats`` (default: ``fill_stats`` of this bank's images, computed once).
         """
-        from hen_demo.data.corruptions import encode_corrupted
+        from hen_demo.data.corruptions import HIDING, encode_corrupted, fill_stats
 
+        if stats is None and kind in HIDING and fill in ("grey", "mean-image"):
+            if getattr(self, "_fill_stats", None) is None:
+                self._fill_stats = fill_stats(self.bank.images)
+            stats = self._fill_stats
         codes = encode_corrupted(self.encoder, np.asarray(images), kind, float(amount), int(seed), int(batch),
-                                 progress, fill=fill)  # (B, K_i)
+                                 progress, fill=fill, stats=stats)  # (B, K_i)
         if self.memory_dim > codes.shape[1]:
             codes = torch.cat([codes, torch.zeros(codes.shape[0], self.memory_dim - codes.shape[1])], dim=1)
         return codes
