@@ -161,3 +161,15 @@ def test_encoder_note_gives_the_build_time_of_a_slow_encoder_before_the_build(mo
     assert "1000 images with vq-f8" in note and "min" in note
     assert "2000 images" in memory_controls.encoder_note("vq-f8", 2000)
     assert memory_controls.encoder_note("pixels", 1000) == ""  # too fast to matter
+
+
+def test_compare_shows_the_query_and_target_that_retrieve_will_use():
+    """Before the first click Compare shows the damaged query and its target; they must be the ones the
+    retrieval then streams (same corruption, same image)."""
+    q, t = compare.query_and_target.__wrapped__("photos", 27, 3, "occlude-bottom", 0.5, 0, "black")
+    first = next(iter(compare.compare.__wrapped__("photos", 27, 5, 1e-6, 3, "occlude-bottom", 0.5, 0,
+                                                  "pixels", "l2", 1.0, "pixels", "l2", 1.0, progress=_no_progress)))
+    assert np.array_equal(q, first[0]) and np.array_equal(t, first[1])
+    assert q.shape == t.shape and not np.array_equal(q, t)  # the bottom half is hidden in the query
+    with pytest.raises(ValueError, match="between #0 and #26"):
+        compare.query_and_target.__wrapped__("photos", 27, 99, "none", 0.0, 0, "black")

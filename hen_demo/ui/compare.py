@@ -17,7 +17,7 @@ import numpy as np
 from hen_demo.pipeline import corrupt_query, mask_aware_stream
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, beta_text, ceiling_line, clean_query, show
+from hen_demo.ui.explore import badge, beta_text, ceiling_line, clean_query, preview, show
 from hen_demo.ui.memory_controls import (
     BETA_MODES,
     FILL_CHOICES,
@@ -117,6 +117,15 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
         yield tuple(out)
 
 
+@user_errors
+def query_and_target(dataset, n, index, corruption, amount, seed, fill="black"):
+    """(corrupted query, target memory) as Retrieve will use them: shown on load and whenever they change."""
+    n = check_n(dataset, n)
+    query = preview(dataset, n, "stored memory", index, None, corruption, amount, seed, fill)
+    _, _, target = clean_query(dataset, n, "stored memory", index, None)
+    return query, show(np.asarray(state.RESOURCES.dataset(dataset, n).images[target]))
+
+
 def _side(label: str, encoder: str, beta: float, mode: str):
     with gr.Group():
         gr.Markdown(f"#### Configuration {label}")
@@ -192,6 +201,14 @@ def build_tab() -> None:
     outputs = [query, target, sides[0][0], sides[1][0], sides[0][1], sides[1][1], energies[0], energies[1],
                sides[0][2], sides[1][2]]
     go.click(state.gpu(compare), inputs, outputs, api_name="compare", concurrency_limit=2)
+    # the damaged query and its target are on screen before the first click (issue 10 §4)
+    shown = [dataset, n, index, corruption, amount, seed, fill]
+    gr.context.Context.root_block.load(query_and_target, shown, [query, target], api_name=False,
+                                       show_progress="hidden")
+    for comp in (dataset, index, corruption, amount, seed, fill):
+        comp.change(query_and_target, shown, [query, target], api_name=False, trigger_mode="always_last",
+                    show_progress="hidden")
+    n.release(query_and_target, shown, [query, target], api_name=False, show_progress="hidden")
     enc = state.default_encoder()
     gr.Examples(
         label="Examples (click one, then Retrieve both) — both sides at calibrated β",
