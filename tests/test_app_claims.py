@@ -66,3 +66,20 @@ def test_emoji_are_the_exception_under_a_black_half(measure):
     kl, _ = measure("emoji", "kl-small", 1000, "occlude-bottom", 0.5)
     px, _ = measure("emoji", "pixels", 1000, "occlude-bottom", 0.5)
     assert 55 <= kl <= 85 and px <= 5, (kl, px)
+
+
+def test_uhop_tabs_gain_holds_at_one_beta_and_at_calibrated_beta():
+    # U-Hop tab text: on its default bank U-Hop's identity gain over the plain network holds both ways
+    from hen_demo.ui import uhop_tab
+
+    got = {}
+    for mode in ("absolute", "relative"):
+        frames = list(uhop_tab.run_uhop("digits", "pixels", 100, "mask-random", 0.5, 60, 1.0, 2.0, 1.0, 8, 0, mode,
+                                        delay=0, progress=None))
+        table = next(f[2] for f in frames if isinstance(f[2], str))
+        row = next(line for line in table.splitlines() if line.startswith("| identity accuracy"))
+        plain, uhop = (float(v.strip(" *")) for v in row.split("|")[2:4])
+        got[mode] = (plain, uhop)
+        assert uhop >= plain + 0.25 and uhop > 0.45, (mode, plain, uhop)
+        assert ("× calibrated" in table) and (("× each model's calibrated β" in table) == (mode == "relative"))
+    assert got["absolute"][0] == pytest.approx(0.15, abs=0.03) and got["relative"][1] == pytest.approx(0.55, abs=0.03)

@@ -95,3 +95,18 @@ def test_relative_one_reaches_the_nearest_neighbour_ceiling_on_offline_data(data
             ceiling = (metrics.nearest_memory(q, xi) == tg).mean()
             got = _identity(xi, q, beta)
             assert got >= ceiling - 0.05, (name, kind, got, ceiling)
+
+
+def test_a_learned_kernel_is_calibrated_on_its_features():
+    """K(u, v) = <Wu, Wv> (U-Hop eq. 2.1): the gaps are the dot gaps of the features W xi; W = I is plain dot,
+    and a kernel 3x larger scales the scores by 9, so beta by 1/9."""
+    from hen_demo.memory.similarity import LinearKernel
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.rand(60, 10, generator=g, dtype=torch.float64)
+    W = torch.randn(14, 10, generator=g, dtype=torch.float64)
+    assert calibrated_beta(x, 1.0, LinearKernel(W)) == pytest.approx(calibrated_beta(x @ W.T, 1.0, "dot"), rel=1e-9)
+    assert calibrated_beta(x, 1.0, LinearKernel(torch.eye(10))) == pytest.approx(calibrated_beta(x, 1.0, "dot"))
+    assert calibrated_beta(x, 2.0, LinearKernel(3 * W)) == pytest.approx(2 * calibrated_beta(x, 1.0, LinearKernel(W)) / 9)
+    with pytest.raises(ValueError, match="expects 10-dimensional"):
+        calibrated_beta(x[:, :8], 1.0, LinearKernel(W))

@@ -16,6 +16,7 @@ the memory; HEN eq. 2, U-Hop eq. 1.2) is the same for every bank. With the simil
     manhattan  sim = -||xi - s||_1   ->  g_n = min_{m != n} ||xi_m - xi_n||_1
     dot        sim = xi . s          ->  g_n = ||xi_n||^2 - max_{m != n} xi_m . xi_n
     cosine     sim = cos(xi, s)      ->  g_n = 1 - max_{m != n} cos(xi_m, xi_n)
+    kernel     sim = <W xi, W s>     ->  the dot gaps of the features Phi(xi) = W xi (U-Hop eq. 2.1, a LinearKernel)
 
 Duplicates and memories that a rival out-scores (possible for dot) have g_n <= 0 and are left out of the
 median. For big banks the gaps are taken over a fixed-seed subsample of ``MAX_ROWS`` memories (each against
@@ -55,12 +56,18 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
 
     Args:
         patterns: (N, K) stored patterns, N >= 2.
-        similarity: "l2" | "manhattan" | "dot" | "cosine".
+        similarity: "l2" | "manhattan" | "dot" | "cosine", or U-Hop's learned LinearKernel (dot on its features).
     Returns:
         (n,) float64 gaps (may contain values <= 0: duplicates, or out-scored memories for dot).
     """
     from .hopfield import as_patterns  # the engine's validation of a bank (finite, 2-D, numeric)
+    from .similarity import LinearKernel
 
+    if isinstance(similarity, LinearKernel):  # K(u, v) = <Wu, Wv>: dot product of the features (U-Hop eq. 2.1)
+        xi = as_patterns(patterns, torch.device("cpu"), torch.float64)  # (N, K)
+        if xi.shape[1] != similarity.dim:
+            raise ValueError(f"The kernel expects {similarity.dim}-dimensional patterns; the bank has {xi.shape[1]}.")
+        return score_gaps(xi @ similarity.W.to(torch.float64).T, "dot", max_rows, seed)  # features (N, D_phi)
     if similarity not in _CALIBRATED:
         known = ", ".join(_CALIBRATED)
         raise ValueError(f"calibrated beta is defined for the similarities {known}; got {similarity!r}.")
@@ -99,7 +106,7 @@ def calibrated_beta(patterns, relative: float = 1.0, similarity: str = "l2") -> 
         patterns: (N, K) stored patterns (the memory bank's codes).
         relative: sharpness relative to the calibration (1 = retrieval reaches the nearest-neighbour
             ceiling; smaller = softer, more mixtures). Must be > 0.
-        similarity: "l2" | "manhattan" | "dot" | "cosine" (the similarity the memory will use).
+        similarity: "l2" | "manhattan" | "dot" | "cosine" or a LinearKernel (the similarity the memory will use).
     Returns:
         The absolute beta (float) to hand to ``HopfieldMemory``.
     Raises:
