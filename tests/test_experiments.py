@@ -62,7 +62,7 @@ def test_tiny_run_writes_outputs(name, tmp_path):
     df = pd.read_csv(paths["csv"])
     assert len(df) > 0
     assert EXPECTED_COLUMNS[name] <= set(df.columns), set(df.columns)
-    numeric = df.select_dtypes("number").drop(columns=[c for c in ("r", "alpha", "beta") if c in df], errors="ignore")
+    numeric = df.select_dtypes("number").drop(columns=[c for c in ("r", "alpha", "beta", "beta_relative") if c in df], errors="ignore")
     assert np.isfinite(numeric.to_numpy(dtype=float)).all()
     for col in ("identity_accuracy", "metastable_fraction"):
         assert df[col].between(0, 1).all()

@@ -26,7 +26,7 @@ from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encod
 
 NAME = "rank-collapse"
 TITLE = "HEN rank of the recovered pattern matrix vs beta, and the KMN baseline"
-COLUMNS = ["model", "encoder", "similarity", "beta", "r", "alpha", "n", "n_queries", "rank_collapse",
+COLUMNS = ["model", "encoder", "similarity", "beta_mode", "beta", "beta_relative", "r", "alpha", "n", "n_queries", "rank_collapse",
            "identity_accuracy", "nn_ceiling", "metastable_fraction", "mse", "one_minus_ssim", "seconds"]
 
 
@@ -36,6 +36,9 @@ class Config:
     encoders: list[str] | None = None
     similarity: str = "l2"
     betas: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0])
+    # also run each representation at these multiples of its own calibrated beta (calibrated_beta); every row
+    # records its beta relative to the calibration, the axis on which the encoders' curves are comparable
+    beta_relatives: list[float] = field(default_factory=lambda: [1.0])
     n: int = 6000  # memories
     n_queries: int = 1000  # queries whose states form S^(T_f) (rank needs n_queries <= K to be informative)
     steps: int = 100
@@ -78,7 +81,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     nq = min(cfg.n_queries, n)
     rows = []
     kmn_runs = len(cfg.kmn_r_scales) * len(cfg.kmn_alphas) if cfg.kmn else 0
-    total = len(encoders) * len(cfg.betas) + kmn_runs
+    settings = [("absolute", float(b)) for b in cfg.betas] + [("relative", float(r)) for r in cfg.beta_relatives or []]
+    total = len(encoders) * len(settings) + kmn_runs
     done = 0
     banks = {}
     for enc_name in encoders:
@@ -87,12 +91,14 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                           progress=sub_progress(progress, done / total, (done + 0.5) / total))
         queries = encode_corrupted(enc, bank.images[:nq], cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
-        for beta in cfg.betas:
-            progress(done / total, f"{enc_name} · beta={beta:g}")
-            sc = evaluate(bank, enc, queries, np.arange(nq), similarity=cfg.similarity, beta=float(beta),
-                          steps=cfg.steps, device=cfg.device, rank_size=nq)  # through HENPipeline.run
+        for mode, value in settings:
+            progress(done / total, f"{enc_name} · beta {'relative ' if mode == 'relative' else ''}{value:g}")
+            b = dict(beta=value) if mode == "absolute" else dict(beta_relative=value)
+            sc = evaluate(bank, enc, queries, np.arange(nq), similarity=cfg.similarity, steps=cfg.steps,
+                          device=cfg.device, rank_size=nq, **b)  # through HENPipeline.run
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
-                             similarity=cfg.similarity, beta=float(beta), r=np.nan, alpha=np.nan, n=n, n_queries=nq,
+                             similarity=cfg.similarity, beta_mode=mode, beta=sc["beta"],
+                             beta_relative=sc["beta_relative"], r=np.nan, alpha=np.nan, n=n, n_queries=nq,
                              rank_collapse=sc["rank_collapse"], identity_accuracy=sc["identity_accuracy"],
                              nn_ceiling=sc["nn_ceiling"], metastable_fraction=sc["metastable_fraction"],
                              mse=sc["mse"], one_minus_ssim=sc["one_minus_ssim"],
@@ -115,7 +121,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 kmn = KernelMemoryNetwork(bank.codes, r=scale * d0, alpha=float(alpha), device=cfg.device)
                 sc = evaluate_memory(kmn, bank.codes, queries, np.arange(nq), enc.decode, bank.recon[:nq],
                                      steps=cfg.kmn_steps, rank_size=nq)
-                rows.append(dict(model="KMN", encoder=cfg.kmn_encoder, similarity="exp-kernel", beta=np.nan,
+                rows.append(dict(model="KMN", encoder=cfg.kmn_encoder, similarity="exp-kernel", beta_mode="",
+                                 beta=np.nan, beta_relative=np.nan,
                                  r=scale * d0, alpha=float(alpha), n=n, n_queries=nq, rank_collapse=sc.rank_collapse,
                                  identity_accuracy=sc.identity_accuracy, nn_ceiling=sc.nn_ceiling,
                                  metastable_fraction=sc.metastable_fraction,
@@ -125,10 +132,13 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                      f"distance ({d0:.3g}); HEN does not state its r and α grid.")
     table = pd.DataFrame(rows, columns=COLUMNS)
     hen = table[table.model != "KMN"]
+    # x = beta relative to each representation's calibration: one absolute beta is sharp for one bank and blurry
+    # for another (their distance scales differ ~10x), so only this axis compares the encoders fairly
     pfig, mfig = plotting.line_figures(
-        hen, "beta", ["rank_collapse", "identity_accuracy", "metastable_fraction", "one_minus_ssim"], "encoder",
+        hen.sort_values("beta_relative"), "beta_relative",
+        ["rank_collapse", "identity_accuracy", "metastable_fraction", "one_minus_ssim"], "encoder",
         TITLE, logx=True, y_labels=["rank collapse 1 − rank/rank*", "identity accuracy", "metastable fraction",
-                                    "1 − SSIM"], x_label="β")
+                                    "1 − SSIM"], x_label="β relative to the representation's calibration")
     progress(1.0, "done")
     return ExperimentResult(
         name=NAME, title=TITLE, table=table, figure=pfig, mpl_figure=mfig, findings=_findings(table),
@@ -150,9 +160,17 @@ def _findings(table: pd.DataFrame) -> str:
     text = ""
     hen = table[table.model != "KMN"]
     for enc, d in hen.groupby("encoder", sort=False):
-        lo, hi = d.sort_values("beta").iloc[0], d.sort_values("beta").iloc[-1]
-        text += (f"{enc}: rank collapse {lo.rank_collapse:.2f} at β={lo.beta:g} → {hi.rank_collapse:.2f} at "
-                 f"β={hi.beta:g} (identity {lo.identity_accuracy:.0%} → {hi.identity_accuracy:.0%}). ")
+        a = d[d.beta_mode == "absolute"].sort_values("beta")
+        if len(a):
+            lo, hi = a.iloc[0], a.iloc[-1]
+            text += (f"{enc}: rank collapse {lo.rank_collapse:.2f} at β={lo.beta:g} → {hi.rank_collapse:.2f} at "
+                     f"β={hi.beta:g} (identity {lo.identity_accuracy:.0%} → {hi.identity_accuracy:.0%})")
+        cal = d[(d.beta_mode == "relative") & np.isclose(d.beta_relative, 1.0)]
+        if len(cal):
+            c = cal.iloc[0]
+            text += (f"; at calibrated β (relative 1, β={c.beta:.3g}) rank collapse {c.rank_collapse:.2f}, identity "
+                     f"{c.identity_accuracy:.0%} (NN ceiling {c.nn_ceiling:.0%})")
+        text += ". "
     if len(hen) > 2 and hen.rank_collapse.std() > 0 and hen.metastable_fraction.std() > 0:
         corr = float(np.corrcoef(hen.rank_collapse, hen.metastable_fraction)[0, 1])
         text += (f"Across β and encoders, rank collapse and the metastable fraction correlate (r = {corr:.2f}), "
