@@ -2,7 +2,8 @@
 
 For each dataset, memory size M and repeat, M memories are drawn at random from a pool, every memory is
 queried with half of its entries hidden, and each model does one update with beta = 1 (setting in
-uhop_common). U-Hop's kernel is trained on the memory set for ``uhop_iterations`` Stage I steps first.
+uhop_common) and, beside it, at each of ``beta_relatives`` times its own calibrated beta (uhop_common.model_beta:
+the models' scores have different scales, so one absolute beta is not equally sharp for all). U-Hop's kernel is trained on the memory set for ``uhop_iterations`` Stage I steps first.
 Each protocol of uhop_common.PROTOCOLS is run and reported beside the other ("official": dropout x 2 queries,
 clamped error, kernel fitted on half of the memories with the official step decay, its own repeat count).
 """
@@ -21,13 +22,18 @@ from hen_demo.experiments.uhop_common import (
     ALL_MODELS,
     OFFICIAL_REPEATS,
     PAPER_SIGN,
+    BETA_NOTE,
+    NN,
     SIGN_NOTE,
     UHOP,
+    beta_label,
+    beta_runs,
     capacity_queries,
     check_protocol,
     fit_kernel,
     load_vectors,
     make_memory,
+    model_beta,
     one_step_scores,
     stand_in,
 )
@@ -35,7 +41,8 @@ from hen_demo.experiments.uhop_common import (
 NAME = "uhop-capacity"
 TITLE = "U-Hop Fig. 3 — retrieval error vs memory-set size (50 % masked, one step)"
 OFFICIAL_REPEATS_QUICK = 5  # official-protocol repeats at the quick size (the paper's 20 took too long here)
-COLUMNS = ["dataset", "protocol", "model", "memories", "repeat", "sse", "sse_std", "identity_accuracy", "metastable_fraction"]
+COLUMNS = ["dataset", "protocol", "beta_mode", "beta_relative", "model", "beta", "memories", "repeat", "sse", "sse_std",
+           "identity_accuracy", "metastable_fraction"]
 
 
 @dataclass
@@ -47,7 +54,8 @@ class Config:
     protocols: list[str] = field(default_factory=lambda: ["ours", "official"])
     official_repeats: int = OFFICIAL_REPEATS  # repeats of the "official" protocol (paper: 20)
     official_fit_fraction: float = 0.5  # the official capacity script fits the kernel on half the memories
-    beta: float = 1.0
+    beta: float | None = 1.0  # the paper's absolute beta for every model (None: skip the absolute rows)
+    beta_relatives: list[float] | None = field(default_factory=lambda: [1.0])  # x each model's calibrated beta
     mask_fraction: float = 0.5
     uhop_iterations: int = 100  # Stage I steps N (paper: 100 MNIST, 200 CIFAR in F.3)
     seed: int = 0
@@ -73,6 +81,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     progress = progress or null_progress
     rows = []
     runs = protocol_runs(cfg)
+    settings = beta_runs(cfg.beta, cfg.beta_relatives)  # [(beta_mode, beta_relative)]
     total = len(cfg.datasets) * len(cfg.sizes) * sum(r for _, r in runs)
     done = 0
     for dataset in cfg.datasets:
@@ -90,17 +99,21 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                     fit = fit_kernel(patterns, cfg.uhop_iterations, seed=cfg.seed + rep, protocol=protocol,
                                      fit_fraction=cfg.official_fit_fraction if official else 1.0
                                      ) if UHOP in cfg.models else None
-                    for model in cfg.models:
-                        mem = make_memory(model, patterns, cfg.beta, fit, cfg.device)
+                    for (mode, rel), model in ((b, mo) for b in settings for mo in cfg.models):
+                        beta = model_beta(model, patterns, cfg.beta, fit, rel)
+                        mem = make_memory(model, patterns, cfg.beta, fit, cfg.device, beta_relative=rel)
                         s = one_step_scores(mem, patterns, queries, clamp=official)
-                        rows.append(dict(dataset=dataset, protocol=protocol, model=model, memories=m, repeat=rep,
-                                         sse=s.sse, sse_std=s.sse_std, identity_accuracy=s.identity_accuracy,
+                        rows.append(dict(dataset=dataset, protocol=protocol, beta_mode=mode,
+                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=beta,
+                                         memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
+                                         identity_accuracy=s.identity_accuracy,
                                          metastable_fraction=s.metastable_fraction))
                     done += 1
     table = pd.DataFrame(rows, columns=COLUMNS)
     mean = summarize(table, "memories")
     pfig, mfig = plotting.line_figures(
-        mean, "memories", ["sse", "identity_accuracy", "metastable_fraction"], ["dataset", "protocol", "model"], TITLE,
+        with_beta_label(mean), "memories", ["sse", "identity_accuracy", "metastable_fraction"],
+        ["dataset", "protocol", "β", "model"], TITLE,
         logx=True, logy=[True, False, False], y_labels=["sum-of-squares error", "identity accuracy", "metastable fraction"],
         x_label="memory-set size M")
     progress(1.0, "done")
@@ -108,15 +121,17 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         name=NAME, title=TITLE, table=mean, figure=pfig, mpl_figure=mfig, findings=findings(mean, "memories"),
         paper=PAPER, stand_ins=[stand_in(d) for d in cfg.datasets] + [
             f"{cfg.repeats} repeats per point with our protocol, {cfg.official_repeats} with the official one "
-            f"(paper: {OFFICIAL_REPEATS}); U-Hop Stage I ran {cfg.uhop_iterations} iterations."],
+            f"(paper: {OFFICIAL_REPEATS}); U-Hop Stage I ran {cfg.uhop_iterations} iterations.", BETA_NOTE],
         config=config_dict(cfg), seconds=time.perf_counter() - t0, extra_tables={"runs": table})
 
 
 def summarize(table: pd.DataFrame, x: str) -> pd.DataFrame:
-    """Mean over repeats (sse_std: spread across repeats of the per-run mean)."""
-    keys = [k for k in ("dataset", "protocol", "model") if k in table] + [x]
-    g = table.groupby(keys, sort=False)
-    out = g[["sse", "identity_accuracy", "metastable_fraction"]].mean().reset_index()
+    """Mean over repeats (sse_std: spread across repeats of the per-run mean; beta: the mean absolute beta a model
+    used, which varies with the memory set in the relative mode)."""
+    keys = [k for k in ("dataset", "protocol", "beta_mode", "beta_relative", "model") if k in table] + [x]
+    g = table.groupby(keys, sort=False, dropna=False)
+    cols = ["sse", "identity_accuracy", "metastable_fraction"] + (["beta"] if "beta" in table else [])
+    out = g[cols].mean().reset_index()
     out["sse_std"] = g["sse"].std().fillna(0.0).values
     out["repeats"] = g.size().values
     return out
@@ -130,44 +145,105 @@ PAPER = (
 )
 
 
-def sse_pivot(mean: pd.DataFrame, x: str) -> str:
-    """Markdown: sum-of-squares error per model (columns) at every dataset / protocol / x (rows)."""
+def with_beta_label(mean: pd.DataFrame) -> pd.DataFrame:
+    """``mean`` with a column "β" naming each row's beta setting (absolute, or calibrated x relative)."""
+    if "beta_mode" not in mean:
+        return mean.assign(**{"β": "absolute β"})
+    labels = [beta_label(m, r) for m, r in zip(mean.beta_mode, mean.beta_relative)]
+    return mean.assign(**{"β": labels})
+
+
+def sse_pivot(mean: pd.DataFrame, x: str, values: str = "sse", rows=None) -> str:
+    """Markdown: ``values`` (default the sum-of-squares error) per model (columns) at every dataset / protocol /
+    beta setting / x (rows)."""
     from hen_demo.experiments.base import markdown_table
 
-    keys = [k for k in ("dataset", "protocol") if k in mean] + [x]
-    wide = mean.pivot_table(index=keys, columns="model", values="sse", sort=False).reset_index()
+    mean = with_beta_label(mean if rows is None else mean[rows])
+    keys = [k for k in ("dataset", "protocol", "β") if k in mean] + [x]
+    wide = mean.pivot_table(index=keys, columns="model", values=values, sort=False).reset_index()
     order = keys + [m for m in ALL_MODELS if m in wide.columns]
     return markdown_table(wide[order], digits=3, max_rows=200)
 
 
+ORDERED = [UHOP, "MHM", "L2 MHM", "Manhattan MHM"]  # the ordering the fair-beta sentence checks
+
+
+def _ordering(top: pd.DataFrame) -> list[str]:
+    """The models of ``ORDERED`` present in ``top`` (indexed by model), lowest error first."""
+    present = [m for m in ORDERED if m in top.index]
+    return sorted(present, key=lambda m: float(top.loc[m].sse))
+
+
+def _short(model: str) -> str:
+    return {"Manhattan MHM": "Manhattan", "L2 MHM": "L2"}.get(model, model)
+
+
+def _absolute_sentence(dataset, protocol, top, x, x_at) -> str:
+    """The paper-protocol sentence (U-Hop vs the best correctly signed baseline, MHM and the paper-sign rows)."""
+    u = top.loc[UHOP]
+    fair = top.drop(index=[UHOP, NN, *PAPER_SIGN], errors="ignore")
+    best = fair.sse.idxmin()
+    b = fair.loc[best]
+    rel = "lower" if u.sse < b.sse else "higher"
+    text = (f"{dataset}, {protocol} protocol, {x} = {x_at:g}: U-Hop {u.sse:.3g} (identity "
+            f"{u.identity_accuracy:.0%}) vs best correctly signed baseline {best} {b.sse:.3g} "
+            f"({b.identity_accuracy:.0%}), U-Hop {rel}")
+    if "MHM" in top.index:
+        m = top.loc["MHM"]
+        text += (f"; plain MHM {m.sse:.3g}, so U-Hop's error is " +
+                 (f"{(m.sse - u.sse) / m.sse:.0%} below MHM's" if u.sse < m.sse else f"{u.sse / m.sse:.2f}× MHM's"))
+    signed = [s for s in PAPER_SIGN if s in top.index]
+    if signed:
+        text += "; paper-sign baselines " + ", ".join(f"{s.split(' (')[0]} {top.loc[s].sse:.3g}" for s in signed)
+        text += (" (U-Hop below them, the paper's ordering)" if all(u.sse < top.loc[s].sse for s in signed)
+                 else " (U-Hop not below all of them)")
+    return text
+
+
+def _fair_sentence(dataset, protocol, top, ref, x, x_at, rel) -> str:
+    """One sentence: the error ordering of U-Hop, MHM and the correctly signed L2 / Manhattan MHM at calibrated
+    beta, whether it differs from the ordering at the absolute beta (``ref``, or None), and the NN ceiling."""
+    order = _ordering(top)
+    text = (f"{dataset}, {protocol} protocol, {x} = {x_at:g}, calibrated β × {rel:g}: "
+            + " < ".join(f"{_short(m)} {top.loc[m].sse:.3g} ({top.loc[m].identity_accuracy:.0%})" for m in order))
+    if ref is not None:
+        before = _ordering(ref)
+        if before == order:
+            text += " — the same ordering as at β = 1"
+        else:
+            text += " — the ordering changes (at β = 1: " + " < ".join(_short(m) for m in before) + ")"
+    signed = [s for s in PAPER_SIGN if s in top.index]
+    if signed and UHOP in top.index:
+        below = all(top.loc[UHOP].sse < top.loc[s].sse for s in signed)
+        text += "; U-Hop " + ("still below" if below else "not below all of") + " the paper-sign rows"
+    if NN in top.index:
+        text += f"; NN (L2) identity {top.loc[NN].identity_accuracy:.0%}"
+    return text
+
+
 def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
     """Plain sentences comparing U-Hop with MHM and the correctly signed baselines at ``x`` = ``at`` (default:
-    the largest value measured)."""
-    parts = []
+    the largest value measured): at the paper's absolute beta, then one sentence per dataset / protocol on
+    whether the ordering changes at calibrated beta."""
+    if "beta_mode" not in mean:
+        mean = mean.assign(beta_mode="absolute", beta_relative=float("nan"))
+    parts, fair = [], []
     for (dataset, protocol), d in mean.groupby(["dataset", "protocol"], sort=False):
         x_at = d[x].max() if at is None or not (d[x] == at).any() else at
-        top = d[d[x] == x_at].set_index("model")
-        if UHOP not in top.index:
-            continue
-        u = top.loc[UHOP]
-        fair = top.drop(index=[UHOP, "NN (L2)", *PAPER_SIGN], errors="ignore")
-        best = fair.sse.idxmin()
-        b = fair.loc[best]
-        rel = "lower" if u.sse < b.sse else "higher"
-        text = (f"{dataset}, {protocol} protocol, {x} = {x_at:g}: U-Hop {u.sse:.3g} (identity "
-                f"{u.identity_accuracy:.0%}) vs best correctly signed baseline {best} {b.sse:.3g} "
-                f"({b.identity_accuracy:.0%}), U-Hop {rel}")
-        if "MHM" in top.index:
-            m = top.loc["MHM"]
-            text += (f"; plain MHM {m.sse:.3g}, so U-Hop's error is " +
-                     (f"{(m.sse - u.sse) / m.sse:.0%} below MHM's" if u.sse < m.sse else f"{u.sse / m.sse:.2f}× MHM's"))
-        signed = [s for s in PAPER_SIGN if s in top.index]
-        if signed:
-            text += "; paper-sign baselines " + ", ".join(f"{s.split(' (')[0]} {top.loc[s].sse:.3g}" for s in signed)
-            text += (" (U-Hop below them, the paper's ordering)" if all(u.sse < top.loc[s].sse for s in signed)
-                     else " (U-Hop not below all of them)")
-        parts.append(text)
+        d = d[d[x] == x_at]
+        ab = d[d.beta_mode == "absolute"].set_index("model")
+        ref = ab if UHOP in ab.index else None
+        if ref is not None:
+            parts.append(_absolute_sentence(dataset, protocol, ref, x, x_at))
+        rel_rows = d[d.beta_mode == "relative"]
+        for rel, r in rel_rows.groupby("beta_relative", sort=False):
+            top = r.set_index("model")
+            if UHOP in top.index:
+                fair.append(_fair_sentence(dataset, protocol, top, ref, x, x_at, float(rel)))
     body = "; ".join(parts) + ". " if parts else ""
+    if fair:
+        body += ("**At calibrated β** (each model at its own calibrated β; how each is calibrated is in the notes "
+                 "above; error, with identity in brackets, lowest first): " + "; ".join(fair) + ". ")
     if "official" in set(mean.get("protocol", [])):
         body += ("Under the official protocol W_0 is Gaussian, as in the official code (rows of norm ≈ √K); the loss "
                  "on normalised features is scale-free, so the effective step is about K times smaller than from "
@@ -176,5 +252,10 @@ def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
         if x == "memories":
             body += ("The official dropout queries double the kept entries, which puts the L2-nearest memory right "
                      "almost always (L2 MHM and NN near 0). ")
-    return (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
+    text = (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
             "the one-shot reference):\n\n" + sse_pivot(mean, x) + "\n")
+    relative = mean.beta_mode == "relative"
+    if relative.any() and "beta" in mean:
+        text += ("\nThe absolute β each model used at calibrated β (mean over repeats; DAM poly-10 ignores β, "
+                 "NN has none):\n\n" + sse_pivot(mean, x, values="beta", rows=relative) + "\n")
+    return text

@@ -25,10 +25,20 @@ Baselines (U-Hop §4.1): modern Hopfield (MHM: dot + softmax), sparse MHM, dense
 ceiling of one-shot retrieval. ``PAPER_SIGN`` adds the L2 / Manhattan baselines as the official code computes
 them: softmax(+distance), which favours the *farthest* memory. That is an error in the paper's code, kept
 only to reproduce and explain the paper's ordering.
+
+Two ways to set beta (``BETA_MODES``, issue 9's science rule):
+
+* "absolute": one beta for every model, the paper's protocol (U-Hop App. F.2: beta = 1).
+* "relative": the models' scores live on different scales (dot products, squared L2 and L1 distances, the
+  kernel's feature dot products), so one absolute beta is sharper for some than for others. Each model then
+  runs at ``beta_relative`` times its own calibrated beta, ``hen_demo.memory.calibrated_beta`` (beta = r C /
+  median_n g_n with g_n the score gap of memory n to its runner-up; HEN eq. 2, U-Hop eq. 1.2), computed on the
+  similarity it retrieves with (``CALIBRATION``; see ``model_beta``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -167,22 +177,122 @@ class NearestMemory:
         return SimpleNamespace(states=self.patterns[idx], weights=F.one_hot(idx, len(self.patterns)).float())
 
 
-def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None, device=None):
-    """The memory for ``model`` (a label of ``ALL_MODELS``; "U-Hop" needs ``fit`` from fit_uhop_kernel)."""
-    from hen_demo.memory import HopfieldMemory
+BETA_MODES = ("absolute", "relative")
+# model -> the similarity whose calibration sets its beta in the "relative" mode (None: beta is not used)
+CALIBRATION: dict[str, str | None] = {
+    "MHM": "dot",
+    "Sparse MHM": "dot",
+    "DAM poly-10": None,  # poly weights are scale invariant: beta does not enter (see model_beta)
+    "L2 MHM": "l2",
+    "Manhattan MHM": "manhattan",
+    NN: None,  # argmin, no beta
+    UHOP: "kernel",  # the learned LinearKernel: dot on the features W xi (U-Hop eq. 2.1)
+    "L2 MHM (paper sign)": "euclidean",  # calibrated as its correctly signed twin -||x - xi|| (unsquared)
+    "Manhattan MHM (paper sign)": "manhattan",  # as its correctly signed twin -||x - xi||_1
+}
 
-    if model == UHOP:
+
+def euclidean_calibrated_beta(patterns: torch.Tensor, relative: float = 1.0) -> float:
+    """Calibrated beta for the unsquared Euclidean similarity -||x - xi|| (the correctly signed twin of the
+    paper-sign L2 baseline, which feeds +||x - xi|| into the softmax): the calibration's formula
+    beta = r C / median_n g_n (``hen_demo.memory.calibration``) with g_n = min_{m != n} ||xi_m - xi_n||, the
+    square roots of the "l2" gaps. calibration.py defines only the squared L2 similarity, hence this here."""
+    from hen_demo.memory.calibration import CALIBRATION_C, check_relative, score_gaps
+    from hen_demo.memory.hopfield import BETA_MAX
+
+    r = check_relative(relative)
+    g = score_gaps(patterns, "l2")  # (n,) squared nearest-neighbour distances
+    g = g[g > 0].sqrt()
+    if g.numel() == 0:
+        raise ValueError("calibrated beta needs memories that differ: every memory has a duplicate.")
+    beta = r * CALIBRATION_C / float(g.median())
+    if not (math.isfinite(beta) and beta <= BETA_MAX):
+        raise ValueError(f"The relative beta {r:g} gives beta = {beta:.3g} for this bank, above the engine's "
+                         f"limit of {BETA_MAX:g}; use a smaller relative beta.")
+    return beta
+
+
+def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
+               beta_relative: float | None = None) -> float:
+    """The absolute beta ``model`` retrieves with: ``beta`` when ``beta_relative`` is None (the paper's
+    protocol), else ``beta_relative * calibrated_beta(patterns, 1, CALIBRATION[model])``.
+
+    The calibration (``hen_demo.memory.calibrated_beta``; HEN eq. 2, U-Hop eq. 1.2) fixes beta times the median
+    gap g_n = sim(xi_n, xi_n) - max_{m != n} sim(xi_m, xi_n) between a memory's score and its runner-up's:
+    "dot" for MHM and Sparse MHM (g_n = ||xi_n||^2 - max_m xi_m . xi_n), "l2" for L2 MHM (nearest-neighbour
+    squared distance), "manhattan" for Manhattan MHM, and for U-Hop the learned kernel itself, i.e. the dot gaps
+    of the features Phi(xi) = W xi (U-Hop eq. 2.1; a ``LinearKernel``). The paper-sign rows put +distance into
+    the softmax, for which no gap exists (the sign is wrong); they get the beta of their correctly signed twin
+    (Manhattan: "manhattan"; L2: the unsquared Euclidean distance, ``euclidean_calibrated_beta``), so the
+    error is shown at the sharpness the right sign would have.
+
+    DAM poly-10 keeps the absolute ``beta`` in both modes: its weights p ∝ relu(xi . x)^(n-1) (Krotov & Hopfield
+    2016; ``separation.poly_weights``) are invariant under scaling the scores, so beta never enters its update;
+    calibrating it as dot would only change the number written in the table, not one retrieved value.
+    NN (L2) has no beta (NaN).
+    """
+    if beta_relative is None:
+        return float("nan") if model == NN else float(beta)
+    from hen_demo.memory import calibrated_beta
+    from hen_demo.memory.calibration import check_relative
+
+    r = check_relative(beta_relative)
+    if model not in CALIBRATION:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
+    kind = CALIBRATION[model]
+    if kind is None:
+        return float("nan") if model == NN else float(beta)
+    if kind == "kernel":
         if fit is None:
             raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
-        return HopfieldMemory(patterns, similarity=fit.kernel, separation="softmax", beta=beta, device=device)
-    if model in PAPER_SIGN:
-        return PaperSignMemory(patterns, PAPER_SIGN[model], beta)
+        return calibrated_beta(patterns, r, fit.kernel)
+    if kind == "euclidean":
+        return euclidean_calibrated_beta(patterns, r)
+    return calibrated_beta(patterns, r, kind)
+
+
+def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None, device=None,
+                beta_relative: float | None = None):
+    """The memory for ``model`` (a label of ``ALL_MODELS``; "U-Hop" needs ``fit`` from fit_uhop_kernel).
+
+    ``beta_relative`` None: every model at the absolute ``beta`` (U-Hop App. F.2). Set: each model at
+    ``beta_relative`` times its own calibrated beta (``model_beta``); the value used is ``memory.beta``."""
+    from hen_demo.memory import HopfieldMemory
+
+    if model not in ALL_MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
+    if model == UHOP and fit is None:
+        raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
     if model == NN:
         return NearestMemory(patterns)
-    if model not in BASELINES:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
+    b = model_beta(model, patterns, beta, fit, beta_relative)
+    if model == UHOP:
+        return HopfieldMemory(patterns, similarity=fit.kernel, separation="softmax", beta=b, device=device)
+    if model in PAPER_SIGN:
+        return PaperSignMemory(patterns, PAPER_SIGN[model], b)
     sim, sep = BASELINES[model]
-    return HopfieldMemory(patterns, similarity=sim, separation=sep, beta=beta, device=device)
+    return HopfieldMemory(patterns, similarity=sim, separation=sep, beta=b, device=device)
+
+
+def beta_runs(beta: float | None, beta_relatives) -> list[tuple[str, float | None]]:
+    """[("absolute", None)] for the paper's beta (when ``beta`` is set) + [("relative", r)] per relative beta.
+    A relative beta <= 0 or not finite is a ValueError."""
+    from hen_demo.memory.calibration import check_relative
+
+    rels = [] if beta_relatives is None else (list(beta_relatives) if isinstance(beta_relatives, (list, tuple))
+                                              else [beta_relatives])
+    out = [("absolute", None)] if beta is not None else []
+    out += [("relative", check_relative(r)) for r in rels]
+    if not out:
+        raise ValueError("give an absolute beta, relative betas (beta_relatives), or both.")
+    return out
+
+
+def beta_label(mode: str, rel=None, beta: float | None = None) -> str:
+    """How a beta setting reads in tables and plots: "β = 1 (absolute)" or "calibrated β × 1"."""
+    if mode == "absolute":
+        return "absolute β" if beta is None or beta != beta else f"β = {float(beta):g} (absolute)"
+    return f"calibrated β × {float(rel):g}"
 
 
 # ----------------------------------------------------------------------------- scores
@@ -252,4 +362,15 @@ SIGN_NOTE = (
     "the *farthest* memory; the rows marked \"(paper sign)\" repeat that error, and wherever U-Hop falls below "
     "them the paper's ordering (U-Hop below L2/Manhattan) comes back (see the sentences above and the table). Digits are an evaluation set here, as MNIST is in the paper; nothing "
     "is tuned on them (U-Hop's kernel is fitted on the memories themselves, which is U-Hop's method)."
+)
+
+
+BETA_NOTE = (
+    "β: every model at the paper's absolute β = 1 (U-Hop App. F.2), and beside it at calibrated β "
+    "(`hen_demo.memory.calibrated_beta`, relative 1): each model at its own calibrated β, because dot products, "
+    "squared L2 and L1 distances and the kernel's feature products have different scales. MHM and sparse MHM "
+    "are calibrated on dot, L2 MHM on squared L2, Manhattan MHM on L1, U-Hop on its learned kernel (dot on the "
+    "features W ξ); the paper-sign rows get the β of their correctly signed twin (L2: the unsquared Euclidean "
+    "distance, as they use it; Manhattan: L1). DAM poly-10 stays at β = 1: its polynomial weights are scale "
+    "invariant, so β never enters its update and its rows are the same in both modes. NN (L2) has no β."
 )
