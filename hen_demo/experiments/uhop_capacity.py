@@ -166,12 +166,38 @@ def sse_pivot(mean: pd.DataFrame, x: str, values: str = "sse", rows=None) -> str
 
 
 ORDERED = [UHOP, "MHM", "L2 MHM", "Manhattan MHM"]  # the ordering the fair-beta sentence checks
+TIE = 0.02  # errors within 2 % of each other (or both below 1e-6) count as a tie in that ordering
 
 
 def _ordering(top: pd.DataFrame) -> list[str]:
     """The models of ``ORDERED`` present in ``top`` (indexed by model), lowest error first."""
     present = [m for m in ORDERED if m in top.index]
     return sorted(present, key=lambda m: float(top.loc[m].sse))
+
+
+def _relation(top: pd.DataFrame, a: str, b: str) -> int:
+    """-1 if a's error is below b's, +1 above, 0 a tie (``TIE``)."""
+    ea, eb = float(top.loc[a].sse), float(top.loc[b].sse)
+    if abs(ea - eb) <= TIE * max(ea, eb) or max(ea, eb) < 1e-6:
+        return 0
+    return -1 if ea < eb else 1
+
+
+def _chain(top: pd.DataFrame, order: list[str]) -> str:
+    """"A 0.1 (99%) < B 2 (80%) ≈ C 2.01 (80%)": the ordering with errors and identities."""
+    out = ""
+    for i, m in enumerate(order):
+        if i:
+            out += " ≈ " if _relation(top, order[i - 1], m) == 0 else " < "
+        out += f"{_short(m)} {top.loc[m].sse:.3g} ({top.loc[m].identity_accuracy:.0%})"
+    return out
+
+
+def flipped_pairs(ref: pd.DataFrame, top: pd.DataFrame) -> list[tuple[str, str]]:
+    """Pairs (a, b) of ``ORDERED`` with a strictly below b in ``top`` but strictly above b in ``ref``."""
+    models = [m for m in ORDERED if m in top.index and m in ref.index]
+    return [(a, b) for a in models for b in models
+            if a != b and _relation(top, a, b) == -1 and _relation(ref, a, b) == 1]
 
 
 def _short(model: str) -> str:
@@ -203,19 +229,18 @@ def _absolute_sentence(dataset, protocol, top, x, x_at) -> str:
 def _fair_sentence(dataset, protocol, top, ref, x, x_at, rel) -> str:
     """One sentence: the error ordering of U-Hop, MHM and the correctly signed L2 / Manhattan MHM at calibrated
     beta, whether it differs from the ordering at the absolute beta (``ref``, or None), and the NN ceiling."""
-    order = _ordering(top)
-    text = (f"{dataset}, {protocol} protocol, {x} = {x_at:g}, calibrated β × {rel:g}: "
-            + " < ".join(f"{_short(m)} {top.loc[m].sse:.3g} ({top.loc[m].identity_accuracy:.0%})" for m in order))
+    text = f"{dataset}, {protocol} protocol, {x} = {x_at:g}, calibrated β × {rel:g}: {_chain(top, _ordering(top))}"
     if ref is not None:
-        before = _ordering(ref)
-        if before == order:
-            text += " — the same ordering as at β = 1"
+        flips = flipped_pairs(ref, top)
+        if not flips:
+            text += f" — no pair swaps against β = 1 (ties within {TIE:.0%} aside)"
         else:
-            text += " — the ordering changes (at β = 1: " + " < ".join(_short(m) for m in before) + ")"
+            text += (" — the ordering changes: " + ", ".join(f"{_short(a)} now below {_short(b)}" for a, b in flips)
+                     + f" (at β = 1: {_chain(ref, _ordering(ref))})")
     signed = [s for s in PAPER_SIGN if s in top.index]
     if signed and UHOP in top.index:
         below = all(top.loc[UHOP].sse < top.loc[s].sse for s in signed)
-        text += "; U-Hop " + ("still below" if below else "not below all of") + " the paper-sign rows"
+        text += "; U-Hop " + ("below" if below else "not below all of") + " the paper-sign rows"
     if NN in top.index:
         text += f"; NN (L2) identity {top.loc[NN].identity_accuracy:.0%}"
     return text

@@ -2,7 +2,8 @@
 
 Memory sets of fixed size (U-Hop App. F.2 uses N = 100 for MNIST and 500 for CIFAR-10 in its noise figure);
 each memory is queried with Gaussian noise of standard deviation sigma = level per entry (the official code's
-``noise_level``), and every model does one update with beta = 1. U-Hop's kernel is trained for 100 (MNIST) /
+``noise_level``), and every model does one update with beta = 1 and, beside it, at ``beta_relatives`` times its
+own calibrated beta (uhop_common.model_beta). U-Hop's kernel is trained for 100 (MNIST) /
 200 (CIFAR-10) Stage I steps (App. F.3) on all memories (as the official noise script does). Protocols as in
 uhop_common: "ours" clips x + N to [0, 1]; "official" takes clamp(|x + N|, 0, 1) and clamps the error.
 """
@@ -17,15 +18,24 @@ import torch
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.uhop_capacity import OFFICIAL_REPEATS_QUICK, findings, protocol_runs, summarize
+from hen_demo.experiments.uhop_capacity import (
+    OFFICIAL_REPEATS_QUICK,
+    findings,
+    protocol_runs,
+    summarize,
+    with_beta_label,
+)
 from hen_demo.experiments.uhop_common import (
     ALL_MODELS,
+    BETA_NOTE,
     OFFICIAL_REPEATS,
     UHOP,
     VECTOR_DATASETS,
+    beta_runs,
     fit_kernel,
     load_vectors,
     make_memory,
+    model_beta,
     noise_queries,
     one_step_scores,
     stand_in,
@@ -45,7 +55,8 @@ class Config:
     repeats: int = 5  # repeats of the "ours" protocol
     protocols: list[str] = field(default_factory=lambda: ["ours", "official"])
     official_repeats: int = OFFICIAL_REPEATS
-    beta: float = 1.0
+    beta: float | None = 1.0  # the paper's absolute beta for every model (None: skip the absolute rows)
+    beta_relatives: list[float] | None = field(default_factory=lambda: [1.0])  # x each model's calibrated beta
     iterations_mnist: int = 100  # Stage I steps (App. F.3)
     iterations_cifar: int = 200
     seed: int = 0
@@ -67,6 +78,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     progress = progress or null_progress
     rows = []
     runs = protocol_runs(cfg)
+    settings = beta_runs(cfg.beta, cfg.beta_relatives)  # [(beta_mode, beta_relative)]
     total = len(cfg.datasets) * sum(r for _, r in runs)
     done = 0
     for dataset in cfg.datasets:
@@ -80,20 +92,24 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 g = torch.Generator().manual_seed(cfg.seed * 1000 + rep)
                 patterns = pool[torch.randperm(len(pool), generator=g)[:m]]  # (M, K)
                 fit = fit_kernel(patterns, iters, seed=cfg.seed + rep, protocol=protocol) if UHOP in cfg.models else None
-                mems = {model: make_memory(model, patterns, cfg.beta, fit, cfg.device) for model in cfg.models}
+                mems = {(mode, rel, model): (model_beta(model, patterns, cfg.beta, fit, rel),
+                                             make_memory(model, patterns, cfg.beta, fit, cfg.device, beta_relative=rel))
+                        for mode, rel in settings for model in cfg.models}
                 for level in cfg.levels:
                     queries = noise_queries(patterns, float(level), protocol, seed=cfg.seed + rep)
-                    for model, mem in mems.items():
+                    for (mode, rel, model), (beta, mem) in mems.items():
                         s = one_step_scores(mem, patterns, queries, clamp=protocol == "official")
-                        rows.append(dict(dataset=dataset, protocol=protocol, model=model, noise=float(level),
-                                         memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
+                        rows.append(dict(dataset=dataset, protocol=protocol, beta_mode=mode,
+                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=beta,
+                                         noise=float(level), memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
                                          identity_accuracy=s.identity_accuracy,
                                          metastable_fraction=s.metastable_fraction))
                 done += 1
     table = pd.DataFrame(rows)
     mean = summarize(table, "noise")
     pfig, mfig = plotting.line_figures(
-        mean, "noise", ["sse", "identity_accuracy", "metastable_fraction"], ["dataset", "protocol", "model"], TITLE,
+        with_beta_label(mean), "noise", ["sse", "identity_accuracy", "metastable_fraction"],
+        ["dataset", "protocol", "β", "model"], TITLE,
         logy=[True, False, False], y_labels=["sum-of-squares error", "identity accuracy", "metastable fraction"],
         x_label="noise level σ (per entry)")
     progress(1.0, "done")
@@ -102,7 +118,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         f"{OFFICIAL_REPEATS}); memory sets of {cfg.memories_mnist} (MNIST-like) / {cfg.memories_cifar} (CIFAR-like); "
         f"Stage I {cfg.iterations_mnist} / {cfg.iterations_cifar} iterations.",
         "The noise level is the per-entry standard deviation σ, as in the official code (the paper's text speaks "
-        "of rescaling the noise norm)."]
+        "of rescaling the noise norm).", BETA_NOTE]
     return ExperimentResult(
         name=NAME, title=TITLE, table=mean, figure=pfig, mpl_figure=mfig, findings=findings(mean, "noise", at=0.5),
         paper=PAPER, stand_ins=notes, config=config_dict(cfg), seconds=time.perf_counter() - t0,

@@ -245,7 +245,7 @@ def fit_uhop_kernel(
     lr_schedule: str = "constant",
     fit_fraction: float = 1.0,
     holdout: tuple | None = None,
-    beta: float = 1.0,
+    beta: float | Callable[[torch.Tensor], float] = 1.0,
     patience: int | None = None,
     snapshot_at=(),
     init: str = "orthonormal",
@@ -268,7 +268,7 @@ def fit_uhop_kernel(
         fit_fraction: Stage I sees a seeded random ceil(fraction * N) of the memories (official: 0.5).
         holdout: (queries (B, K), targets (B,) indices into patterns) for early stopping: after every step
             the one-step softmax error at ``beta`` (:func:`kernel_retrieval_error`, with the final-form W)
-            is measured and the best W kept.
+            is measured and the best W kept. ``beta`` may be a function of that W (e.g. its calibrated beta).
         patience: with a holdout, stop after this many steps without a lower held-out error (None: run all).
         snapshot_at: step counts i whose final-form W is kept in ``fit.snapshots``.
         init: W_0, "orthonormal" (identity when D_Phi = K) or "gaussian" (the official code's), see
@@ -324,7 +324,8 @@ def fit_uhop_kernel(
         if i in wanted:
             snapshots[i] = final_form(W.detach())
         if holdout is not None:
-            err = kernel_retrieval_error(final_form(W.detach()), xi_all, hq, ht, beta)
+            Wf = final_form(W.detach())
+            err = kernel_retrieval_error(Wf, xi_all, hq, ht, beta(Wf) if callable(beta) else beta)
             holdout_history.append((i, err))
             if err < best[0]:
                 best = (err, i, W.detach().clone())
