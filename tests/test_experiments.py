@@ -166,6 +166,15 @@ def test_cli_beta_relative_and_fill(tmp_path):
         run_experiment("scale-out", "tiny", {"fill": "purple"}, out=False)
 
 
+def test_cli_bad_relative_beta_is_a_sentence_not_a_traceback(tmp_path, capsys):
+    from hen_demo.__main__ import main
+
+    assert main(["experiment", "uhop-noise", "--tiny", "--out", str(tmp_path / "x"), "--beta-relative", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot run: The relative beta must be a positive" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
 def test_beta_sweep_summary_puts_best_beta_beside_the_nn_ceiling(tmp_path):
     result, paths = run_experiment("beta-sweep", "tiny", out=tmp_path / "bs")
     summary = pd.read_csv(paths["csv_summary"])

@@ -84,7 +84,12 @@ def run(args) -> int:
     overrides = _overrides(args)
     failures = 0
     for name in names:
-        cfg = make_config(name, size, overrides)
+        try:  # a bad value (e.g. --beta-relative 0) is a sentence, not a traceback
+            cfg = make_config(name, size, overrides)
+        except ValueError as exc:
+            print(f"[{name}] cannot run: {exc}", file=sys.stderr)
+            failures += 1
+            continue
         out = args.out if (args.out and len(names) == 1) else (
             f"{args.out}/{name}" if args.out else DEFAULT_RESULTS / name)
         print(f"[{name}] {size} run: {cfg}", flush=True)
