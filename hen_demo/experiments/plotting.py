@@ -72,6 +72,79 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     return pfig, mfig
 
 
+DASHES = ("solid", "dash", "dot", "dashdot")  # plotly names; matplotlib takes the same four below
+_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
+
+
+def facet_line_figures(df: pd.DataFrame, x: str, ys: list[str], facets: list[str], color: str, dash: str | None,
+                       title: str, logx: bool = False, logy: bool | list[bool] = False,
+                       y_labels: list[str] | None = None, x_label: str | None = None):
+    """A grid: one row per metric in ``ys``, one column per value of ``facets`` (e.g. dataset x protocol); in each
+    panel one line per value of ``color`` (same colour in every panel), drawn solid / dashed / dotted by the value
+    of ``dash`` (e.g. the beta setting). Many models x settings stay readable: the legend lists each colour and
+    each line style once. Returns (plotly Figure, matplotlib Figure)."""
+    df = df.copy()
+    df["_facet"] = df[facets].astype(str).agg(" · ".join, axis=1) if facets else ""
+    cols = list(dict.fromkeys(df["_facet"]))
+    colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(dict.fromkeys(df[color].astype(str)))}
+    dashes = ({v: DASHES[i % len(DASHES)] for i, v in enumerate(dict.fromkeys(df[dash].astype(str)))}
+              if dash else {"": "solid"})
+    logys = logy if isinstance(logy, list) else [logy] * len(ys)
+    y_labels = y_labels or ys
+    x_label = x_label or x
+    pfig = make_subplots(rows=len(ys), cols=len(cols), shared_xaxes=True, horizontal_spacing=0.04,
+                         vertical_spacing=0.08, subplot_titles=[c if i == 0 else "" for i in range(len(ys))
+                                                                for c in cols])
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    mfig = Figure(figsize=(4.6 * len(cols), 3.6 * len(ys) + 1.2))
+    axes = mfig.subplots(len(ys), len(cols), squeeze=False, sharex=True)
+    shown = set()
+    for j, facet in enumerate(cols):
+        f = df[df["_facet"] == facet]
+        for (cv, dv), d in f.groupby([f[color].astype(str), f[dash].astype(str) if dash else pd.Series("", index=f.index)],
+                                     sort=False):
+            d = d.sort_values(x)
+            name = f"{cv} · {dv}" if dash else cv
+            for i, y in enumerate(ys):
+                pfig.add_trace(go.Scatter(x=d[x], y=d[y], mode="lines+markers", name=name, legendgroup=name,
+                                          showlegend=name not in shown and i == 0,
+                                          line=dict(color=colors[cv], dash=dashes[dv])), row=i + 1, col=j + 1)
+                axes[i, j].plot(d[x], d[y], marker="o", ms=3, color=colors[cv], ls=_MPL_DASH[dashes[dv]], lw=1.4)
+            shown.add(name)
+    for i, y in enumerate(ys):
+        for j, facet in enumerate(cols):
+            ax = axes[i, j]
+            if i == 0:
+                ax.set_title(facet, fontsize=FONT["panel"])
+            if j == 0:
+                ax.set_ylabel(y_labels[i], fontsize=FONT["axis"])
+            if i == len(ys) - 1:
+                ax.set_xlabel(x_label, fontsize=FONT["axis"])
+                pfig.update_xaxes(title_text=x_label, row=i + 1, col=j + 1)
+            ax.tick_params(labelsize=FONT["tick"])
+            ax.grid(alpha=0.3)
+            if logx:
+                ax.set_xscale("log")
+                pfig.update_xaxes(type="log", row=i + 1, col=j + 1)
+            if logys[i]:  # symlog keeps exact zeros (a perfect retrieval) on the plot; nothing below 0 exists
+                ax.set_yscale("symlog", linthresh=1e-3)
+                ax.set_ylim(bottom=0)
+                pfig.update_yaxes(type="log", row=i + 1, col=j + 1)
+        pfig.update_yaxes(title_text=y_labels[i], row=i + 1, col=1)
+    handles = [Line2D([], [], color=c, lw=2.5, label=v) for v, c in colors.items()]
+    if dash and len(dashes) > 1:
+        handles += [Line2D([], [], color="k", lw=1.6, ls=_MPL_DASH[d], label=v) for v, d in dashes.items()]
+    mfig.suptitle(title, fontsize=FONT["title"])
+    mfig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=FONT["legend"],
+                bbox_to_anchor=(0.5, 0.0))
+    mfig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(handles) - 1) // 6), 1, 1))
+    pfig.update_layout(title=title, template="plotly_white", font=PLOTLY_FONT, height=300 * len(ys) + 120,
+                       margin=dict(l=60, r=20, t=80, b=50))
+    return pfig, mfig
+
+
 def histogram_figures(panels: dict[str, dict[str, np.ndarray]], title: str, bins: int = 60,
                       x_label: str = "cosine similarity"):
     """One panel per key of ``panels``; each panel overlays normalised histograms of its named samples.

@@ -20,10 +20,10 @@ from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.uhop_common import (
     ALL_MODELS,
-    OFFICIAL_REPEATS,
-    PAPER_SIGN,
     BETA_NOTE,
     NN,
+    OFFICIAL_REPEATS,
+    PAPER_SIGN,
     SIGN_NOTE,
     UHOP,
     beta_label,
@@ -111,9 +111,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                     done += 1
     table = pd.DataFrame(rows, columns=COLUMNS)
     mean = summarize(table, "memories")
-    pfig, mfig = plotting.line_figures(
+    pfig, mfig = plotting.facet_line_figures(  # one column per dataset x protocol, colour = model, dash = beta
         with_beta_label(mean), "memories", ["sse", "identity_accuracy", "metastable_fraction"],
-        ["dataset", "protocol", "β", "model"], TITLE,
+        ["dataset", "protocol"], "model", "β", TITLE,
         logx=True, logy=[True, False, False], y_labels=["sum-of-squares error", "identity accuracy", "metastable fraction"],
         x_label="memory-set size M")
     progress(1.0, "done")

@@ -107,9 +107,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 done += 1
     table = pd.DataFrame(rows)
     mean = summarize(table, "noise")
-    pfig, mfig = plotting.line_figures(
+    pfig, mfig = plotting.facet_line_figures(  # one column per dataset x protocol, colour = model, dash = beta
         with_beta_label(mean), "noise", ["sse", "identity_accuracy", "metastable_fraction"],
-        ["dataset", "protocol", "β", "model"], TITLE,
+        ["dataset", "protocol"], "model", "β", TITLE,
         logy=[True, False, False], y_labels=["sum-of-squares error", "identity accuracy", "metastable fraction"],
         x_label="noise level σ (per entry)")
     progress(1.0, "done")

@@ -126,9 +126,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     early = eg[["iterations", "sse", "identity_accuracy", "separation_loss", "beta"]].mean().reset_index()
     early = early.rename(columns={"iterations": "mean_stop_iteration"})
     plot = with_beta_label(mean).assign(iterations_plus1=mean.iterations + 1)
-    pfig, mfig = plotting.line_figures(
-        plot, "iterations_plus1", ["sse", "separation_loss", "identity_accuracy"], ["dataset", "protocol", "β", "lr"],
-        TITLE,
+    pfig, mfig = plotting.facet_line_figures(  # one column per dataset x protocol, colour = step size, dash = beta
+        plot.assign(lr=[f"γ = {v:g}" for v in plot.lr]), "iterations_plus1",
+        ["sse", "separation_loss", "identity_accuracy"], ["dataset", "protocol"], "lr", "β", TITLE,
         logx=True, y_labels=["sum-of-squares error", "separation loss L_Φ", "identity accuracy"],
         x_label="Stage I iterations N + 1")
     progress(1.0, "done")
