@@ -92,7 +92,9 @@ def test_experiments_run_through_the_pipeline(calls):
     from hen_demo.experiments.registry import run_experiment
 
     result, _ = run_experiment("rank-collapse", "tiny", {"kmn": False}, out=False)
-    assert len(result.table) == 2 and [c[0] for c in calls] == ["run", "run"]  # one batched run per beta
+    # one batched run per beta setting: the tiny config's two absolute betas and calibrated beta (relative 1)
+    assert list(result.table.beta_mode) == ["absolute", "absolute", "relative"]
+    assert [c[0] for c in calls] == ["run", "run", "run"]
 
 
 @pytest.mark.slow
