@@ -173,3 +173,23 @@ def test_compare_shows_the_query_and_target_that_retrieve_will_use():
     assert q.shape == t.shape and not np.array_equal(q, t)  # the bottom half is hidden in the query
     with pytest.raises(ValueError, match="between #0 and #26"):
         compare.query_and_target.__wrapped__("photos", 27, 99, "none", 0.0, 0, "black")
+
+
+def test_unthrottled_playback_sends_the_plots_at_most_plot_hz_but_the_state_every_frame(monkeypatch):
+    """fps 0: the browser redraws each Plotly plot it receives, so the energy plot and the histogram go out at
+    most PLOT_HZ times a second; the state image and status still go every frame, the last message has all."""
+    clock = iter(np.arange(0.0, 1000.0, 0.01))  # every perf_counter call advances 10 ms
+    monkeypatch.setattr(explore.time, "perf_counter", lambda: float(next(clock)))
+    kw = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=0.003, n=27, steps=30,
+              tol=0.0, source="stored memory", index=2, editor=None, caption="", text_encoder="pixelized",
+              corruption="noise", amount=0.2, seed=0, beta_mode="absolute", progress=_no_progress)
+    for fps, every_frame in ((0, False), (5, True)):
+        if fps:
+            monkeypatch.setattr(explore.time, "sleep", lambda s: None)
+        frames = list(explore.retrieve.__wrapped__(fps=fps, **kw))
+        middle = frames[1:-1]
+        plotted = [f for f in middle if not isinstance(f[3], type(gr.skip()))]
+        states = [f for f in middle if f[2]]  # the status goes every frame
+        assert len(states) == len(middle) >= 20
+        assert (len(plotted) == len(middle)) == every_frame, (fps, len(plotted), len(middle))
+        assert not isinstance(frames[-1][3], type(gr.skip())) and not isinstance(frames[-1][5], type(gr.skip()))

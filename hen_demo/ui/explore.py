@@ -33,6 +33,9 @@ SOURCES = ["stored memory", "upload", "caption"]
 SHOW = 192  # px side images are shown at (nearest-neighbour upscaling keeps pixels crisp)
 EDITOR = 256  # px side of the brush canvas
 GALLERY = 48  # stored memories offered in the picker
+# with playback unthrottled (0 frames / s) the energy plot and the histogram are re-sent at most this often: each
+# is redrawn by Plotly in the browser, which (measured in headless chromium) held the page to ~10 frames / s
+PLOT_HZ = 8.0
 # Measured on emoji, N = 1,000, L2, calibrated beta (relative 1), 200 queries, 40 % of pixels masked black:
 # kl-small 99.5 % identity (NN ceiling 99.5 %), raw pixels 0.5 % (ceiling 0.5 %): a contrast that holds at fair
 # beta (tests/test_app_claims.py). (Gaussian noise sigma 0.3 gives no contrast there: both 99.5 %.)
@@ -230,10 +233,16 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
                                    relative=cfg.beta_relative, beta=None if cfg.beta_relative else cfg.beta)
     else:
         frames = pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp)
+    plotted_at = -1.0
     for frame in frames:
         # the last frame re-sends everything: API clients only keep the last message
         streamed = frame_outputs(frame, pipe.bank, cfg.steps, target, t0,
                                  previous if frame.result is None else None)
+        if not period and frame.t and frame.result is None:  # unthrottled: plots at most PLOT_HZ times a second
+            if time.perf_counter() - plotted_at < 1.0 / PLOT_HZ:  # (a browser redraws each Plotly plot it gets;
+                streamed = streamed[:2] + (gr.skip(),) + streamed[3:4] + (gr.skip(),)  # the state image is
+            else:                                                   # cheap and still goes every frame)
+                plotted_at = time.perf_counter()
         replay.append(replay_frame(frame, pipe.bank, cfg.steps, target))
         previous = frame
         if period:  # pace the frames (the compute of the next one overlaps the wait)

@@ -1,0 +1,43 @@
+"""Gradio's image cache, made safe to re-send the same picture while a browser is still reading it.
+
+Gradio (6.x) stores every image output as ``<cache>/<hash of the encoded bytes>/image.<fmt>`` and writes that
+file with ``Path.write_bytes`` each time, even when it already exists. A stream that sends the same picture
+twice (a converged state in the last message, a top-k thumbnail that comes back, Replay) truncates and
+rewrites a file a browser may be downloading: the server logs "Too little data for declared Content-Length"
+and the page can show a broken image (issue 10 §3 met one such case). Since the name is the hash of the
+content, a file that is already there with the right size already holds these bytes; :func:`install` makes the
+cache skip that write and write new files atomically (``hen_demo.atomic``), so a reader never sees a half file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gradio import processing_utils
+
+from hen_demo.atomic import atomic_write
+
+_original = processing_utils.save_pil_to_cache
+
+
+def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Drop-in for ``gradio.processing_utils.save_pil_to_cache`` (same arguments, same path returned)."""
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
+    try:
+        if path.stat().st_size == len(data):  # content-addressed: these bytes are already there
+            return str(path)
+    except OSError:
+        pass
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return str(path)
+
+
+def install() -> None:
+    """Route Gradio's image cache writes through :func:`save_pil_to_cache` (idempotent). Every Gradio caller
+    (Image, Gallery, AnnotatedImage, image_utils and save_img_array_to_cache) looks the function up on the
+    module at call time, so replacing the module attribute covers them all."""
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
+__all__ = ["install", "save_pil_to_cache"]

@@ -1,0 +1,35 @@
+"""Gradio's image cache with hen_demo.ui.gradio_cache installed: re-sending a picture never rewrites its file."""
+
+import os
+import time
+
+import numpy as np
+from gradio import processing_utils
+from PIL import Image
+
+from hen_demo.ui import (
+    app,  # noqa: F401  (importing the app installs the fix)
+    gradio_cache,
+)
+
+
+def _arr(seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+
+
+def test_the_app_installs_the_content_addressed_cache():
+    assert processing_utils.save_pil_to_cache is gradio_cache.save_pil_to_cache
+
+
+def test_the_same_picture_again_is_not_rewritten_and_a_new_one_is_written_atomically(tmp_path, monkeypatch):
+    first = processing_utils.save_img_array_to_cache(_arr(), str(tmp_path), format="png")
+    stamp = os.stat(first).st_mtime_ns
+    time.sleep(0.02)
+    writes = []
+    real = gradio_cache.atomic_write
+    monkeypatch.setattr(gradio_cache, "atomic_write", lambda path, writer: writes.append(path) or real(path, writer))
+    again = processing_utils.save_img_array_to_cache(_arr(), str(tmp_path), format="png")
+    assert again == first and os.stat(first).st_mtime_ns == stamp and writes == []  # Gradio's own rewrites it
+    other = processing_utils.save_img_array_to_cache(_arr(1), str(tmp_path), format="png")
+    assert other != first and len(writes) == 1 and np.array_equal(np.asarray(Image.open(other)), _arr(1))
+
