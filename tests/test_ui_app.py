@@ -160,3 +160,31 @@ def test_the_readme_api_example_runs_against_the_app(app_url):
     info = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
     public = {name.strip("/") for name in info["named_endpoints"]}
     assert listed == public, (listed, public)
+
+
+def test_text_to_image_streams_through_the_real_app(client):
+    """Through the app (Gradio's postprocess of every output), not just the function: each message must fit the
+    tab's six outputs (image, status, plot, top-k gallery, target gallery, verdict)."""
+    from hen_demo.ui.explore import EXAMPLE_CAPTION
+
+    args = ["photos", "pixels", "l2", "softmax", 0.001, N_PHOTOS, 20, 1e-6, EXAMPLE_CAPTION,
+            state.default_text_encoder(), False, 10, 3.0, "absolute"]
+    job = client.submit(*args, api_name="/text_to_image")
+    result = job.result(timeout=120)
+    image = result[0] if isinstance(result[0], str) else (result[0] or {}).get("path")
+    assert len(result) == 6 and image and os.path.exists(image), result[0]
+    assert isinstance(result[5], str) and "β = 0.001" in result[5]  # the verdict, with both numbers of β
+    assert len(job.outputs()) >= 2
+
+
+def test_compare_separability_and_uhop_run_through_the_real_app(client):
+    """The other public endpoints, through Gradio's postprocess: every message fits the tab's outputs."""
+    cmp = client.submit("photos", N_PHOTOS, 10, 1e-6, 3, "occlude-bottom", 0.5, 0, "pixels", "l2", 1.0,
+                        "pixels", "l2", 1.0, "relative", "relative", "black", api_name="/compare").result(timeout=120)
+    assert len(cmp) == 10 and all(isinstance(v, str) and v for v in cmp[8:10])  # both verdicts
+    fig, table = client.predict("photos", ["pixels"], N_PHOTOS, "noise", 0.2, 0, api_name="/separability")
+    assert fig and table
+    job = client.submit("digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, 0, "relative",
+                        api_name="/run_uhop")
+    out = job.result(timeout=180)
+    assert len(out) == 12 and str(out[-1]).startswith("Done.")
