@@ -83,3 +83,17 @@ def test_uhop_tabs_gain_holds_at_one_beta_and_at_calibrated_beta():
         assert uhop >= plain + 0.25 and uhop > 0.45, (mode, plain, uhop)
         assert ("× calibrated" in table) and (("× each model's calibrated β" in table) == (mode == "relative"))
     assert got["absolute"][0] == pytest.approx(0.15, abs=0.03) and got["relative"][1] == pytest.approx(0.55, abs=0.03)
+
+
+def test_a_typed_emoji_name_recalls_its_picture_in_text_to_image():
+    # Text -> Image's default (emoji, N = 1,000, kl-small + MiniLM, calibrated beta): a typed name recalls its picture
+    from hen_demo.ui import state, text2image
+
+    d = text2image.DEFAULTS
+    for name in ("open mailbox with lowered flag", "accordion", "violin", "red apple", "cat face"):
+        frames = list(text2image.text_to_image.__wrapped__(
+            text2image.DEFAULT_DATASET, state.default_encoder(), d["similarity"], "softmax", d["beta"], d["n"], 60,
+            1e-6, name, state.default_text_encoder(), False, d["bind_index"], d["text_weight"], d["beta_mode"],
+            progress=lambda *a, **k: None))
+        verdict = frames[-1][5]
+        assert "RETRIEVED" in verdict and "✓" in verdict and "✗" not in verdict, (name, verdict)
