@@ -1,9 +1,11 @@
 """Experiment HTML figures work offline: no page loads a script from the network (issue 10 §5)."""
 
+import os
 import re
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 
 from hen_demo.experiments.plotting import PLOTLY_JS, write_html
 
@@ -24,6 +26,31 @@ def test_committed_html_plots_reference_no_external_script():
         for src in srcs:
             assert not re.match(r"(https?:)?//", src), f"{page} loads {src} from the network"
             assert (page.parent / src).resolve().is_file(), f"{page} refers to {src}, which is not shipped"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="/usr/bin/chromium is not installed")
+def test_committed_html_plots_draw_in_an_offline_browser():
+    """Each committed figure, opened from disk in chromium with the network switched off, draws its plot and asks
+    the network for nothing (the CDN URLs inside plotly.min.js are for map tiles and icons no figure uses)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pages = sorted((ROOT / "results").glob("*/*.html"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        try:
+            ctx = browser.new_context(offline=True)
+            page = ctx.new_page()
+            remote = []
+            page.on("request", lambda r: remote.append(r.url) if not r.url.startswith("file:") else None)
+            for html in pages:
+                page.goto(html.as_uri())
+                page.wait_for_selector(".plotly-graph-div .main-svg", timeout=20_000)
+                assert page.locator(".plotly-graph-div .scatterlayer .trace, .plotly-graph-div .barlayer .trace"
+                                    ).count() > 0, f"{html} drew no trace"
+            assert remote == [], remote
+        finally:
+            browser.close()
 
 
 def test_write_html_puts_plotly_js_beside_and_no_cdn(tmp_path):
