@@ -53,12 +53,12 @@ so fewer spurious attractors exist and the dynamics land on the right memory. Co
 representation at its **calibrated β** (distances between codes and between pixels differ by about 10×, so one
 absolute β is sharp for one and blurry for the other) with the one-shot nearest-neighbour ceiling beside it —
 this project's small offline encoders help **random masking** and **grey-filled** halves a lot (emoji, 40 %
-masked: kl-small 99.5 %, raw pixels 0.5 %), barely help **Gaussian noise** (pixels already do well), and a
+masked: kl-small 99.5 %, raw pixels 0.5 %, each equal to its NN ceiling), barely help **Gaussian noise** (pixels already do well), and a
 **black half** leaves every representation low on tiles, faces and digits (7–28 %; L2 against a black half
 favours memories whose hidden half is dark: run the attractor census in Explore) except the occlusion-trained *robust-small* — **our extension, not
-the paper's** (held-out faces, bottom half black: 79.5 % vs raw pixels 2.5 %) — and the *mask-aware* raw-pixel
+the paper's** (held-out faces, bottom half black: 79.5 % vs raw pixels 2.5 %; NN ceilings 80 % and 3 %) — and the *mask-aware* raw-pixel
 baseline that compares visible pixels only. (Emoji, which the shipped encoders were trained on, are the
-exception: kl-small keeps 70 % under a black half, raw pixels 0 %.) The Explore tab decodes
+exception: kl-small keeps 70 % under a black half, raw pixels 0 %, each at its NN ceiling.) The Explore tab decodes
 $\hat{\mathbf{s}}^{(t)}$ at **every** iteration so you can watch eq. 6 work. The retrieved image is compared
 with the encoder's own reconstruction $\Phi_{\mathrm{dec}}(\Phi_{\mathrm{enc}}(x))$ of the stored image
 (MSE and $1-\mathrm{SSIM}$), as in the paper. With *raw pixels*, $\Phi_{\mathrm{enc}} = \Phi_{\mathrm{dec}} = I$:
