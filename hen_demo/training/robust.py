@@ -249,8 +249,7 @@ def model_card(name: str, cfg, meta: dict) -> str:
               "than the other small encoders' (use a calibrated β, never one absolute β across encoders).",
               "", "Memory = all 200 lfw_subset images (100 faces, 100 non-faces) / all 1,797 digits, stored clean; "
               "β from `hen_demo.memory.calibrated_beta` on each representation's own bank; 20 retrieval steps. "
-              "Note: kl-small was trained with 4/5 of the faces and 5/6 of the digits (see its card), so on those "
-              "sets it is not a held-out comparison; robust-small never saw them.",
+              "Neither robust-small nor kl-small (trained on tiles and emoji, see its card) saw faces or digits.",
               "", f"Reproduce: `python -m hen_demo train-encoder --kind robust --minutes {t['budget_minutes']:g} "
               f"--batch {t['batch']} --channels {cfg.channels} --threads {t['threads']} --seed {t['seed']} --nce-weight {t['nce_weight']:g}` "
               "(time-based schedule: step counts vary with the machine).", ""]
