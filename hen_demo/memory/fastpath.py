@@ -128,15 +128,18 @@ class FastAttentionStep:
             return self.step_matmul(states)
         return self.step_sdpa(states)
 
-    def _scaled_logits(self, q: torch.Tensor) -> torch.Tensor:
-        """scale * q k^T + bias into the reused buffer, scale folded into q (b, D): (b, N) float32 or wider."""
+    def _scaled_logits(self, q: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """scale * q k^T + bias into ``out`` (b, N) (default: the reused step buffer), scale folded into q (b, D):
+        (b, N) float32 or wider (half-precision q: a new float32 matrix, ``out`` unused)."""
         k = self.k[0, 0]
         if q.dtype in (torch.float16, torch.bfloat16):
             return self._logits(q)
-        shape = (q.shape[0], k.shape[0])
-        buf = self._buffer
-        if buf is None or buf.shape != shape or buf.dtype != q.dtype or buf.device != q.device:
-            buf = self._buffer = torch.empty(shape, dtype=q.dtype, device=q.device)
+        buf = out
+        if buf is None:
+            shape = (q.shape[0], k.shape[0])
+            buf = self._buffer
+            if buf is None or buf.shape != shape or buf.dtype != q.dtype or buf.device != q.device:
+                buf = self._buffer = torch.empty(shape, dtype=q.dtype, device=q.device)
         qs = q * self.scale  # (b, D): beta on the small side
         if self.bias is None:
             return torch.mm(qs, k.T, out=buf)
@@ -176,17 +179,12 @@ class FastAttentionStep:
         # one top-k pass gives the winner, the top-k and n_above, with no pass over the (r, N) weights for them.
         kk = min(n, max(int(k), 20))
         out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "idx", "vals")}
-        kt, buf = self.k[0, 0], None
+        buf = None  # one cache-sized (rows, N) logits buffer for every chunk
         for i in range(0, states.shape[0], rows):
             q = self.queries(states[i : i + rows])  # (r, D)
-            if q.dtype in (torch.float16, torch.bfloat16):
-                logits = self._logits(q)  # (r, N) float32
-            else:  # one cache-sized buffer for every chunk, beta folded into the (r, D) side
-                if buf is None:
-                    buf = torch.empty(min(rows, states.shape[0]), n, dtype=q.dtype, device=q.device)
-                qs, out_buf = q * self.scale, buf[: q.shape[0]]
-                logits = (torch.mm(qs, kt.T, out=out_buf) if self.bias is None
-                          else torch.addmm(self.bias.to(q.dtype), qs, kt.T, out=out_buf))
+            if buf is None and q.dtype not in (torch.float16, torch.bfloat16):
+                buf = torch.empty(min(rows, states.shape[0]), n, dtype=q.dtype, device=q.device)
+            logits = self._scaled_logits(q, None if buf is None else buf[: q.shape[0]])  # (r, N)
             vals, idx = torch.topk(logits, kk, dim=-1)  # (r, kk) largest logits = largest weights, sorted
             top = vals[:, :1]  # (r, 1)
             e = logits.sub_(top).exp_()  # (r, N) unnormalised weights, max 1
