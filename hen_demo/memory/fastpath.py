@@ -196,10 +196,9 @@ class FastAttentionStep:
             out["top_i"].append(torch.where(vals == top, idx, n).amin(dim=-1))
             out["top_w"].append(w[:, 0])
             out["n_above"].append((w > 0.05).sum(dim=-1))
-            if k:
-                out["idx"].append(idx[:, :k])
-                out["vals"].append(w[:, :k])
-        return {name: torch.cat(parts) if parts else None for name, parts in out.items()}
+            out["idx"].append(idx[:, :k])  # (r, k), (r, 0) for k = 0
+            out["vals"].append(w[:, :k])
+        return {name: torch.cat(parts) for name, parts in out.items()}
 
     def step_matmul(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The update as one fused matmul -> in-place exp -> matmul: the (B, N) logits are built once (in a

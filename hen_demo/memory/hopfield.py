@@ -322,13 +322,9 @@ class HopfieldMemory:
         T = max(p[3] for p in parts)
         energies = torch.cat([torch.cat([p[1], p[1][-1:].expand(T + 1 - p[1].shape[0], -1)]) for p in parts], dim=1)
         if stats_k is not None:
-            st = {name: (torch.cat([p[2][name] for p in parts]) if parts[0][2][name] is not None else None)
-                  for name in parts[0][2]}
+            st = {name: torch.cat([p[2][name] for p in parts]) for name in parts[0][2]}
             weights = None
-            if k:
-                idx, vals = st["idx"].cpu(), st["vals"].float().cpu()
-            else:
-                idx, vals = torch.zeros(q.shape[0], 0, dtype=torch.long), torch.zeros(q.shape[0], 0)
+            idx, vals = st["idx"].cpu(), st["vals"].float().cpu()  # (B, k)
             n_eff, top_i = st["n_eff"].float().cpu(), st["top_i"].cpu()
             top_w, n_above = st["top_w"].float().cpu(), st["n_above"].cpu()
         else:
@@ -338,7 +334,7 @@ class HopfieldMemory:
         return RetrievalResult(
             states=torch.cat([p[0] for p in parts]).float().cpu(),
             energies=energies.float().cpu(),
-            weights=weights.float().cpu() if keep_weights and weights is not None else None,
+            weights=weights.float().cpu() if keep_weights else None,
             n_eff=n_eff, top_index=top_i, top_weight=top_w, n_above=n_above,
             steps=int(T),
             converged=torch.cat([p[4] for p in parts]).cpu(),
@@ -398,7 +394,7 @@ class HopfieldMemory:
         for t in range(steps + 1):
             moving = evaluate[~converged[evaluate]]  # rows that will be updated after this tick
             last = t == steps or moving.numel() == 0
-            weights = None
+            weights = stats = None
             if not last:
                 new, e, p = self._step_rows(s if moving.numel() == b else s[moving], use_fast)  # (m, K), (m,)
                 energy[moving] = e
@@ -409,14 +405,11 @@ class HopfieldMemory:
                     weights = p if p is not None and moving.numel() == b else self._weights_rows(s, use_fast)[0]
             elif stats_k is not None and use_fast:
                 stats = self._fast_step.final_stats(s, stats_k)  # no (b, N) weights kept
-                e = energy_from_lse(self.sim, s, stats["lse"], self.beta).to(accurate(s).dtype)
-                energy[evaluate] = e[evaluate]
-                yield _Tick(t, s, energy, None, converged, n_steps, last, stats)
-                return
+                energy[evaluate] = energy_from_lse(self.sim, s, stats["lse"], self.beta).to(energy.dtype)[evaluate]
             else:
                 weights, e = self._weights_rows(s, use_fast)  # (b, N), (b,)
                 energy[evaluate] = e[evaluate]
-            yield _Tick(t, s, energy, weights, converged, n_steps, last)
+            yield _Tick(t, s, energy, weights, converged, n_steps, last, stats)
             if last:
                 return
             if mask is not None:
