@@ -67,7 +67,7 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
         xi = as_patterns(patterns, torch.device("cpu"), torch.float64)  # (N, K)
         if xi.shape[1] != similarity.dim:
             raise ValueError(f"The kernel expects {similarity.dim}-dimensional patterns; the bank has {xi.shape[1]}.")
-        return score_gaps(xi @ similarity.W.to(torch.float64).T, "dot", max_rows, seed)  # features (N, D_phi)
+        return score_gaps(similarity.features(xi), "dot", max_rows, seed)  # features (N, D_phi) float64
     if similarity not in _CALIBRATED:
         known = ", ".join(_CALIBRATED)
         raise ValueError(f"calibrated beta is defined for the similarities {known}; got {similarity!r}.")
