@@ -60,9 +60,13 @@ def mask_aware_memory(pipe: HENPipeline, hidden, relative: float | None = 1.0,
 def mask_aware_run(pipe: HENPipeline, queries: torch.Tensor, hidden, options: RunOptions | None = None,
                    targets=None, relative: float | None = 1.0, beta: float | None = None) -> HENBatch:
     """Batched mask-aware retrieval of raw-pixel queries (B, K) with hidden pixels (B, H, W): a ``HENBatch``."""
-    opts = options or RunOptions()
     mem, visible = mask_aware_memory(pipe, hidden, relative, beta)
-    q = torch.as_tensor(queries).float()
+    return _run(pipe, mem, visible, torch.as_tensor(queries).float(), options or RunOptions(), targets)
+
+
+def _run(pipe: HENPipeline, mem: MaskAwareMemory, visible: torch.Tensor, q: torch.Tensor, opts: RunOptions,
+         targets) -> HENBatch:
+    """``mask_aware_run`` on a memory already built (queries q (B, K), visible (B, K) bool)."""
     t = pipe._check_targets(targets, q.shape[0])
     out = mem.retrieve(q, visible, steps=opts.steps, tol=opts.tol, topk=1)
     winner, top_w = out.top_index.numpy(), out.top_weight.numpy()
@@ -86,21 +90,20 @@ def mask_aware_stream(pipe: HENPipeline, query: torch.Tensor, hidden, options: R
     final state (the weights are fixed by the visible pixels, so the update converges after one step)."""
     opts = options or RunOptions()
     q = torch.as_tensor(query).float().reshape(1, -1)
-    batch = mask_aware_run(pipe, q, hidden, opts, None if target is None else [target], relative, beta)
-    mem, visible = mask_aware_memory(pipe, hidden, relative, beta)
+    mem, visible = mask_aware_memory(pipe, hidden, relative, beta)  # built once, for the run and the frames
+    batch = _run(pipe, mem, visible, q, opts, None if target is None else [target])
     k = min(opts.topk, pipe.n)
-    frames = []
+    frames, energies = [], []
     for t, s in ((0, q), (max(1, batch.steps), batch.states)):
         p = torch.softmax(mem.beta * mem.scores(s, visible), dim=1)[0] if mem.separation.kind == "softmax" else None
         if p is None:  # sparse separations: read the weights from a zero-step retrieval
             p = mem.retrieve(s, visible, steps=0, topk=1).weights[0]
         w, i = p.topk(k)
-        energy = float(mem.energy(s, visible)[0])
-        frames.append(HENFrame(t=t, image=pipe.decode(s), energies=[], topk_indices=i.tolist(),
+        energies.append(float(mem.energy(s, visible)[0]))
+        frames.append(HENFrame(t=t, image=pipe.decode(s), energies=list(energies), topk_indices=i.tolist(),
                                topk_weights=w.tolist(), n_eff=float(1.0 / (p * p).sum()),
                                converged=t > 0 and bool(batch.converged[0]),
                                similarity_histogram=SimilarityHistogram(pipe.cosine_histogram(s)[0], HIST_EDGES)))
-        frames[-1].energies = [f.energies[-1] for f in frames[:-1]] + [energy]
     last = frames[-1]
     winner = int(batch.winner[0])
     ref = winner if target is None else int(target)
