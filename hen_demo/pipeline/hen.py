@@ -149,6 +149,7 @@ class HENPipeline:
         else:
             patterns, self.text_scale = self.bank.codes, 1.0
         self._unit = None  # calibrated_beta(patterns, 1), computed when first needed
+        self._fill_stats = None  # data.corruptions.fill_stats(bank.images), computed when first needed
         beta = config.beta
         if config.beta_relative is not None:  # calibrated_beta also checks the engine's range
             beta = calibrated_beta(patterns, config.beta_relative, config.similarity)
@@ -197,8 +198,11 @@ class HENPipeline:
 
     def encode_images(self, images: np.ndarray) -> torch.Tensor:
         """Phi_enc of uint8 images (B, H, W, 3) -> (B, K) codes (HEN eq. 5); zero text half when cross-modal."""
-        codes = self.encoder.encode(to_float_tensor(np.asarray(images)))  # (B, K_i) float32 CPU
-        if self.memory_dim > codes.shape[1]:  # image query against [image; text] memories: text half starts at 0
+        return self._with_text_half(self.encoder.encode(to_float_tensor(np.asarray(images))))  # (B, K_i) -> (B, K)
+
+    def _with_text_half(self, codes: torch.Tensor) -> torch.Tensor:
+        """Image codes (B, K_i) as memory queries (B, K): against [image; text] memories the text half starts at 0."""
+        if self.memory_dim > codes.shape[1]:
             codes = torch.cat([codes, torch.zeros(codes.shape[0], self.memory_dim - codes.shape[1])], dim=1)
         return codes
 
@@ -213,14 +217,11 @@ class HENPipeline:
         from hen_demo.data.corruptions import HIDING, encode_corrupted, fill_stats
 
         if stats is None and kind in HIDING and fill in ("grey", "mean-image"):
-            if getattr(self, "_fill_stats", None) is None:
+            if self._fill_stats is None:
                 self._fill_stats = fill_stats(self.bank.images)
             stats = self._fill_stats
-        codes = encode_corrupted(self.encoder, np.asarray(images), kind, float(amount), int(seed), int(batch),
-                                 progress, fill=fill, stats=stats)  # (B, K_i)
-        if self.memory_dim > codes.shape[1]:
-            codes = torch.cat([codes, torch.zeros(codes.shape[0], self.memory_dim - codes.shape[1])], dim=1)
-        return codes
+        return self._with_text_half(encode_corrupted(self.encoder, np.asarray(images), kind, float(amount), int(seed),
+                                                     int(batch), progress, fill=fill, stats=stats))  # (B, K)
 
     def separability(self, queries: torch.Tensor, targets=None, max_cross: int = 100_000):
         """Self vs cross cosine of query codes (B, K) against the bank's image codes (HEN Fig. 3).
