@@ -38,7 +38,6 @@ Two ways to set beta (``BETA_MODES``, issue 9's science rule):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -192,26 +191,6 @@ CALIBRATION: dict[str, str | None] = {
 }
 
 
-def euclidean_calibrated_beta(patterns: torch.Tensor, relative: float = 1.0) -> float:
-    """Calibrated beta for the unsquared Euclidean similarity -||x - xi|| (the correctly signed twin of the
-    paper-sign L2 baseline, which feeds +||x - xi|| into the softmax): the calibration's formula
-    beta = r C / median_n g_n (``hen_demo.memory.calibration``) with g_n = min_{m != n} ||xi_m - xi_n||, the
-    square roots of the "l2" gaps. calibration.py defines only the squared L2 similarity, hence this here."""
-    from hen_demo.memory.calibration import CALIBRATION_C, check_relative, score_gaps
-    from hen_demo.memory.hopfield import BETA_MAX
-
-    r = check_relative(relative)
-    g = score_gaps(patterns, "l2")  # (n,) squared nearest-neighbour distances
-    g = g[g > 0].sqrt()
-    if g.numel() == 0:
-        raise ValueError("calibrated beta needs memories that differ: every memory has a duplicate.")
-    beta = r * CALIBRATION_C / float(g.median())
-    if not (math.isfinite(beta) and beta <= BETA_MAX):
-        raise ValueError(f"The relative beta {r:g} gives beta = {beta:.3g} for this bank, above the engine's "
-                         f"limit of {BETA_MAX:g}; use a smaller relative beta.")
-    return beta
-
-
 def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
                beta_relative: float | None = None) -> float:
     """The absolute beta ``model`` retrieves with: ``beta`` when ``beta_relative`` is None (the paper's
@@ -223,8 +202,8 @@ def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
     squared distance), "manhattan" for Manhattan MHM, and for U-Hop the learned kernel itself, i.e. the dot gaps
     of the features Phi(xi) = W xi (U-Hop eq. 2.1; a ``LinearKernel``). The paper-sign rows put +distance into
     the softmax, for which no gap exists (the sign is wrong); they get the beta of their correctly signed twin
-    (Manhattan: "manhattan"; L2: the unsquared Euclidean distance, ``euclidean_calibrated_beta``), so the
-    error is shown at the sharpness the right sign would have.
+    (Manhattan: "manhattan"; L2: "euclidean", the unsquared distance, whose gaps are the roots of the "l2"
+    ones), so the error is shown at the sharpness the right sign would have.
 
     DAM poly-10 keeps the absolute ``beta`` in both modes: its weights p ∝ relu(xi . x)^(n-1) (Krotov & Hopfield
     2016; ``separation.poly_weights``) are invariant under scaling the scores, so beta never enters its update;
@@ -246,8 +225,6 @@ def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
         if fit is None:
             raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
         return calibrated_beta(patterns, r, fit.kernel)
-    if kind == "euclidean":
-        return euclidean_calibrated_beta(patterns, r)
     return calibrated_beta(patterns, r, kind)
 
 

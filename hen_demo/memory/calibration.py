@@ -14,6 +14,7 @@ the memory; HEN eq. 2, U-Hop eq. 1.2) is the same for every bank. With the simil
 
     l2         sim = -||xi - s||^2   ->  g_n = min_{m != n} ||xi_m - xi_n||^2  (nearest-neighbour squared distance)
     manhattan  sim = -||xi - s||_1   ->  g_n = min_{m != n} ||xi_m - xi_n||_1
+    euclidean  sim = -||xi - s||     ->  g_n = min_{m != n} ||xi_m - xi_n||  (the square root of the l2 gap)
     dot        sim = xi . s          ->  g_n = ||xi_n||^2 - max_{m != n} xi_m . xi_n
     cosine     sim = cos(xi, s)      ->  g_n = 1 - max_{m != n} cos(xi_m, xi_n)
     kernel     sim = <W xi, W s>     ->  the dot gaps of the features Phi(xi) = W xi (U-Hop eq. 2.1, a LinearKernel)
@@ -36,7 +37,7 @@ import torch
 
 CALIBRATION_C = 300.0  # beta * median gap at relative = 1 (tuned on tiles / photos only)
 MAX_ROWS = 2000  # memories whose gap enters the median (fixed-seed subsample above this)
-_CALIBRATED = ("l2", "manhattan", "dot", "cosine")
+_CALIBRATED = ("l2", "manhattan", "dot", "cosine", "euclidean")
 
 
 def check_relative(relative) -> float:
@@ -56,7 +57,8 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
 
     Args:
         patterns: (N, K) stored patterns, N >= 2.
-        similarity: "l2" | "manhattan" | "dot" | "cosine", or U-Hop's learned LinearKernel (dot on its features).
+        similarity: "l2" | "manhattan" | "dot" | "cosine" | "euclidean", or U-Hop's learned LinearKernel (dot on
+            its features).
     Returns:
         (n,) float64 gaps (may contain values <= 0: duplicates, or out-scored memories for dot).
     """
@@ -68,6 +70,8 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
         if xi.shape[1] != similarity.dim:
             raise ValueError(f"The kernel expects {similarity.dim}-dimensional patterns; the bank has {xi.shape[1]}.")
         return score_gaps(similarity.features(xi), "dot", max_rows, seed)  # features (N, D_phi) float64
+    if similarity == "euclidean":  # unsquared distance (no engine similarity; U-Hop's paper-sign L2 row uses it)
+        return score_gaps(patterns, "l2", max_rows, seed).clamp_min(0.0).sqrt()
     if similarity not in _CALIBRATED:
         known = ", ".join(_CALIBRATED)
         raise ValueError(f"calibrated beta is defined for the similarities {known}; got {similarity!r}.")
@@ -106,7 +110,8 @@ def calibrated_beta(patterns, relative: float = 1.0, similarity: str = "l2") -> 
         patterns: (N, K) stored patterns (the memory bank's codes).
         relative: sharpness relative to the calibration (1 = retrieval reaches the nearest-neighbour
             ceiling; smaller = softer, more mixtures). Must be > 0.
-        similarity: "l2" | "manhattan" | "dot" | "cosine" or a LinearKernel (the similarity the memory will use).
+        similarity: "l2" | "manhattan" | "dot" | "cosine" | "euclidean" or a LinearKernel (the similarity the
+            memory will use).
     Returns:
         The absolute beta (float) to hand to ``HopfieldMemory``.
     Raises:
