@@ -33,7 +33,6 @@ from hen_demo.experiments.uhop_common import (
     fit_kernel,
     load_vectors,
     make_memory,
-    model_beta,
     one_step_scores,
     stand_in,
 )
@@ -100,11 +99,10 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                                      fit_fraction=cfg.official_fit_fraction if official else 1.0
                                      ) if UHOP in cfg.models else None
                     for (mode, rel), model in ((b, mo) for b in settings for mo in cfg.models):
-                        beta = model_beta(model, patterns, cfg.beta, fit, rel)
                         mem = make_memory(model, patterns, cfg.beta, fit, cfg.device, beta_relative=rel)
                         s = one_step_scores(mem, patterns, queries, clamp=official)
                         rows.append(dict(dataset=dataset, protocol=protocol, beta_mode=mode,
-                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=beta,
+                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=mem.beta,
                                          memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
                                          identity_accuracy=s.identity_accuracy,
                                          metastable_fraction=s.metastable_fraction))

@@ -168,6 +168,8 @@ class PaperSignMemory:
 class NearestMemory:
     """The query's L2-nearest memory (the ceiling of one-shot retrieval), as a retrieval result."""
 
+    beta = float("nan")  # argmin: no beta
+
     def __init__(self, patterns: torch.Tensor):
         self.patterns = patterns.float()
 

@@ -35,7 +35,6 @@ from hen_demo.experiments.uhop_common import (
     fit_kernel,
     load_vectors,
     make_memory,
-    model_beta,
     noise_queries,
     one_step_scores,
     stand_in,
@@ -92,15 +91,14 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 g = torch.Generator().manual_seed(cfg.seed * 1000 + rep)
                 patterns = pool[torch.randperm(len(pool), generator=g)[:m]]  # (M, K)
                 fit = fit_kernel(patterns, iters, seed=cfg.seed + rep, protocol=protocol) if UHOP in cfg.models else None
-                mems = {(mode, rel, model): (model_beta(model, patterns, cfg.beta, fit, rel),
-                                             make_memory(model, patterns, cfg.beta, fit, cfg.device, beta_relative=rel))
+                mems = {(mode, rel, model): make_memory(model, patterns, cfg.beta, fit, cfg.device, beta_relative=rel)
                         for mode, rel in settings for model in cfg.models}
                 for level in cfg.levels:
                     queries = noise_queries(patterns, float(level), protocol, seed=cfg.seed + rep)
-                    for (mode, rel, model), (beta, mem) in mems.items():
+                    for (mode, rel, model), mem in mems.items():
                         s = one_step_scores(mem, patterns, queries, clamp=protocol == "official")
                         rows.append(dict(dataset=dataset, protocol=protocol, beta_mode=mode,
-                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=beta,
+                                         beta_relative=float("nan") if rel is None else rel, model=model, beta=mem.beta,
                                          noise=float(level), memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
                                          identity_accuracy=s.identity_accuracy,
                                          metastable_fraction=s.metastable_fraction))

@@ -33,7 +33,6 @@ from hen_demo.experiments.uhop_common import (
     fit_kernel,
     load_vectors,
     make_memory,
-    model_beta,
     one_step_scores,
     stand_in,
 )
@@ -105,12 +104,12 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                     kernels.append(("early stopping", stopped.best_iteration, stopped.W,
                                     stopped.loss_history[stopped.best_iteration]))
                     for variant, it, W, loss in kernels:
-                        k = _Fit(LinearKernel(W))
-                        mem = make_memory(UHOP, patterns, cfg.beta, k, cfg.device, beta_relative=rel)
+                        mem = make_memory(UHOP, patterns, cfg.beta, _Fit(LinearKernel(W)), cfg.device,
+                                          beta_relative=rel)
                         s = one_step_scores(mem, patterns, queries, clamp=official)
                         rows.append(dict(dataset=dataset, protocol=protocol, beta_mode=mode,
                                          beta_relative=float("nan") if rel is None else rel,
-                                         beta=model_beta(UHOP, patterns, cfg.beta, k, rel), lr=lr, variant=variant,
+                                         beta=mem.beta, lr=lr, variant=variant,
                                          iterations=it, memories=m, repeat=rep, sse=s.sse, sse_std=s.sse_std,
                                          identity_accuracy=s.identity_accuracy,
                                          metastable_fraction=s.metastable_fraction, separation_loss=float(loss)))
