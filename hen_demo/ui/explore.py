@@ -104,11 +104,15 @@ def clean_query(dataset: str, n: int, source: str, index, editor) -> tuple[np.nd
 
 
 def frame_outputs(frame: HENFrame, bank, steps: int, target: int | None, t0: float,
-                  previous: HENFrame | None = None) -> tuple:
+                  previous: HENFrame | None = None, plot: bool = True) -> tuple:
     """The streamed part of the outputs for one frame: state image, status, energy + top-k plot, gallery.
 
-    The top-k thumbnails are only re-sent when the set of top-k memories changed since ``previous``.
+    The top-k thumbnails and the state image are only re-sent when they changed since ``previous``; the last frame
+    (``frame.result`` set) re-sends everything, since API clients keep only the last message. ``plot=False``
+    skips the energy plot (throttled playback).
     """
+    if frame.result is not None:
+        previous = None
     status = (f"**t = {frame.t}** of at most {steps} · energy **{frame.energies[-1]:.5g}** · "
               f"effective memories 1/Σp² = **{frame.n_eff:.2f}** · "
               f"{'converged' if frame.converged else 'running'} · {time.perf_counter() - t0:.2f} s")
@@ -118,12 +122,13 @@ def frame_outputs(frame: HENFrame, bank, steps: int, target: int | None, t0: flo
         thumbs = memory_thumbnails(bank, frame.topk_indices, 64)
         gallery = [(show(im, 96), f"#{i}" + (" ✓" if i == target else ""))
                    for im, i in zip(thumbs, frame.topk_indices)]
-    fig = plots.dynamics_spec(frame.energies, frame.topk_indices, frame.topk_weights, target)
+    energy = (plots.as_plot(plots.dynamics_spec(frame.energies, frame.topk_indices, frame.topk_weights, target))
+              if plot else gr.skip())
     # an unchanged state is not re-sent: re-writing the same cached file while the browser reads it showed a
     # broken-image icon after the last frame (issue 10 §3)
     same = previous is not None and np.array_equal(previous.image, frame.image)
     image = gr.skip() if same else show(frame.image)
-    return image, status, plots.as_plot(fig), gallery, histogram_output(frame, bank)
+    return image, status, energy, gallery
 
 
 def histogram_output(frame: HENFrame, bank):
@@ -235,14 +240,14 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
         frames = pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp)
     plotted_at = -1.0
     for frame in frames:
-        # the last frame re-sends everything: API clients only keep the last message
-        streamed = frame_outputs(frame, pipe.bank, cfg.steps, target, t0,
-                                 previous if frame.result is None else None)
-        if not period and frame.t and frame.result is None:  # unthrottled: plots at most PLOT_HZ times a second
-            if time.perf_counter() - plotted_at < 1.0 / PLOT_HZ:  # (a browser redraws each Plotly plot it gets;
-                streamed = streamed[:2] + (gr.skip(),) + streamed[3:4] + (gr.skip(),)  # the state image is
-            else:                                                   # cheap and still goes every frame)
-                plotted_at = time.perf_counter()
+        # unthrottled: the plots go at most PLOT_HZ times a second (a browser redraws each Plotly plot it gets;
+        # the state image is cheap and still goes every frame); the first and the last frame always carry them
+        due = True
+        if not period and frame.t and frame.result is None:
+            due = time.perf_counter() - plotted_at >= 1.0 / PLOT_HZ
+            plotted_at = time.perf_counter() if due else plotted_at
+        streamed = (frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous, plot=due)
+                    + ((histogram_output(frame, pipe.bank) if due else gr.skip()),))
         replay.append(replay_frame(frame, pipe.bank, cfg.steps, target))
         previous = frame
         if period:  # pace the frames (the compute of the next one overlaps the wait)

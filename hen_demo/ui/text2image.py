@@ -67,9 +67,7 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
     targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
     previous = None
     for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
-        # [:4]: this tab shows no histogram; the last message re-sends everything (API clients keep only it)
-        out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0,
-                            previous if frame.result is None else None)[:4]
+        out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous)
         previous = frame
         if frame.result is None:
             yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip())
