@@ -36,6 +36,8 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     logys = logy if isinstance(logy, list) else [logy] * len(ys)
     y_labels = y_labels or ys
     x_label = x_label or x
+    shared_x = len(ys) > 1 and len(x_label) > 24  # a long x title goes once under all the panels: repeated per
+    # panel it runs into its neighbours
 
     pfig = make_subplots(rows=1, cols=len(ys), subplot_titles=y_labels)
     from matplotlib.figure import Figure
@@ -52,8 +54,9 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     for j, y in enumerate(ys):
         ax = axes[0, j]
         ax.set_title(y_labels[j], fontsize=FONT["panel"])
-        if len(ys) == 1 or len(x_label) <= 24:  # a long label repeated per panel runs into its neighbours
+        if not shared_x:
             ax.set_xlabel(x_label, fontsize=FONT["axis"])
+            pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
         ax.tick_params(labelsize=FONT["tick"])
         ax.grid(alpha=0.3)
         if logx:
@@ -64,19 +67,16 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
             pfig.update_yaxes(type="log", row=1, col=j + 1)
         if vline is not None:
             ax.axvline(vline, color="k", ls="--", lw=0.8)
-        if len(ys) == 1 or len(x_label) <= 24:
-            pfig.update_xaxes(title_text=x_label, row=1, col=j + 1)
-    if len(ys) > 1 and len(x_label) > 24:  # one x title under all the panels: repeated, it overlapped its neighbours
+    mfig.suptitle(title, fontsize=FONT["title"])
+    if shared_x:
         pfig.add_annotation(text=x_label, xref="paper", yref="paper", x=0.5, y=-0.2, showarrow=False,
                             font=dict(size=PLOTLY_FONT["size"]))
-    mfig.suptitle(title, fontsize=FONT["title"])
-    if len(ys) > 1 and len(x_label) > 24:
         mfig.supxlabel(x_label, fontsize=FONT["axis"])
     mfig.legend(loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=FONT["legend"], bbox_to_anchor=(0.5, -0.04 -
                 0.07 * ((len(labels) - 1) // 4 + 1)))
     mfig.tight_layout()
     pfig.update_layout(title=title, template="plotly_white", font=PLOTLY_FONT, height=440,
-                       margin=dict(l=50, r=20, t=70, b=80 if len(ys) > 1 and len(x_label) > 24 else 50))
+                       margin=dict(l=50, r=20, t=70, b=80 if shared_x else 50))
     return pfig, mfig
 
 
