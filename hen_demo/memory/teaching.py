@@ -80,8 +80,8 @@ def kohonen_vs_amari(patterns: np.ndarray, index: int, kind: str = "bottom", fra
         raise ValueError(f"Pattern #{index} is not stored; there are {xi.shape[0]} patterns.")
     target = xi[index].astype(np.float64)  # (D,)
     q = masked_query(target, kind, fraction, seed)
-    kohonen = CorrelationMemory(xi, g="identity").recall(q)
-    amari = CorrelationMemory(xi, g="sign").recall(q)
+    kohonen = CorrelationMemory(xi, g="identity").recall(q)  # M q
+    amari = np.sign(kohonen)  # g = sgn of the same M q: CorrelationMemory(xi, g="sign").recall(q), M built once
     overlaps = xi.astype(np.float64) @ q  # (P,) xi_nu . q: the signal at index, cross-talk elsewhere
     cos = float(kohonen @ target / (np.linalg.norm(kohonen) * np.linalg.norm(target) + 1e-12))
     cross = float(np.max(np.abs(np.delete(overlaps, index)))) if len(xi) > 1 else 0.0
