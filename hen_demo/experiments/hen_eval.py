@@ -99,12 +99,13 @@ def evaluate(bank, encoder, queries: torch.Tensor, targets, similarity: str = "l
         seconds=round(time.perf_counter() - t0, 3))
 
 
-def beta_settings(beta: float | None, beta_relative) -> list[tuple[float | None, float | None]]:
-    """[(beta, None), (None, r), ...]: the paper's absolute beta beside each calibrated relative beta."""
-    rels = [] if beta_relative is None else (list(beta_relative) if isinstance(beta_relative, (list, tuple))
-                                             else [beta_relative])
-    out = [(float(beta), None)] if beta is not None else []
-    return out + [(None, float(r)) for r in rels]
+def beta_settings(beta, beta_relative) -> list[tuple[float | None, float | None]]:
+    """[(beta, None), ..., (None, r), ...]: the absolute beta(s) beside each calibrated relative beta. Each
+    argument is one number, a list of them, or None."""
+    def as_list(v):
+        return [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
+
+    return [(float(b), None) for b in as_list(beta)] + [(None, float(r)) for r in as_list(beta_relative)]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.hen_eval import evaluate, evaluate_memory
+from hen_demo.experiments.hen_eval import beta_settings, evaluate, evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
 
 NAME = "rank-collapse"
@@ -81,7 +81,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     nq = min(cfg.n_queries, n)
     rows = []
     kmn_runs = len(cfg.kmn_r_scales) * len(cfg.kmn_alphas) if cfg.kmn else 0
-    settings = [("absolute", float(b)) for b in cfg.betas] + [("relative", float(r)) for r in cfg.beta_relatives or []]
+    settings = beta_settings(cfg.betas, cfg.beta_relatives)
     total = len(encoders) * len(settings) + kmn_runs
     done = 0
     banks = {}
@@ -91,13 +91,12 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                           progress=sub_progress(progress, done / total, (done + 0.5) / total))
         queries = encode_corrupted(enc, bank.images[:nq], cfg.corruption, cfg.amount, cfg.seed)  # (nq, K)
         banks[enc_name] = (bank, enc, queries)
-        for mode, value in settings:
-            progress(done / total, f"{enc_name} · beta {'relative ' if mode == 'relative' else ''}{value:g}")
-            b = dict(beta=value) if mode == "absolute" else dict(beta_relative=value)
-            sc = evaluate(bank, enc, queries, np.arange(nq), similarity=cfg.similarity, steps=cfg.steps,
-                          device=cfg.device, rank_size=nq, **b)  # through HENPipeline.run
+        for beta, rel in settings:
+            progress(done / total, f"{enc_name} · beta " + (f"{beta:g}" if rel is None else f"relative {rel:g}"))
+            sc = evaluate(bank, enc, queries, np.arange(nq), similarity=cfg.similarity, beta=beta, beta_relative=rel,
+                          steps=cfg.steps, device=cfg.device, rank_size=nq)  # through HENPipeline.run
             rows.append(dict(model="HEN" if enc_name != "pixels" else "MHN", encoder=enc_name,
-                             similarity=cfg.similarity, beta_mode=mode, beta=sc["beta"],
+                             similarity=cfg.similarity, beta_mode=sc["beta_mode"], beta=sc["beta"],
                              beta_relative=sc["beta_relative"], r=np.nan, alpha=np.nan, n=n, n_queries=nq,
                              rank_collapse=sc["rank_collapse"], identity_accuracy=sc["identity_accuracy"],
                              nn_ceiling=sc["nn_ceiling"], metastable_fraction=sc["metastable_fraction"],

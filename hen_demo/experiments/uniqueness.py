@@ -122,7 +122,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
-    settings = [(float(b), None) for b in cfg.betas or []] + beta_settings(None, cfg.beta_relatives)
+    settings = beta_settings(cfg.betas, cfg.beta_relatives)
     if not settings:
         raise ValueError("uniqueness needs a beta: give betas (absolute), beta_relatives, or both.")
     n = check_dataset(cfg.dataset, cfg.n)
