@@ -21,6 +21,7 @@ import torch
 CORRUPTIONS: tuple[str, ...] = ("none", "occlude-top", "occlude-bottom", "occlude-left", "occlude-right",
                                 "mask-random", "noise", "mask")
 FILLS: tuple[str, ...] = ("black", "grey", "mean-image", "noise")
+STAT_FILLS: tuple[str, ...] = ("grey", "mean-image")  # the fills that write the dataset's FillStats
 HIDING: tuple[str, ...] = ("occlude-top", "occlude-bottom", "occlude-left", "occlude-right", "mask-random", "mask")
 
 
@@ -53,7 +54,7 @@ def check_fill(fill: str, stats: FillStats | None = None) -> str:
     """``fill`` if it is one of ``FILLS`` (and its statistics are given), else a ValueError with a sentence."""
     if fill not in FILLS:
         raise ValueError(f"unknown fill {fill!r} for hidden pixels; choose one of: {', '.join(FILLS)}.")
-    if fill in ("grey", "mean-image") and stats is None:
+    if fill in STAT_FILLS and stats is None:
         raise ValueError(f"the {fill!r} fill needs the dataset's statistics: pass stats=fill_stats(bank.images).")
     return fill
 

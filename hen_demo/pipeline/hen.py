@@ -214,9 +214,9 @@ class HENPipeline:
         zero text half when cross-modal. progress: optional callable(fraction) after each batch. The "grey" and
         "mean-image" fills use ``stats`` (default: ``fill_stats`` of this bank's images, computed once).
         """
-        from hen_demo.data.corruptions import HIDING, encode_corrupted, fill_stats
+        from hen_demo.data.corruptions import HIDING, STAT_FILLS, encode_corrupted, fill_stats
 
-        if stats is None and kind in HIDING and fill in ("grey", "mean-image"):
+        if stats is None and kind in HIDING and fill in STAT_FILLS:
             if self._fill_stats is None:
                 self._fill_stats = fill_stats(self.bank.images)
             stats = self._fill_stats

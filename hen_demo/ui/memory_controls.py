@@ -184,10 +184,10 @@ def similarity_and_mask(similarity: str, encoder: str) -> tuple[str, bool]:
 def fill_and_stats(fill, bank) -> tuple[str, object]:
     """(fill, FillStats of the bank's images) for a fill dropdown value; a fill that does not exist is a
     ValueError with a sentence (``hen_demo.data.corruptions.check_fill``)."""
-    from hen_demo.data.corruptions import check_fill, fill_stats
+    from hen_demo.data.corruptions import STAT_FILLS, check_fill, fill_stats
 
     fill = "black" if fill is None else fill
-    stats = fill_stats(bank.images) if fill in ("grey", "mean-image") else None
+    stats = fill_stats(bank.images) if fill in STAT_FILLS else None
     check_fill(fill, stats)
     return fill, stats
 
