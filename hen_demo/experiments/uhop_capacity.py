@@ -26,7 +26,6 @@ from hen_demo.experiments.uhop_common import (
     PAPER_SIGN,
     SIGN_NOTE,
     UHOP,
-    beta_label,
     beta_runs,
     capacity_queries,
     check_protocol,
@@ -35,6 +34,7 @@ from hen_demo.experiments.uhop_common import (
     make_memory,
     one_step_scores,
     stand_in,
+    with_beta_label,
 )
 
 NAME = "uhop-capacity"
@@ -141,14 +141,6 @@ PAPER = (
     "memory size (10-500); the error of all baselines grows with the memory size. §5 quotes an average 30 % "
     "improvement even with a single Stage I iteration. The figure is a plot; no numbers are given in the text."
 )
-
-
-def with_beta_label(mean: pd.DataFrame) -> pd.DataFrame:
-    """``mean`` with a column "β" naming each row's beta setting (absolute, or calibrated x relative)."""
-    if "beta_mode" not in mean:
-        return mean.assign(**{"β": "absolute β"})
-    labels = [beta_label(m, r) for m, r in zip(mean.beta_mode, mean.beta_relative)]
-    return mean.assign(**{"β": labels})
 
 
 def sse_pivot(mean: pd.DataFrame, x: str, values: str = "sse", rows=None) -> str:

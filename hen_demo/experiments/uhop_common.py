@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -272,6 +273,14 @@ def beta_label(mode: str, rel=None, beta: float | None = None) -> str:
     if mode == "absolute":
         return "absolute β" if beta is None or beta != beta else f"β = {float(beta):g} (absolute)"
     return f"calibrated β × {float(rel):g}"
+
+
+def with_beta_label(mean: pd.DataFrame) -> pd.DataFrame:
+    """``mean`` with a column "β" naming each row's beta setting (absolute, or calibrated x relative)."""
+    if "beta_mode" not in mean:
+        return mean.assign(**{"β": beta_label("absolute")})
+    labels = [beta_label(m, r) for m, r in zip(mean.beta_mode, mean.beta_relative)]
+    return mean.assign(**{"β": labels})
 
 
 # ----------------------------------------------------------------------------- scores

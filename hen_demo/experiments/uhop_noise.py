@@ -18,13 +18,7 @@ import torch
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
-from hen_demo.experiments.uhop_capacity import (
-    OFFICIAL_REPEATS_QUICK,
-    findings,
-    protocol_runs,
-    summarize,
-    with_beta_label,
-)
+from hen_demo.experiments.uhop_capacity import OFFICIAL_REPEATS_QUICK, findings, protocol_runs, summarize
 from hen_demo.experiments.uhop_common import (
     ALL_MODELS,
     BETA_NOTE,
@@ -38,6 +32,7 @@ from hen_demo.experiments.uhop_common import (
     noise_queries,
     one_step_scores,
     stand_in,
+    with_beta_label,
 )
 
 NAME = "uhop-noise"

@@ -23,7 +23,7 @@ import torch
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, markdown_table, null_progress
-from hen_demo.experiments.uhop_capacity import TIE, protocol_runs, with_beta_label
+from hen_demo.experiments.uhop_capacity import TIE, protocol_runs
 from hen_demo.experiments.uhop_common import (
     OFFICIAL_REPEATS,
     UHOP,
@@ -35,6 +35,7 @@ from hen_demo.experiments.uhop_common import (
     make_memory,
     one_step_scores,
     stand_in,
+    with_beta_label,
 )
 from hen_demo.memory.similarity import LinearKernel
 
