@@ -55,10 +55,6 @@ def corrupt_query(
     Returns:
         (size, size, 3) uint8 corrupted query (and its hidden mask with ``return_mask``).
     """
-    from hen_demo.data.corruptions import HIDING, check_fill
-
-    if kind in HIDING or (brush_mask is not None and np.asarray(brush_mask).any()):
-        check_fill(fill, stats)  # a fill name that does not exist: ValueError with a sentence
     x = to_float_tensor(resize_image(image, size)[None])  # (1, 3, s, s)
     hidden = torch.zeros(1, size, size, dtype=torch.bool)
     if brush_mask is not None and np.asarray(brush_mask).any():
