@@ -136,16 +136,16 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
         progress(i / len(encoders), f"{enc_name}: encoding images and pixelized captions")
         enc = get_image_encoder(enc_name, device=cfg.device)
         bank = build_bank(cfg.dataset, enc, n, cfg.seed, text_encoder=cfg.text_encoder)
-        banks = {"unique": bank, "shared": shared_bank(bank, a_idx, b_idx)}
+        shared = shared_bank(bank, a_idx, b_idx)
         for sim in cfg.similarities:
+            mc = dict(similarity=sim, device=cfg.device, cross_modal=True, text_weight=float(cfg.text_weight))
             for beta, rel in settings:
-                mc = dict(similarity=sim, device=cfg.device, cross_modal=True, text_weight=float(cfg.text_weight))
                 unique = HENPipeline(MemoryConfig(bank, enc, beta=beta, beta_relative=rel, **mc))
                 mode = "absolute" if beta is not None else "relative"
                 b_rel = unique.beta_relative
                 for condition in CONDITIONS:  # both at the unique bank's beta
                     pipe = unique if condition == "unique" else HENPipeline(
-                        MemoryConfig(banks[condition], enc, beta=unique.beta, **mc))
+                        MemoryConfig(shared, enc, beta=unique.beta, **mc))
                     row, out, wab = measure_pairs(pipe, a_idx, b_idx, cfg.steps)
                     rows.append(dict(encoder=enc_name, text_encoder=cfg.text_encoder, similarity=sim, beta_mode=mode,
                                      beta=unique.beta, beta_relative=float("nan") if b_rel is None else float(b_rel),
