@@ -20,6 +20,7 @@ from hen_demo.memory.masked import (
     masked_calibrated_beta,
     pixel_mask_to_code,
 )
+from hen_demo.memory.separation import separate
 
 from .config import RunOptions
 from .hen import HIST_EDGES, HENBatch, HENFrame, HENPipeline, HENResult, SimilarityHistogram
@@ -95,9 +96,7 @@ def mask_aware_stream(pipe: HENPipeline, query: torch.Tensor, hidden, options: R
     k = min(opts.topk, pipe.n)
     frames, energies = [], []
     for t, s in ((0, q), (max(1, batch.steps), batch.states)):
-        p = torch.softmax(mem.beta * mem.scores(s, visible), dim=1)[0] if mem.separation.kind == "softmax" else None
-        if p is None:  # sparse separations: read the weights from a zero-step retrieval
-            p = mem.retrieve(s, visible, steps=0, topk=1).weights[0]
+        p = separate(mem.separation, mem.scores(s, visible), mem.beta)[0]  # (N,) weights at s (any separation)
         w, i = p.topk(k)
         energies.append(float(mem.energy(s, visible)[0]))
         frames.append(HENFrame(t=t, image=pipe.decode(s), energies=list(energies), topk_indices=i.tolist(),
