@@ -27,7 +27,7 @@ import torch
 
 from hen_demo.atomic import atomic_write
 from hen_demo.encoders.base import squared_distances
-from hen_demo.encoders.shipped import KINDS, build_model  # noqa: F401  (the architectures live with the loader)
+from hen_demo.encoders.shipped import KINDS, build_model  # the architectures live with the loader
 from hen_demo.encoders.small_blocks import SmallConfig
 from hen_demo.images import to_float_tensor, to_uint8
 
