@@ -213,22 +213,19 @@ def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
     calibrating it as dot would only change the number written in the table, not one retrieved value.
     NN (L2) has no beta (NaN).
     """
-    if beta_relative is None:
-        return float("nan") if model == NN else float(beta)
-    from hen_demo.memory import calibrated_beta
-    from hen_demo.memory.calibration import check_relative
+    if beta_relative is not None:
+        from hen_demo.memory import calibrated_beta
+        from hen_demo.memory.calibration import check_relative
 
-    r = check_relative(beta_relative)
-    if model not in CALIBRATION:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
-    kind = CALIBRATION[model]
-    if kind is None:
-        return float("nan") if model == NN else float(beta)
-    if kind == "kernel":
-        if fit is None:
+        r = check_relative(beta_relative)
+        if model not in CALIBRATION:
+            raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
+        kind = CALIBRATION[model]
+        if kind == "kernel" and fit is None:
             raise ValueError("U-Hop needs a fitted kernel (fit_uhop_kernel).")
-        return calibrated_beta(patterns, r, fit.kernel)
-    return calibrated_beta(patterns, r, kind)
+        if kind is not None:
+            return calibrated_beta(patterns, r, fit.kernel if kind == "kernel" else kind)
+    return float("nan") if model == NN else float(beta)
 
 
 def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None, device=None,
