@@ -26,6 +26,7 @@ from hen_demo.memory.classical import (
     random_bipolar,
 )
 from hen_demo.ui import classroom_capacity
+from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
     SIDE,
@@ -87,8 +88,6 @@ minimum: ideally the stored pattern, sometimes a *spurious* state.
 **Synchronous** updates ($\sigma \leftarrow \operatorname{sgn}(W\sigma)$ for all $i$ at once) have no such
 guarantee and can oscillate between two states.
 """
-
-IMG_CLASSES = ["hen-img", "pixelated"]  # labels clear of toolbars, square pixels (ui/style.css)
 
 
 # ----------------------------------------------------------------------------- handlers (plain functions)
@@ -286,16 +285,14 @@ def build_tab() -> None:
                     info = gr.Markdown()
                     gr.Markdown(HEBB_TEXT, latex_delimiters=LATEX)
                 with gr.Column(scale=3, min_width=320):
-                    stored_img = gr.Image(label="Stored memories ξ_μ", interactive=False, buttons=[],
-                                          elem_classes=IMG_CLASSES, height=120, elem_id="classroom-stored")
+                    stored_img = picture("Stored memories ξ_μ", height=120, elem_id="classroom-stored")
                     weights_plot = gr.Plot(label="Weight matrix W", elem_id="classroom-weights")
                 with gr.Column(scale=2, min_width=240):
                     sketch = gr.ImageEditor(  # a Sketchpad: one fixed black brush, nothing to upload
                         label="Draw", canvas_size=(256, 256), height=300, sources=(), layers=False, transforms=(),
                         brush=gr.Brush(colors=["#000000"], default_size=18, color_mode="fixed"))
                     add_btn = gr.Button("Add drawing")
-                    drawings_img = gr.Image(label="My drawings", interactive=False, buttons=[],
-                                            elem_classes=IMG_CLASSES, height=90)
+                    drawings_img = picture("My drawings", height=90)
                     drawings_info = gr.Markdown("Pick the brush on the left of the canvas, draw a pattern, press "
                                                 "*Add drawing*; then store *my drawings*.")
 
@@ -307,12 +304,9 @@ def build_tab() -> None:
                 mask_frac = gr.Slider(0.0, 0.9, value=0.5, step=0.05, label="Fraction hidden")
                 corr_btn = gr.Button("Recall both")
             with gr.Row():
-                masked_img = gr.Image(label="Masked query", interactive=False, buttons=[],
-                                      elem_classes=IMG_CLASSES, elem_id="classroom-masked")
-                amari_img = gr.Image(label="Amari recall: sgn(Wx)", interactive=False, buttons=[],
-                                     elem_classes=IMG_CLASSES)
-                kohonen_img = gr.Image(label="Kohonen recall: Wx", interactive=False, buttons=[],
-                                       elem_classes=IMG_CLASSES)
+                masked_img = picture("Masked query", elem_id="classroom-masked")
+                amari_img = picture("Amari recall: sgn(Wx)")
+                kohonen_img = picture("Kohonen recall: Wx")
             corr_info = gr.Markdown()
 
         with gr.Tab("3 · Energy and recall", elem_id="classroom-step3"):
@@ -326,8 +320,7 @@ def build_tab() -> None:
                                             elem_id="classroom-query")
                 with gr.Column(scale=2, min_width=200):
                     recall_btn = gr.Button("Recall (animate)", variant="primary", elem_id="classroom-recall")
-                    live_img = gr.Image(label="Network state", interactive=False, buttons=[],
-                                        elem_classes=IMG_CLASSES, elem_id="classroom-live")
+                    live_img = picture("Network state", elem_id="classroom-live")
                 with gr.Column(scale=4, min_width=320):
                     energy_plot = gr.Plot(label="Energy", elem_id="classroom-energy")
                     status = gr.Markdown(elem_id="classroom-status")

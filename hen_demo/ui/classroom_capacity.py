@@ -64,6 +64,11 @@ step, and the same step through PyTorch's `scaled_dot_product_attention`.
 IMG_CLASSES = ["hen-img", "pixelated"]  # labels clear of toolbars, square pixels (ui/style.css)
 
 
+def picture(label: str, **kw) -> gr.Image:
+    """An output picture of the Classroom (steps 1-6): not editable, no toolbar buttons, crisp square pixels."""
+    return gr.Image(label=label, interactive=False, buttons=[], elem_classes=IMG_CLASSES, **kw)
+
+
 def _row(*states: np.ndarray) -> np.ndarray:
     """States side by side in one picture (e.g. target | final), large enough for a projector."""
     return gallery_strip(np.stack(states), scale=8, gap=6)
@@ -211,8 +216,7 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             curve_btn = gr.Button("Measure recall vs N/D", variant="primary", elem_id="classroom-capacity")
         with gr.Row():
             with gr.Column(scale=1):
-                spur_gallery = gr.Image(label="target | final state", show_label=False, interactive=False, buttons=[],
-                                        elem_classes=IMG_CLASSES, elem_id="classroom-spur-img")
+                spur_gallery = picture("target | final state", show_label=False, elem_id="classroom-spur-img")
                 spur_text = gr.Markdown()
             with gr.Column(scale=1):
                 cap_plot = gr.Plot(label="Capacity", elem_id="classroom-capacity-plot")
@@ -227,8 +231,7 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             dam_btn = gr.Button("Recall with n = 2 and with n", elem_id="classroom-dam")
         with gr.Row():
             with gr.Column(scale=1):
-                dam_gallery = gr.Image(label="cue | n = 2 | n", show_label=False, interactive=False, buttons=[],
-                                       elem_classes=IMG_CLASSES, elem_id="classroom-dam-img")
+                dam_gallery = picture("cue | n = 2 | n", show_label=False, elem_id="classroom-dam-img")
                 dam_text = gr.Markdown()
             with gr.Column(scale=1):
                 with gr.Row():
@@ -244,10 +247,8 @@ def build_sections(patterns: gr.State, latex) -> Sections:
             attn_flip = gr.Slider(0.0, 0.5, value=0.3, step=0.02, label="Fraction flipped")
             attn_beta = gr.Slider(0.001, 0.3, value=0.02, step=0.001, label="β (inverse temperature)")
         with gr.Row():
-            attn_query = gr.Image(label="query σ", interactive=False, buttons=[],
-                                  elem_classes=IMG_CLASSES, elem_id="classroom-attn-query")
-            attn_new = gr.Image(label="one step: Ξᵀ softmax(βΞσ)", interactive=False, buttons=[],
-                                elem_classes=IMG_CLASSES)
+            attn_query = picture("query σ", elem_id="classroom-attn-query")
+            attn_new = picture("one step: Ξᵀ softmax(βΞσ)")
             attn_plot = gr.Plot(label="attention weights", elem_id="classroom-attn-plot")
         attn_text = gr.Markdown(latex_delimiters=latex)
 
