@@ -33,6 +33,7 @@ from hen_demo.experiments.uhop_common import (
     fit_kernel,
     load_vectors,
     make_memory,
+    model_beta,
     one_step_scores,
     stand_in,
     with_beta_label,
@@ -146,11 +147,9 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
 
 
 def _calibrated(patterns: torch.Tensor, relative: float):
-    """W -> relative x calibrated_beta(patterns, 1, LinearKernel(W)): the early-stopping fit's beta for each
-    iterate in the relative mode (the calibration on the features W xi, U-Hop eq. 2.1)."""
-    from hen_demo.memory import calibrated_beta
-
-    return lambda W: calibrated_beta(patterns, relative, LinearKernel(W))
+    """W -> U-Hop's calibrated beta for the kernel W (``model_beta``: the calibration on the features W xi,
+    U-Hop eq. 2.1) times ``relative``: the early-stopping fit's beta for each iterate in the relative mode."""
+    return lambda W: model_beta(UHOP, patterns, fit=_Fit(LinearKernel(W)), beta_relative=relative)
 
 
 class _Fit:
