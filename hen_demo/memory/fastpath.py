@@ -59,6 +59,9 @@ def _pad(x: torch.Tensor, width: int) -> torch.Tensor:
 
 FAST_METHODS = ("auto", "sdpa", "matmul")
 SDPA_MIN_SCORES = 8_000_000  # B x N from which "auto" takes flash sdpa on the CPU (module docstring)
+# final_stats' chunk, ~8 MB of float32 logits: measured on this CPU (issue 12), 0.5 / 2 / 8 / 32 MB took
+# 60 / 35 / 28 / 28 ms at (N 6000, K 2352, B 256) and 200 / 116 / 105 / 104 ms at (N 6000, K 192, B 6000)
+STATS_CHUNK_ELEMENTS = 1 << 21
 
 
 def check_fast_method(method: str) -> None:
@@ -172,9 +175,7 @@ class FastAttentionStep:
         materialising, copying and reducing the weights take. Same numbers as ``weights`` + ``weight_stats``.
         """
         n = self.k.shape[2]
-        # ~8 MB of float32 logits per chunk: measured on this CPU (issue 12), 0.5 / 2 / 8 / 32 MB took 60 / 35 / 28 / 28 ms
-        # at (N 6000, K 2352, B 256) and 200 / 116 / 105 / 104 ms at (N 6000, K 192, B 6000)
-        rows = max(1, (1 << 21) // max(1, n))
+        rows = max(1, STATS_CHUNK_ELEMENTS // max(1, n))
         # At most 19 weights can exceed 0.05 (they sum to 1), so the top max(k, 20) logits hold every one of them:
         # one top-k pass gives the winner, the top-k and n_above, with no pass over the (r, N) weights for them.
         kk = min(n, max(int(k), 20))

@@ -403,7 +403,7 @@ class HopfieldMemory:
                     energy[done_rows] = self._weights_rows(s[done_rows], use_fast)[1]
                 if weights_every > 0 and t % weights_every == 0:
                     weights = p if p is not None and moving.numel() == b else self._weights_rows(s, use_fast)[0]
-            elif stats_k is not None and use_fast:
+            elif stats_k is not None:  # retrieve sets it on the fast path only
                 stats = self._fast_step.final_stats(s, stats_k)  # no (b, N) weights kept
                 energy[evaluate] = energy_from_lse(self.sim, s, stats["lse"], self.beta).to(energy.dtype)[evaluate]
             else:
