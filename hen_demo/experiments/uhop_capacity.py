@@ -128,8 +128,7 @@ def summarize(table: pd.DataFrame, x: str) -> pd.DataFrame:
     used, which varies with the memory set in the relative mode)."""
     keys = [k for k in ("dataset", "protocol", "beta_mode", "beta_relative", "model") if k in table] + [x]
     g = table.groupby(keys, sort=False, dropna=False)
-    cols = ["sse", "identity_accuracy", "metastable_fraction"] + (["beta"] if "beta" in table else [])
-    out = g[cols].mean().reset_index()
+    out = g[["sse", "identity_accuracy", "metastable_fraction", "beta"]].mean().reset_index()
     out["sse_std"] = g["sse"].std().fillna(0.0).values
     out["repeats"] = g.size().values
     return out
@@ -256,8 +255,6 @@ def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
     """Plain sentences comparing U-Hop with MHM and the correctly signed baselines at ``x`` = ``at`` (default:
     the largest value measured): at the paper's absolute beta, then one sentence per dataset / protocol on
     whether the ordering changes at calibrated beta."""
-    if "beta_mode" not in mean:
-        mean = mean.assign(beta_mode="absolute", beta_relative=float("nan"))
     parts, fair = [], []
     for (dataset, protocol), d in mean.groupby(["dataset", "protocol"], sort=False):
         x_at = d[x].max() if at is None or not (d[x] == at).any() else at
@@ -287,7 +284,7 @@ def findings(mean: pd.DataFrame, x: str, at: float | None = None) -> str:
     text = (body + SIGN_NOTE + " Sum-of-squares error per model (NN (L2) = the query's L2-nearest memory, "
             "the one-shot reference):\n\n" + sse_pivot(mean, x) + "\n")
     relative = mean.beta_mode == "relative"
-    if relative.any() and "beta" in mean:
+    if relative.any():
         text += ("\nThe absolute β each model used at calibrated β (mean over repeats; DAM poly-10 ignores β, "
                  "NN has none):\n\n" + sse_pivot(mean, x, values="beta", rows=relative) + "\n")
     return text

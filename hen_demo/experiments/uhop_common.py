@@ -274,8 +274,6 @@ def beta_label(mode: str, rel=None, beta: float | None = None) -> str:
 
 def with_beta_label(mean: pd.DataFrame) -> pd.DataFrame:
     """``mean`` with a column "β" naming each row's beta setting (absolute, or calibrated x relative)."""
-    if "beta_mode" not in mean:
-        return mean.assign(**{"β": beta_label("absolute")})
     labels = [beta_label(m, r) for m, r in zip(mean.beta_mode, mean.beta_relative)]
     return mean.assign(**{"β": labels})
 

@@ -187,8 +187,6 @@ def _fair_sentence(d: pd.DataFrame, ref: pd.DataFrame | None, label: str) -> str
 
 def _findings(mean: pd.DataFrame, early: pd.DataFrame) -> str:
     parts, fair = [], []
-    if "beta_mode" not in mean:
-        mean = mean.assign(beta_mode="absolute", beta_relative=float("nan"))
     absolute = mean[mean.beta_mode == "absolute"]
     for (dataset, protocol, lr, rel), d in mean[mean.beta_mode == "relative"].groupby(
             ["dataset", "protocol", "lr", "beta_relative"], sort=False):
