@@ -24,7 +24,7 @@ from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cos
 from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
 from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import show
+from hen_demo.ui.explore import beta_text, show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
 from hen_demo.ui.separability import BATCH
@@ -109,8 +109,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
         return HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, device=state.RESOURCES.device, **b))
 
     def beta_of(pipe: HENPipeline) -> str:
-        rel = pipe.beta_relative
-        return f"β = {pipe.beta:.3g}" + (f" ({rel:.3g} × calibrated)" if rel is not None else "")
+        return beta_text(pipe.beta, pipe.beta_relative)
 
     opts = RunOptions(steps=steps, topk=1)
     plain = pipeline("dot")
@@ -200,8 +199,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     target_img = show(recon[q_idx], BIG)
     e_plain, e_uhop = [], []
     last_p = last_u = None
-    stage2 = RunOptions(steps=steps, topk=1)
-    for fp, fu in itertools.zip_longest(plain.stream(q, stage2, target=q_idx), uhop.stream(q, stage2, target=q_idx)):
+    for fp, fu in itertools.zip_longest(plain.stream(q, opts, target=q_idx), uhop.stream(q, opts, target=q_idx)):
         first = last_p is None
         last_p, last_u = fp or last_p, fu or last_u
         e_plain.append(last_p.energies[-1])
