@@ -152,7 +152,7 @@ def build_tab() -> None:
                 "random masking and grey fills (the default: emoji, 40 % masked), barely helps Gaussian noise, and "
                 "on tiles, faces and digits a black half leaves every representation low except the occlusion-trained "
                 "*robust-small* (our extension, not the paper's) and the *mask-aware* raw-pixel baseline (emoji, "
-                "which the shipped encoders were trained on, are the exception: kl-small keeps 70 %).", elem_classes="hen-intro")
+                "which the shipped encoders were trained on, are the exception: kl-small keeps 70 %, its NN ceiling).", elem_classes="hen-intro")
     from hen_demo.ui.explore import DEFAULTS
 
     with gr.Row(equal_height=False):
