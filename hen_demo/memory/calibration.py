@@ -35,6 +35,8 @@ import math
 import numpy as np
 import torch
 
+from .similarity import LinearKernel
+
 CALIBRATION_C = 300.0  # beta * median gap at relative = 1 (tuned on tiles / photos only)
 MAX_ROWS = 2000  # memories whose gap enters the median (fixed-seed subsample above this)
 _CALIBRATED = ("l2", "manhattan", "dot", "cosine", "euclidean")
@@ -63,7 +65,6 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
         (n,) float64 gaps (may contain values <= 0: duplicates, or out-scored memories for dot).
     """
     from .hopfield import as_patterns  # the engine's validation of a bank (finite, 2-D, numeric)
-    from .similarity import LinearKernel
 
     if isinstance(similarity, LinearKernel):  # K(u, v) = <Wu, Wv>: dot product of the features (U-Hop eq. 2.1)
         xi = as_patterns(patterns, torch.device("cpu"), torch.float64)  # (N, K)
