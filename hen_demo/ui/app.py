@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, limits
+from hen_demo.ui import gradio_cache, limits, presenter
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -36,6 +36,7 @@ TABS: list[tuple[str, str]] = [
 
 # the app's CSS lives in style.css beside this file (presentation, owned with the tab layouts)
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+CSS += "\n" + presenter.CSS  # presenter mode's own stylesheet (hen_demo/ui/presenter.css)
 
 HEADER = """# HEN Explorer — associative memories you can watch work
 Store images as memories of a modern Hopfield network, query with a damaged image or a caption, and watch the
@@ -78,6 +79,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
         warm_up()
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
+        presenter.build_presenter_controls()  # the toggle, ?present=1, "Next iteration", keyboard shortcuts
         for label, module_name in available_tabs(tabs):
             module = importlib.import_module(module_name)
             with gr.Tab(label):
