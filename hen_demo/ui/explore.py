@@ -16,7 +16,7 @@ import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
 from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
-from hen_demo.ui import census_panel, limits, plots, state
+from hen_demo.ui import census_panel, export_panel, limits, plots, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
     FILL_CHOICES,
@@ -468,6 +468,15 @@ def build_tab() -> None:
     for comp in (corruption, amount, seed, editor, source, fill):
         comp.change(preview, prev_inputs, query_img, api_name=False, trigger_mode="always_last",
                     show_progress="hidden")
+
+    # issue 22: export the last run (its Replay frames), and a link that restores these controls
+    export_panel.build_export_panel(frames, details, query_img, run, [mc.dataset, mc.encoder, mc.similarity, mc.n,
+                                                                     corruption, amount, fill],
+                                    export_panel.explore_caption, "explore")
+    share.build_link_bar("explore", {"dataset": mc.dataset, "encoder": mc.encoder, "sim": mc.similarity,
+                                     "beta": mc.beta, "mode": mc.beta_mode, "n": mc.n, "steps": mc.steps,
+                                     "source": source, "index": index, "caption": caption, "damage": corruption,
+                                     "amount": amount, "fill": fill, "seed": seed, "fps": fps}, "explore")
 
     enc = state.default_encoder()
     rel, ab = "relative", "absolute"
