@@ -102,7 +102,7 @@ def _number(raw: str, lo: float, hi: float, whole: bool = False, open_low: bool 
     if whole and v != int(v):
         raise ValueError("not a whole number")
     if v < lo or v > hi or (open_low and v <= lo):
-        raise ValueError(f"outside {_fmt(lo)} .. {_fmt(hi)}" if not open_low
+        raise ValueError(f"outside {_fmt(lo)} to {_fmt(hi)}" if not open_low
                          else f"must be above {_fmt(lo)} and at most {_fmt(hi)}")
     return int(v) if whole else v
 

@@ -13,7 +13,9 @@ A tab calls :func:`build_link_bar` once with its controls by link key (the keys 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import gradio as gr
 
@@ -26,6 +28,12 @@ def _choices() -> Choices:
     avail = lambda pairs: tuple(v for label, v in pairs if "(unavailable" not in label)  # noqa: E731
     return Choices(datasets=avail(state.dataset_choices()), encoders=avail(state.encoder_choices()),
                    text_encoders=avail(state.text_encoder_choices()))
+
+
+def markdown_text(text: str) -> str:
+    """``text`` shown literally by gr.Markdown: a link's raw values may hold HTML or Markdown (never rendered)."""
+    text = html.escape(text, quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", text)
 
 
 def sync_js(tab: str, keys: list[str]) -> str:
@@ -70,7 +78,7 @@ def restore(tab: str, keys: list[str], defaults: dict, query_params) -> tuple[di
             refused.append(("n", str(values.pop("n")), str(exc).split(". ")[0].lower()))
     n = values.get("n", defaults.get("n"))
     if "index" in values and n is not None and values["index"] >= int(n):
-        refused.append(("index", str(values.pop("index")), f"the bank holds #0 .. #{int(n) - 1}"))
+        refused.append(("index", str(values.pop("index")), f"the bank holds #0 to #{int(n) - 1}"))
     link.refused = refused
     return values, link.sentence
 
@@ -103,7 +111,7 @@ def build_link_bar(tab: str, controls: dict[str, gr.components.Component], elem_
     def apply(request: gr.Request):
         values, sentence = restore(tab, keys, defaults, getattr(request, "query_params", None) or {})
         out = [values[k] if k in values else gr.skip() for k in keys]
-        return (*out, f"⚠️ {sentence}" if sentence else gr.skip())
+        return (*out, f"⚠️ {markdown_text(sentence)}" if sentence else gr.skip())
 
     apply.__name__ = f"restore_{tab}_link"
     demo = gr.context.Context.root_block
