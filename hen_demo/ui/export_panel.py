@@ -24,7 +24,9 @@ from hen_demo.export import (
     PUBLIC_EXPORT_CAPS,
     ExportOptions,
     RunCaption,
+    RunRecord,
     export,
+    record_from_frames,
     record_from_replay,
 )
 from hen_demo.ui import limits
@@ -33,6 +35,7 @@ from hen_demo.ui.errors import user_errors
 SIZE_CHOICES = [("slide 1280 × 720", "slide"), ("square 720 × 720", "square")]
 FORMAT_LABELS = {"gif": "GIF (animated)", "mp4": "MP4 video", "png": "PNG figure (final state)"}
 KEEP_FILES = 24  # exported files kept in the export folder (Gradio copies each into its own cache to serve it)
+RUN_INPUTS = 3  # components a tab passes with its last run (Explore: Replay frames, details, query)
 EXPORT_CONCURRENCY = "export"  # one export renders at a time (it holds a core for seconds)
 _LOCK = threading.Lock()
 
@@ -59,41 +62,43 @@ def _image(value) -> np.ndarray | None:
     return arr if arr.ndim == 3 else None
 
 
-def export_run(frames, details, query, caption: RunCaption, fmt: str, size: str, fps, progress=None) -> str:
-    """Render the tab's last run (Replay dictionaries + details) as ``fmt``; returns the file's path."""
+def export_record(record: RunRecord, fmt: str, size: str, fps, progress=None) -> str:
+    """Render ``record`` as ``fmt`` into the export folder (public caps when public); returns the file's path."""
     if fmt not in FORMAT_LABELS:
         raise ValueError(f"Export as one of {', '.join(FORMAT_LABELS)} (got '{fmt}').")
     if size not in dict((v, k) for k, v in SIZE_CHOICES):
         raise ValueError(f"Choose the export size 'slide' or 'square' (got '{size}').")
-    if not frames:
-        raise ValueError("There is nothing to export yet: press Retrieve first, then export.")
     if fps is None:
         raise ValueError("Choose the export speed (iterations per second).")
-    record = record_from_replay(frames, caption, details, query=_image(query))
     options = ExportOptions(size=size, fps=float(fps))
-    name = f"hen_{caption.dataset}_{caption.encoder}_{time.strftime('%H%M%S')}".replace("/", "_")
+    cap = record.caption
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"hen_{cap.dataset}_{cap.encoder}")[:48]
+    name += time.strftime("_%H%M%S")
     path = export_folder() / (f"{name}_figure.png" if fmt == "png" else f"{name}.{fmt}")
     report = None if progress is None else (lambda f, d: progress(f, desc=d))
     return str(export(record, path, fmt, options, caps=export_caps(), progress=report))
 
 
-def build_export_panel(frames: gr.State, details: gr.JSON, query: gr.Image, after_run,
-                       caption_inputs: list, make_caption: Callable[..., RunCaption], elem_prefix: str) -> dict:
+def build_export_panel(run_inputs: list, make_record: Callable[..., RunRecord | None], elem_prefix: str,
+                       after_run=None, caption_inputs: list | None = None, sides: tuple[str, ...] = ()) -> dict:
     """An "Export" accordion: size, speed, GIF / MP4 / PNG buttons and the download.
 
     Args:
-        frames, details, query: the components holding the tab's last run (Replay frames, details JSON with the
-            verdict and β, the query image).
-        after_run: the run's event; when it ends the caption inputs are copied, so a later change of a control
-            does not relabel the exported run.
-        caption_inputs: components whose values ``make_caption(*values)`` turns into the run's caption.
-        elem_prefix: element ids ``{prefix}-export-gif`` etc. (tests, presenter mode).
+        run_inputs: the components holding the tab's last run (e.g. Explore: Replay frames, details, query).
+        make_record: ``make_record(run_values, snapshot, side) -> RunRecord`` (None when there is no run yet):
+            ``run_values`` are the values of ``run_inputs``, ``snapshot`` those of ``caption_inputs`` when the
+            last run ended, ``side`` the chosen one of ``sides`` (None without sides).
+        after_run, caption_inputs: when ``after_run`` (the run's event) ends, the caption inputs are copied, so a
+            control changed later does not relabel the exported run.
+        sides: choices of which run to export (Compare: "A", "B").
+        elem_prefix: element ids ``{prefix}-export``, ``{prefix}-export-gif`` ... (tests, presenter mode).
     Returns the panel's components by name.
     """
     snapshot = gr.State(None)  # the caption inputs as they were for the last run
-    with gr.Accordion("Export this retrieval: GIF · MP4 · PNG figure", open=False,
-                      elem_id=f"{elem_prefix}-export"):
+    with gr.Accordion("Export this retrieval: GIF · MP4 · PNG figure", open=False, elem_id=f"{elem_prefix}-export"):
         with gr.Row(equal_height=False):
+            side = (gr.Radio(list(sides), value=sides[0], label="Configuration", elem_id=f"{elem_prefix}-export-side")
+                    if sides else gr.State(None))
             size = gr.Radio(SIZE_CHOICES, value="slide", label="Size", elem_id=f"{elem_prefix}-export-size")
             fps = gr.Slider(0.5, 25, value=4, step=0.5, label="Speed: iterations / s",
                             elem_id=f"{elem_prefix}-export-fps")
@@ -108,26 +113,29 @@ def build_export_panel(frames: gr.State, details: gr.JSON, query: gr.Image, afte
                      f"{cap.max_seconds:g} s of drawing.")
         gr.Markdown(note)
         file = gr.File(label="Download", interactive=False, elem_id=f"{elem_prefix}-export-file")
-    after_run.then(_snapshot, caption_inputs, snapshot, api_visibility="private",
-                   show_progress="hidden")
-
+    if after_run is not None and caption_inputs:
+        after_run.then(_snapshot, caption_inputs, snapshot, api_visibility="private", show_progress="hidden")
+    if not 1 <= len(run_inputs) <= RUN_INPUTS:
+        raise ValueError(f"An export panel takes 1 to {RUN_INPUTS} run inputs (got {len(run_inputs)}).")
+    n_run = len(run_inputs)
+    padded = [*run_inputs, *(gr.State(None) for _ in range(RUN_INPUTS - n_run))]  # a fixed handler signature
     for fmt, button in buttons.items():
-        button.click(_handler(fmt, elem_prefix, make_caption), [frames, details, query, snapshot, size, fps], file,
+        button.click(_handler(fmt, elem_prefix, make_record, n_run), [*padded, snapshot, side, size, fps], file,
                      api_visibility="private", concurrency_id=EXPORT_CONCURRENCY, concurrency_limit=1)
-    return {"size": size, "fps": fps, "file": file, **buttons}
+    return {"size": size, "fps": fps, "file": file, "side": side, **buttons}
 
 
-def _handler(fmt: str, elem_prefix: str, make_caption: Callable[..., RunCaption]):
-    """The click handler of one format's button (the caption comes from the snapshot of the last run)."""
+def _handler(fmt: str, elem_prefix: str, make_record, n_run: int):
+    """The click handler of one format's button: (run values..., snapshot, side, size, fps) -> file path."""
 
     @user_errors
-    def handler(frames_value, details_value, query_value, snap, size_value, fps_value, progress=gr.Progress()):
-        if not snap or not frames_value:
-            raise ValueError("There is nothing to export yet: press Retrieve first, then export.")
-        return export_run(frames_value, details_value, query_value, make_caption(*snap), fmt, size_value,
-                          fps_value, progress)
+    def handler(run_a, run_b, run_c, snap, side, size, fps, progress=gr.Progress()):
+        record = make_record([run_a, run_b, run_c][:n_run], snap, side)
+        if record is None:
+            raise ValueError("There is nothing to export yet: run a retrieval first, then export it.")
+        return export_record(record, fmt, size, fps, progress)
 
-    handler.__name__ = f"export_{elem_prefix}_{fmt.replace('-', '_')}"
+    handler.__name__ = f"export_{elem_prefix}_{fmt}"
     return handler
 
 
@@ -135,8 +143,47 @@ def _snapshot(*values) -> list:
     return list(values)
 
 
+def explore_record(run_values: list, snap, side=None) -> RunRecord | None:
+    """Explore's last run: its Replay frames, details JSON and query image, captioned from the snapshot."""
+    frames, details, query = run_values
+    if not frames or not snap:
+        return None
+    return record_from_replay(frames, explore_caption(*snap), details, query=_image(query))
+
+
+def stored_record(run_values: list, snap=None, side=None) -> RunRecord | None:
+    """A tab that keeps its last run as RunRecord(s) in a State: the one for ``side`` ("A" = the first)."""
+    records = run_values[0]
+    if not records:
+        return None
+    if isinstance(records, RunRecord):
+        return records
+    i = 0 if side in (None, "A") else 1
+    return records[i] if i < len(records) else None
+
+
+def damage_text(corruption, amount, fill) -> str:
+    return "no damage" if corruption in (None, "none") else f"{corruption} {float(amount or 0):.0%}, {fill} fill"
+
+
+def compare_records(streamed, query, dataset, n, encoders, similarities, corruption, amount, fill) -> list[RunRecord]:
+    """Compare's two sides as RunRecords (from the HENFrames each side streamed), for its State."""
+    return [record_from_frames(frames, RunCaption(dataset=str(dataset), encoder=str(enc), n=int(n),
+                                                  similarity=str(sim),
+                                                  title=f"HEN Explorer · Compare {side} · "
+                                                        f"{damage_text(corruption, amount, fill)}"), query=query)
+            for side, frames, enc, sim in zip("AB", streamed, encoders, similarities) if frames]
+
+
+def caption_record(streamed, dataset, encoder, similarity, n, caption: str) -> RunRecord:
+    """Text → Image's run as a RunRecord: the query panel shows the empty canvas the image half starts from."""
+    words = caption if len(caption) <= 60 else caption[:59] + "…"
+    cap = RunCaption(dataset=str(dataset), encoder=str(encoder), n=int(n), similarity=str(similarity),
+                     title=f"HEN Explorer · Text → Image · “{words}”")
+    return record_from_frames(streamed, cap, query=streamed[0].image)
+
+
 def explore_caption(dataset, encoder, similarity, n, corruption, amount, fill) -> RunCaption:
     """The caption of an Explore run: setup and damage (β and the verdict come from the run's details)."""
-    damage = "no damage" if corruption in (None, "none") else f"{corruption} {float(amount or 0):.0%}, {fill} fill"
     return RunCaption(dataset=str(dataset), encoder=str(encoder), n=int(n or 0), similarity=str(similarity),
-                      title=f"HEN Explorer · Explore · {damage}")
+                      title=f"HEN Explorer · Explore · {damage_text(corruption, amount, fill)}")

@@ -52,6 +52,19 @@ def sync_js(tab: str, keys: list[str]) -> str:
 }}"""
 
 
+# the app's tab label of each link tab (hen_demo.ui.app.TABS): a link opens its tab
+TAB_LABELS = {"explore": "Explore", "compare": "Compare", "text2image": "Text → Image"}
+
+
+def open_tab_js(tab: str) -> str:
+    """At load: a link for ``tab`` (other than the first one) selects that tab."""
+    return f"""() => {{
+  if (new URLSearchParams(location.search).get("tab") !== {json.dumps(tab)}) return;
+  const b = [...document.querySelectorAll("button[role=tab]")].find((x) => x.textContent.trim() === {json.dumps(TAB_LABELS[tab])});
+  if (b) b.click();
+}}"""
+
+
 COPY_JS = """() => {
   const url = location.href;
   if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
@@ -81,6 +94,16 @@ def restore(tab: str, keys: list[str], defaults: dict, query_params) -> tuple[di
         refused.append(("index", str(values.pop("index")), f"the bank holds #0 to #{int(n) - 1}"))
     link.refused = refused
     return values, link.sentence
+
+
+def link_value(request, tab: str, key: str):
+    """The valid value of ``key`` in the page's link when the link is for ``tab`` (else None): for a tab whose own
+    load handler sets that control (Text → Image fills its caption from the dataset at load)."""
+    params = getattr(request, "query_params", None) or {}
+    if params.get("tab") != tab or key not in params:
+        return None
+    link = parse_link({"tab": tab, key: params[key]}, choices=_choices())
+    return link.values[key] if key in link.given else None
 
 
 def build_link_bar(tab: str, controls: dict[str, gr.components.Component], elem_prefix: str) -> dict:
@@ -116,5 +139,7 @@ def build_link_bar(tab: str, controls: dict[str, gr.components.Component], elem_
     apply.__name__ = f"restore_{tab}_link"
     demo = gr.context.Context.root_block
     demo.load(apply, None, [*comps, note], api_visibility="private", show_progress="hidden", queue=False)
+    if tab != "explore":
+        demo.load(None, None, None, js=open_tab_js(tab))
     return {"copy": copy, "box": box, "note": note}
 
