@@ -470,9 +470,9 @@ def build_tab() -> None:
                     show_progress="hidden")
 
     # issue 22: export the last run (its Replay frames), and a link that restores these controls
-    export_panel.build_export_panel(frames, details, query_img, run, [mc.dataset, mc.encoder, mc.similarity, mc.n,
-                                                                     corruption, amount, fill],
-                                    export_panel.explore_caption, "explore")
+    export_panel.build_export_panel([frames, details, query_img], export_panel.explore_record, "explore", after_run=run,
+                                    caption_inputs=[mc.dataset, mc.encoder, mc.similarity, mc.n, corruption, amount,
+                                                    fill])
     share.build_link_bar("explore", {"dataset": mc.dataset, "encoder": mc.encoder, "sim": mc.similarity,
                                      "beta": mc.beta, "mode": mc.beta_mode, "n": mc.n, "steps": mc.steps,
                                      "source": source, "index": index, "caption": caption, "damage": corruption,
