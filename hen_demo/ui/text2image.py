@@ -13,7 +13,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from hen_demo.ui import state
+from hen_demo.ui import export_panel, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import badge, beta_text, ceiling_line, frame_outputs
 from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
@@ -65,12 +65,13 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
     bound = [] if target is None else [target] + ([bind[1]] if bind else [])
     ds = pipe.bank
     targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
-    previous = None
+    previous, streamed = None, []  # streamed: the run's frames, for the export panel
     for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
         out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous)
         previous = frame
+        streamed.append(frame)
         if frame.result is None:
-            yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip())
+            yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip(), gr.skip())
         else:
             r = frame.result
             note = ""
@@ -81,14 +82,20 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
             md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n" + ceiling_line(r) + "  \n"
                   + (f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · " if target is not None and not bind else "")
                   + f"{r.steps} steps · {beta_text(r.beta, r.beta_relative)}")
-            yield out + ((targets if frame.t == 0 else gr.skip()), md)
+            yield out + ((targets if frame.t == 0 else gr.skip()), md,
+                         export_panel.caption_record(streamed, dataset, encoder, similarity, n, caption))
 
 
 @user_errors
-def caption_choices(dataset, n):
+def caption_choices(dataset, n, current=None, request: gr.Request = None):
+    """The dataset's stored captions; the value is the first of them, unless the page's link names a caption
+    (``?tab=text2image&caption=...``) that is still the one shown (``share.link_value``)."""
     n = check_n(dataset, n)
     ds = state.RESOURCES.dataset(dataset, n)
     caps = [str(c) for c in (ds.captions or [])[: min(n, 200)]]
+    linked = share.link_value(request, "text2image", "caption")
+    if linked and current in (None, "", linked):
+        return gr.update(choices=caps, value=linked)
     return gr.update(choices=caps, value=caps[0] if caps else None)
 
 
@@ -116,7 +123,7 @@ def build_tab() -> None:
                 bind_on = gr.Checkbox(value=False, label="bind two images to one caption (HEN Fig. 6)")
                 bind_index = gr.Number(value=DEFAULTS["bind_index"], precision=0, label="second image #",
                                        min_width=80)
-            go = gr.Button("Recall from caption", variant="primary")
+            go = gr.Button("Recall from caption", variant="primary", elem_id="t2i-retrieve")
             targets = gr.Gallery(label="Stored image(s) the caption names", columns=2, height=200,
                                  allow_preview=False, object_fit="contain", buttons=[],
                                  elem_classes=["hen-img", "pixelated"])
@@ -130,7 +137,13 @@ def build_tab() -> None:
             verdict = gr.Markdown()
     inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight, mc.beta_mode]
     outputs = [state_img, status, energy, topk_gallery, targets, verdict]
-    go.click(state.gpu(text_to_image), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
+    run = gr.State(None)  # the last run as a RunRecord, for the export panel
+    go.click(state.gpu(text_to_image), inputs, outputs + [run], api_name="text_to_image", concurrency_limit=4)
+    # issue 22: export the last recall, and a link that restores these controls
+    export_panel.build_export_panel([run], export_panel.stored_record, "t2i")
+    share.build_link_bar("text2image", {"dataset": mc.dataset, "encoder": mc.encoder, "sim": mc.similarity,
+                                        "beta": mc.beta, "mode": mc.beta_mode, "n": mc.n, "steps": mc.steps,
+                                        "caption": caption, "text_encoder": text_encoder}, "t2i")
     demo = gr.context.Context.root_block
     for trig in (demo.load, mc.dataset.change, mc.n.release):
-        trig(caption_choices, [mc.dataset, mc.n], caption, api_name=False)
+        trig(caption_choices, [mc.dataset, mc.n, caption], caption, api_name=False)
