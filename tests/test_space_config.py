@@ -3,9 +3,12 @@ can never fail a build, because the default runs on shipped weights."""
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from hen_demo.encoders import list_image_encoders, list_text_encoders
+from hen_demo.encoders import EncoderUnavailable, list_image_encoders, list_text_encoders
+from hen_demo.encoders.pretrained import load as load_pretrained
+from hen_demo.encoders.pretrained import loading_note, needs_download
 from hen_demo.ui import state
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -33,3 +36,19 @@ def test_the_readme_says_what_hardware_each_encoder_needs():
     for name in ("kl-small", "taesd", "kl-f8", "vq-f8", "dvae", "clip"):
         assert f"`{name}`" in section
     assert "cpu-basic" in section and "GPU" in section
+
+
+def test_a_papers_encoder_says_it_downloads_on_first_use_and_why_it_cannot(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))  # nothing cached
+    monkeypatch.delenv("HEN_WEIGHTS_DIR", raising=False)
+    assert needs_download("kl-f8") and "downloading the kl-f8 weights" in loading_note("kl-f8")
+    assert not needs_download("kl-small") and loading_note("kl-small") == "loading the kl-small encoder"
+    folder = tmp_path / "weights" / "kl-f8"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setenv("HEN_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert not needs_download("kl-f8")  # a local folder: nothing to download
+    monkeypatch.delenv("HEN_WEIGHTS_DIR")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EncoderUnavailable, match="could not be downloaded. Pick a shipped encoder"):
+        load_pretrained("vq-f8")

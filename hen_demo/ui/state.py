@@ -25,6 +25,7 @@ from hen_demo.encoders import (
     list_image_encoders,
     list_text_encoders,
 )
+from hen_demo.encoders.pretrained import loading_note
 from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, RetrievalConfig
 from hen_demo.ui import limits
@@ -116,6 +117,8 @@ class Resources:
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
 
         def make():
+            if progress is not None:  # a first-use download of the papers' weights says so before it starts
+                progress(0.0, loading_note(encoder))
             # pass the cached encoder objects, so their weights are loaded once per process
             tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
             slot = limits.heavy_slot() if int(n) > limits.caps().heavy_bank else contextlib.nullcontext()
