@@ -61,7 +61,9 @@ class RunCaption:
         return f"β = {self.beta:.4g}{rel}"
 
     def setup_line(self) -> str:
-        return f"{self.dataset} · {self.encoder} · {self.similarity} · {self.beta_line()} · N = {int(self.n):,}"
+        """dataset · encoder · similarity · β both ways · N (β left out where a network has none: Hebbian)."""
+        beta = [] if self.beta is None and self.beta_relative is None else [self.beta_line()]
+        return " · ".join([self.dataset, self.encoder, self.similarity, *beta, f"N = {int(self.n):,}"])
 
 
 @dataclass

@@ -27,7 +27,9 @@ from .record import VERDICT_WORDS, RunRecord
 
 SIZES = {"slide": (1280, 720), "square": (720, 720)}  # (width, height) px: a 16:9 slide, a square post
 DPI = 100  # 1 pt = DPI / 72 px
-VERDICT_COLORS = {"retrieved": "#1a7f1a", "metastable": "#b35900", "wrong": "#c00000"}
+VERDICT_COLORS = {"retrieved": "#1a7f1a", "metastable": "#b35900", "wrong": "#c00000",
+                  # the classical network's verdicts (hen_demo.memory.capacity.classify_state)
+                  "stored": "#1a7f1a", "negated": "#b35900", "mixture": "#b35900", "spurious": "#c00000"}
 INK, ACCENT, BARS = "#111111", "#0b3d91", "#3a3a3a"  # high contrast on white (projectors wash colours out)
 
 
