@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from hen_demo.export import RunRecord
-from hen_demo.ui import compare, export_panel, state, text2image
+from hen_demo.ui import classroom, compare, export_panel, state, text2image
 from hen_demo.ui.explore import EXAMPLE_CAPTION
 
 
@@ -39,3 +39,14 @@ def test_text_to_image_keeps_its_recall_for_export():
     path = export_panel.export_record(record, "png", "slide", 4)
     with Image.open(path) as im:
         assert im.size == (1280, 720)
+
+
+def test_classroom_recall_exports_the_frames_it_animated():
+    xi, _, _, _, _, _, _ = classroom.store("letters", "HEN", 5, 10, [])
+    noisy = classroom.corrupt(xi, 0, 0.2, 0)[1]
+    record = classroom.recall_record(xi, None, noisy, "asynchronous", 8, 4, 0)
+    shown = list(classroom.animate_recall.__wrapped__(xi, None, noisy, "asynchronous", 8, 0.0, 4, 0))
+    assert len(record.frames) == len(shown) - 1  # the animation's frames, then its final view
+    assert np.array_equal(record.final_image, shown[-1][0]) and record.caption.verdict_kind
+    path = export_panel.export_record(record, "gif", "square", 10)
+    assert _gif_count(path) == len(record.frames) + 1
