@@ -52,6 +52,8 @@ class RunCaption:
     verdict_text: str = ""  # one sentence, e.g. "Retrieved memory #25: it holds 100% of the weight."
     title: str = "HEN retrieval"  # e.g. "Explore", "Compare A", "Text → Image"
     extra: list[str] = field(default_factory=list)  # further lines (NN ceiling, corruption, ...)
+    state_label: str = "state Φ_dec(ŝ⁽ᵗ⁾)"  # the state panel's label (HEN eq. 7: the decoded latent state)
+    t_label: str = "iteration t"  # the energy plot's x axis
 
     def beta_line(self) -> str:
         """β in both forms, as the app writes it (absolute, and relative to the calibration)."""

@@ -179,7 +179,7 @@ class FrameRenderer:
                  color=INK, va="top")
         fig.text(lay.header.x / W, 1 - (lay.header.y + 46 * s) / H, cap.setup_line(), fontsize=_pt(22 * s),
                  color=INK, va="top")
-        for box, label in ((lay.query, "query s⁽⁰⁾"), (lay.state, "state Φ_dec(ŝ⁽ᵗ⁾)")):
+        for box, label in ((lay.query, "query s⁽⁰⁾"), (lay.state, cap.state_label)):
             fig.text((box.x + box.w / 2) / W, 1 - (box.y - 6 * s) / H, label, fontsize=_pt(20 * s), color=INK,
                      ha="center", va="bottom")
         self.status = fig.text(lay.status.x / W, 1 - lay.status.y / H, "", fontsize=_pt(20 * s), color=INK,
@@ -199,9 +199,10 @@ class FrameRenderer:
         pad = 0.08 * (hi - lo) if hi > lo else max(1e-6, 0.08 * abs(hi) or 1e-3)
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(-0.3, max(1.0, float(ts[-1])) + 0.3)
-        (self.energy_line,) = ax.plot([], [], color=ACCENT, lw=3 * s, marker="o", ms=7 * s)
+        marker = dict(marker="o", ms=7 * s) if len(ts) <= 40 else {}  # dots only while they stay apart
+        (self.energy_line,) = ax.plot([], [], color=ACCENT, lw=3 * s, **marker)
         ax.set_title("energy E(s⁽ᵗ⁾)", fontsize=_pt(20 * s), color=INK)
-        ax.set_xlabel("iteration t", fontsize=_pt(18 * s), color=INK)
+        ax.set_xlabel(cap.t_label, fontsize=_pt(18 * s), color=INK)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
         self.energy_ax = ax
         hx = fig.add_axes(lay.hist.fig_rect(W, H))
@@ -214,9 +215,10 @@ class FrameRenderer:
                                color=BARS, edgecolor="white", linewidth=0.5)
             hx.set_xlim(float(edges[0]), float(edges[-1]))
             hx.set_ylim(0, max(1.0, top) * 1.1)
-        else:
-            hx.text(0.5, 0.5, "no histogram for this run", ha="center", va="center", transform=hx.transAxes,
-                    fontsize=_pt(18 * s))
+        else:  # no histogram (the classical network): the energy plot takes the whole column
+            hx.set_visible(False)
+            top_box, bottom = lay.energy, lay.hist
+            ax.set_position(Box(top_box.x, top_box.y, top_box.w, bottom.y + bottom.h - top_box.y).fig_rect(W, H))
         hx.set_title("cos(state, every memory)", fontsize=_pt(20 * s), color=INK)
         hx.set_xlabel("cosine similarity", fontsize=_pt(18 * s), color=INK)
         for a in (ax, hx):
@@ -235,7 +237,8 @@ class FrameRenderer:
             for bar, c in zip(self.bars, f.hist_counts):
                 bar.set_height(float(c))
         top = "" if f.top_index is None else f" · top #{f.top_index} p = {f.top_weight:.2f}"
-        self.status.set_text(f"t = {f.t} · E = {f.energy:.5g} · 1/Σp² = {f.n_eff:.2f}{top}")
+        n_eff = "" if not np.isfinite(f.n_eff) else f" · 1/Σp² = {f.n_eff:.2f}"
+        self.status.set_text(f"t = {f.t} · E = {f.energy:.5g}{n_eff}{top}")
         last = i == len(rec.frames) - 1
         cap = rec.caption
         if last and cap.verdict_kind:

@@ -247,7 +247,9 @@ def recall_record(patterns, editor_value, query, mode, per_frame, sweeps, seed) 
     verdict = classify_state(trace.final, xi)
     caption = RunCaption(dataset=f"{xi.shape[0]} stored patterns", encoder="Hebbian Hopfield network",
                          n=int(xi.shape[0]), similarity=f"{mode} updates", verdict_kind=verdict.kind,
-                         verdict_text=f"Final state: {verdict.text}.", title="HEN Explorer · Classroom · recall")
+                         verdict_text=f"Final state: {verdict.text}.", title="HEN Explorer · Classroom · recall",
+                         state_label="network state s⁽ᵗ⁾",
+                         t_label="single-neuron updates" if asynchronous else "synchronous steps")
     return RunRecord(frames, caption, query=state_image(trace.states[0]))
 
 
