@@ -1,9 +1,10 @@
 """The tabs keep their last run for the export panel (issue 22 §1): Compare's two sides, Text → Image's recall."""
 
 import numpy as np
+import pytest
 from PIL import Image, ImageSequence
 
-from hen_demo.export import RunRecord
+from hen_demo.export import FrameRecord, RunCaption, RunRecord
 from hen_demo.ui import classroom, compare, export_panel, state, text2image
 from hen_demo.ui.explore import EXAMPLE_CAPTION
 
@@ -50,3 +51,15 @@ def test_classroom_recall_exports_the_frames_it_animated():
     assert np.array_equal(record.final_image, shown[-1][0]) and record.caption.verdict_kind
     path = export_panel.export_record(record, "gif", "square", 10)
     assert _gif_count(path) == len(record.frames) + 1
+
+
+def test_public_mode_bounds_an_export(monkeypatch):
+    frames = [FrameRecord(t=t, image=np.zeros((8, 8, 3), np.uint8), energy=-float(t)) for t in range(62)]
+    record = RunRecord(frames, RunCaption("emoji", "pixels", 10))
+    monkeypatch.setenv("HEN_PUBLIC", "1")
+    with pytest.raises(ValueError, match="at most 61"):
+        export_panel.export_record(record, "gif", "square", 10)
+    with pytest.raises(ValueError, match="'slide' or 'square'"):
+        export_panel.export_record(record, "gif", "poster", 10)
+    monkeypatch.setenv("HEN_PUBLIC", "0")
+    assert _gif_count(export_panel.export_record(record, "gif", "square", 25)) == 63

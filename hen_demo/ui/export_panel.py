@@ -99,7 +99,7 @@ def build_export_panel(run_inputs: list, make_record: Callable[..., RunRecord | 
         with gr.Row(equal_height=False):
             side = (gr.Radio(list(sides), value=sides[0], label="Configuration", elem_id=f"{elem_prefix}-export-side")
                     if sides else gr.State(None))
-            size = gr.Radio(SIZE_CHOICES, value="slide", label="Size", elem_id=f"{elem_prefix}-export-size")
+            size = gr.Radio(SIZE_CHOICES, value="slide", label="Frame size", elem_id=f"{elem_prefix}-export-size")
             fps = gr.Slider(0.5, 25, value=4, step=0.5, label="Speed: iterations / s",
                             elem_id=f"{elem_prefix}-export-fps")
         with gr.Row():
