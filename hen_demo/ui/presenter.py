@@ -54,7 +54,7 @@ INSTALL_JS = f"""() => {{
     const key = e.key.toLowerCase();
     const done = key === " " ? window.henPresenter.next() : key === "r" ? window.henPresenter.replay()
       : key === "s" ? window.henPresenter.stop() : false;
-    if (done) e.preventDefault();
+    if (done) {{ e.preventDefault(); if (t && t.tagName === "BUTTON") t.blur(); }}  // no second, native click
   }});
   if (new URLSearchParams(location.search).get("present") === "1") window.henPresenter.set(true);
 }}"""
