@@ -22,7 +22,7 @@ from PIL import Image
 from hen_demo.atomic import atomic_write
 
 from .record import RunRecord
-from .render import FrameRenderer, frame_size
+from .render import FrameRenderer, figure, frame_size
 
 FORMATS = ("gif", "mp4", "png")
 FPS_MIN, FPS_MAX = 0.5, 25.0  # GIF delays are whole centiseconds and browsers slow delays under 20 ms
@@ -147,7 +147,7 @@ def write_video(frames: list[np.ndarray], durations: list[int], path: str | Path
 
     Uses imageio's ffmpeg plugin with the ffmpeg binary that the imageio-ffmpeg wheel bundles.
     """
-    import imageio.v2 as imageio  # the ffmpeg plugin loads its binary on first use (~0.3 s): only for videos
+    import imageio.v2 as imageio  # imported here only: 0.37 s measured (python -X importtime), videos only
 
     h, w = frames[0].shape[:2]
     if w % 2 or h % 2:
@@ -185,8 +185,6 @@ def export(record: RunRecord, path: str | Path, fmt: str | None = None, options:
     if fmt == "png":
         still = ExportOptions(size=options.size, fps=options.fps, title=False)
         check_export(record, still, caps)
-        from .render import figure
-
         return write_png(figure(record, options.size), path)
     frames = render_frames(record, options, caps, progress)
     durations = durations_ms(record, options)

@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from hen_demo.data import list_datasets
 from hen_demo.data.corruptions import CORRUPTIONS, FILLS
+from hen_demo.encoders import list_image_encoders, list_text_encoders
 
 TABS = ("explore", "compare", "text2image")
 BETA_MODES = ("relative", "absolute")
@@ -55,9 +57,6 @@ class Choices:
 
     def resolved(self) -> Choices:
         """These choices with the missing lists read from the dataset and encoder registries (available only)."""
-        from hen_demo.data import list_datasets
-        from hen_demo.encoders import list_image_encoders, list_text_encoders
-
         return Choices(
             datasets=self.datasets or tuple(i.name for i in list_datasets() if i.available),
             encoders=self.encoders or tuple(i.name for i in list_image_encoders() if i.available),

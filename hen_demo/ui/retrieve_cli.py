@@ -12,6 +12,13 @@ import argparse
 import json
 from pathlib import Path
 
+from tqdm import tqdm
+
+from hen_demo.export import ExportOptions, RunCaption, export, record_from_replay
+from hen_demo.export.link import parse_link
+from hen_demo.ui import explore, state
+from hen_demo.ui.memory_controls import check_n
+
 FORMAT_CHOICES = ("png", "gif", "mp4")
 SIZE_CHOICES = ("slide", "square")
 
@@ -31,9 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_link(link_values: dict, progress=None) -> dict:
     """Run the Explore retrieval for a parsed link's values; returns the Explore tab's last outputs by name
     (``query``, ``details``, ``frames``, ``verdict``) — the same handler the browser calls."""
-    from hen_demo.ui import explore, state
-    from hen_demo.ui.memory_controls import check_n
-
     v = link_values
     encoder = v.get("encoder") or state.default_encoder()
     outputs = None
@@ -50,11 +54,6 @@ def run_link(link_values: dict, progress=None) -> dict:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from hen_demo.export import ExportOptions, RunCaption, export, record_from_replay
-    from hen_demo.export.link import parse_link
-
     formats = [f.strip().lower() for f in str(args.formats).split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMAT_CHOICES]
     if bad or not formats:
