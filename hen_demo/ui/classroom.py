@@ -1,12 +1,13 @@
 """Classroom tab: associative memory from first principles, in the order of the lecture slides (slides 002),
-as six numbered sub-tabs ("steps"), each drawn on the first visit of the tab (no empty panel before a click):
+as seven numbered sub-tabs ("steps"), each drawn on the first visit of the tab (no empty panel before a click):
 
 1. store bipolar patterns (letters, digits, random, or drawn) with the Hebbian rule and look at W;
 2. correlation-matrix recall of a masked query: Kohonen (g = identity) vs Amari (g = sgn);
 3. the Hopfield energy and asynchronous recall, animated neuron by neuron (synchronous as an option);
 4. capacity (~0.14 D) and spurious states; 5. dense associative memory F_n and Minerva 2;
-6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention.
-Steps 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical
+6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention;
+7. its energy landscape in the plane: memories placed by hand, basins, mixtures, paths.
+Steps 4-6 live in :mod:`hen_demo.ui.classroom_capacity`, step 7 in :mod:`hen_demo.ui.landscape`. No math here: it calls hen_demo.memory.classical
 and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 """
 
@@ -25,7 +26,7 @@ from hen_demo.memory.classical import (
     flip_bits,
     random_bipolar,
 )
-from hen_demo.ui import classroom_capacity
+from hen_demo.ui import classroom_capacity, landscape
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
@@ -338,6 +339,7 @@ def build_tab() -> None:
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
         sections = classroom_capacity.build_sections(patterns, LATEX)
+        landscape.build_step()  # drawn when the step is opened (its own first view)
 
     store_inputs = [source, letters, digit_count, random_count, drawings]
     store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, sections.attn_index]

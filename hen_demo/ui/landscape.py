@@ -122,6 +122,10 @@ def caption(land, found, path) -> str:
         parts.append(f"The closest pair, ξ{i} and ξ{j}, {dist:.2f} apart, would merge on its own below "
                      f"β ≈ {symmetric_pair_critical_beta(dist / 2, 'l2'):.2g} (β = 1 / (2a²), a = half their "
                      "distance).")
+    settled = float(land.converged.double().mean())
+    if settled < 0.99:
+        parts.append(f"Only {100 * settled:.0f} % of the starts settled within {cfg.steps} steps: near a merger the "
+                     "dynamics slow down (the colours show where each start is after the last step).")
     if path is not None:
         end = (f"memory ξ{path.label}" if path.label != MIXTURE
                else f"a mixture (top weight {path.top_weight:.2f} on ξ{path.top_index})")
