@@ -38,6 +38,7 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 HALF_WIDTH = 3.0  # the maps show [-3, 3]^2
 RESOLUTION = 200  # grid points per side
 MAX_MEMORIES = 10
+SAME_POINT = 0.05  # a click this close to a memory does not add another one
 MODES = ["start a retrieval here", "add a memory", "delete the nearest memory"]
 PRESETS = {
     "two close memories and one far": [[-0.5, -0.6], [0.5, -0.6], [0.0, 1.4]],
@@ -119,6 +120,9 @@ def caption(land, found, path) -> str:
              + (f"{len(mixtures)} mixture state(s) (× on the right map)" if mixtures else "a mixture") + "."]
     if n >= 2 and cfg.similarity == "l2":
         i, j, dist = closest_pair(land.memories)
+    if n >= 2 and cfg.similarity == "l2" and dist < SAME_POINT:
+        parts.append(f"ξ{i} and ξ{j} are the same point: one memory stored twice.")
+    elif n >= 2 and cfg.similarity == "l2":
         parts.append(f"The closest pair, ξ{i} and ξ{j}, {dist:.2f} apart, would merge on its own below "
                      f"β ≈ {symmetric_pair_critical_beta(dist / 2, 'l2'):.2g} (β = 1 / (2a²), a = half their "
                      "distance).")
@@ -159,6 +163,8 @@ def on_click(mode, table, similarity, log_beta, start, revision, evt: gr.EventDa
     x, y = float(evt.x), float(evt.y)
     rows = _rows(table)
     if mode == "add a memory":
+        if any((rx - x) ** 2 + (ry - y) ** 2 < SAME_POINT ** 2 for rx, ry in rows):
+            return (gr.skip(),) * 6  # a memory is already there (e.g. a touch screen's second click event)
         if len(rows) >= MAX_MEMORIES:
             raise ValueError(f"The playground holds at most {MAX_MEMORIES} memories; delete some first.")
         rows.append([round(x, 3), round(y, 3)])
@@ -200,7 +206,11 @@ function attach() {
     gd.__henClick = true;
     gd.on('plotly_click', ev => {
       const p = ev && ev.points && ev.points[0];
-      if (p && isFinite(p.x) && isFinite(p.y)) trigger('click', {x: Number(p.x), y: Number(p.y), map: id});
+      if (!p || !isFinite(p.x) || !isFinite(p.y)) return;
+      const now = Date.now(), key = p.x + ',' + p.y;
+      if (window.__henLast && window.__henLast.key === key && now - window.__henLast.at < 600) return;  // touch: one tap, two events
+      window.__henLast = {key: key, at: now};
+      trigger('click', {x: Number(p.x), y: Number(p.y), map: id});
     });
     gd.on('plotly_afterplot', () => reveal(gd));
     reveal(gd);
@@ -244,7 +254,8 @@ def build_playground(prefix: str = "landscape") -> Playground:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             table = gr.Dataframe(value=PRESETS[DEFAULT_PRESET], headers=["x", "y"], datatype=["number", "number"],
-                                 column_count=(2, "fixed"), row_count=(len(PRESETS[DEFAULT_PRESET]), "dynamic"),
+                                 column_count=2, column_limits=(2, 2), row_count=len(PRESETS[DEFAULT_PRESET]),
+                                 row_limits=(1, MAX_MEMORIES),
                                  interactive=True, label=f"memories (x, y in ±{HALF_WIDTH:g}; at most {MAX_MEMORIES})",
                                  elem_id=f"{prefix}-table", type="array")
         with gr.Column(scale=5, min_width=300):

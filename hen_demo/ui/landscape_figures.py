@@ -20,7 +20,7 @@ MIXTURE_COLOR = "#b0b0b0"
 PATH_COLOR = "#e6194b"
 CONTOUR_LEVELS = 24
 CONFIG = {"displayModeBar": False}  # no toolbar over the title (and nothing to zoom: the axes are fixed)
-CONTOUR_QUANTILE = 0.75
+CONTOUR_QUANTILE = 0.85
 
 
 # one colour per memory (the app's six first, so memory 0 is always blue), none of them the mixtures' grey
@@ -74,13 +74,13 @@ def _path_traces(path: Trajectory | None, revision: int) -> tuple[list[dict], di
 def energy_map_spec(land: Landscape, path: Trajectory | None = None, revision: int = 0, height: int = 500) -> dict:
     """Filled contours of E(x) on the grid (valleys dark), the memories as stars, and the path when given."""
     z = np.asarray(land.energy, dtype=float)
-    # the colours resolve the valleys: levels span the lowest 3/4 of the values, higher ones share the top colour
+    # the colours resolve the valleys: levels span the lowest 85 % of the values, higher ones share the top colour
     lo, hi = float(z.min()), float(np.quantile(z, CONTOUR_QUANTILE))
     data = [dict(type="contour", x=land.grid.xs.tolist(), y=land.grid.ys.tolist(),
                  z=np.round(z, 5).tolist(), colorscale="Viridis", zmin=lo, zmax=hi, zauto=False,
                  contours=dict(coloring="fill", showlines=True, start=lo, end=hi, size=max(hi - lo, 1e-9) / CONTOUR_LEVELS), line=dict(width=0.5, color="rgba(255,255,255,0.5)"),
                  colorbar=dict(title=dict(text="E(x)", side="right"), orientation="h", thickness=12, len=0.9,
-                               y=-0.2, yanchor="top"),
+                               y=-0.2, yanchor="top", tickangle=0, nticks=5),
                  hovertemplate="x = %{x:.2f}, y = %{y:.2f}<br>E = %{z:.4g}<extra></extra>", name="energy")]
     paths, meta = _path_traces(path, revision)
     data += [_memory_trace(land.memories.numpy())] + paths
