@@ -3,8 +3,9 @@
 The memories Xi (N, K) are centred on their mean and projected on their two leading principal directions; any
 state s (a query, a streamed state s_hat(t) of HEN eq. 6, the final state) is projected with the SAME mean and
 directions, so a retrieval's path lands on the same map as the memories it moves between. PCA is the
-``torch.pca_lowrank`` randomised SVD (Halko et al. 2011) run under a fixed seed, so one bank always gets the same
-map; each direction's sign is fixed (its largest coordinate positive) for the same reason.
+exact SVD of the centred codes while that is affordable, else ``torch.pca_lowrank``'s randomised SVD (Halko et al.
+2011) under a fixed seed, so one bank always gets the same map; each direction's sign is fixed (its largest
+coordinate positive) for the same reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 PCA_NITER = 6  # subspace iterations of pca_lowrank: the two leading directions to ~1e-6 on our banks
 PCA_OVERSAMPLE = 6  # extra directions in the randomised subspace (accuracy of the leading two)
+EXACT_SVD_WORK = 4e9  # N K min(N, K) up to which the exact SVD runs (N = 1,000 x K = 2,352 pixels: ~1 s, once)
 
 
 @dataclass
@@ -45,11 +47,16 @@ def fit_pca(patterns, dims: int = 2) -> PCAProjection:
         raise ValueError("The memories contain NaN or infinite values; they cannot be drawn on a map.")
     mean = xi.mean(0)
     centred = xi - mean  # (N, K)
-    q = min(dims + PCA_OVERSAMPLE, *centred.shape)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        _, s, v = torch.pca_lowrank(centred, q=q, center=False, niter=PCA_NITER)  # v (K, q)
-    comps = v[:, :dims].T.contiguous()  # (dims, K)
+    n, k = centred.shape
+    if n * k * min(n, k) <= EXACT_SVD_WORK:
+        _, s, vh = torch.linalg.svd(centred, full_matrices=False)  # exact: vh (min(N, K), K)
+        comps = vh[:dims].contiguous()  # (dims, K)
+    else:
+        q = min(dims + PCA_OVERSAMPLE, n, k)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            _, s, v = torch.pca_lowrank(centred, q=q, center=False, niter=PCA_NITER)  # v (K, q)
+        comps = v[:, :dims].T.contiguous()  # (dims, K)
     if comps.shape[0] < dims:  # K or N smaller than dims: pad with zero directions (a flat map)
         comps = torch.cat([comps, comps.new_zeros(dims - comps.shape[0], comps.shape[1])])
         s = torch.cat([s, s.new_zeros(dims)])
