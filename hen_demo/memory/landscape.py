@@ -11,7 +11,7 @@ a copy of its formulas, so a picture drawn from these arrays shows exactly what 
   every grid point at once and labels the point by where the dynamics end: memory n when its final weight is
   at least ``RETRIEVED_WEIGHT`` (0.9, the app's verdict threshold, ``metrics.verdict_from``), else
   :data:`MIXTURE` -- a metastable state shared by several memories (HEN sec. 1 "spurious meta-stable states";
-  a tie between memories is a mixture too, since tied weights are at most 1/2);
+  a tie between memories (``memory.ties``, the engine's ``tied`` flag) is a mixture too);
 * a **trajectory** is ``HopfieldMemory.stream`` from one start, every step.
 
 Small beta merges basins. Two memories at +-a (on a line through the origin for dot) attract to their midpoint
@@ -150,9 +150,13 @@ def landscape_memory(memories, config: LandscapeConfig) -> HopfieldMemory:
                           beta=config.beta, device="cpu", dtype=torch.float64)
 
 
-def labels_from(top_index: torch.Tensor, top_weight: torch.Tensor) -> torch.Tensor:
-    """Basin label per state: the winner when it holds >= RETRIEVED_WEIGHT of the weight, else MIXTURE. (B,)"""
-    return torch.where(top_weight >= RETRIEVED_WEIGHT, top_index, torch.full_like(top_index, MIXTURE))
+def labels_from(top_index: torch.Tensor, top_weight: torch.Tensor, tied: torch.Tensor | None = None) -> torch.Tensor:
+    """Basin label per state: the winner when it holds >= RETRIEVED_WEIGHT of the weight and no other memory ties
+    with it (``memory.ties``), else MIXTURE. (B,)"""
+    one = top_weight >= RETRIEVED_WEIGHT
+    if tied is not None:
+        one = one & ~tied
+    return torch.where(one, top_index, torch.full_like(top_index, MIXTURE))
 
 
 def energy_at(memory: HopfieldMemory, points: torch.Tensor) -> torch.Tensor:
@@ -163,7 +167,7 @@ def energy_at(memory: HopfieldMemory, points: torch.Tensor) -> torch.Tensor:
 def retrieve_labels(memory: HopfieldMemory, points: torch.Tensor, steps: int, tol: float):
     """Run the engine's dynamics from every point (B, 2) at once: (labels (B,), RetrievalResult)."""
     result = memory.retrieve(points, steps=steps, tol=tol, topk=0, keep_weights=False)
-    return labels_from(result.top_index, result.top_weight), result
+    return labels_from(result.top_index, result.top_weight, result.tied), result
 
 
 def compute_landscape(memories, config: LandscapeConfig | None = None) -> Landscape:
@@ -197,8 +201,9 @@ def trajectory(memories, start, config: LandscapeConfig | None = None) -> Trajec
         states.append(step.state[0].to(torch.float64))
         energies.append(float(step.energy[0]))
     top_i, top_w = step.top_index[:1], step.top_weight[:1]
+    tied = None if step.tied is None else step.tied[:1]
     return Trajectory(states=torch.stack(states), energies=torch.tensor(energies, dtype=torch.float64),
-                      label=int(labels_from(top_i, top_w)[0]), top_index=int(top_i[0]), top_weight=float(top_w[0]),
+                      label=int(labels_from(top_i, top_w, tied)[0]), top_index=int(top_i[0]), top_weight=float(top_w[0]),
                       converged=bool(step.converged[0]))
 
 
