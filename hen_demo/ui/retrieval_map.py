@@ -23,7 +23,7 @@ from hen_demo.ui import state
 from hen_demo.ui.plots import as_plot, base_layout
 
 CAPTION = ("**Retrieval map.** Grey dots: every stored memory, placed by the two main directions in which their "
-           "codes vary (PCA; the axes hold {share:.0f} % of the variance). Red: the state's path from the query "
+           "codes vary (PCA; each axis says how much of the variance it holds). Red: the state's path from the query "
            "(square) through every streamed step to the final state (star), projected the same way. Orange rings "
            "with thumbnails: the memories holding the most weight now; green diamond: the query's own memory. "
            "Points close on this map can still be far apart in the full code space.")
@@ -134,10 +134,6 @@ class RetrievalMap:
         layout["title"]["font"]["size"] = 14
         layout["dragmode"] = False
         return dict(data=data, layout=layout, config={"displayModeBar": False})
-
-    def caption(self) -> str:
-        """The plain-words caption under the map (with the variance its two axes hold)."""
-        return CAPTION.format(share=100 * float(self.map.pca.explained.sum()))
 
     def plot(self, frame, target: int | None = None):
         """``gr.Plot`` value for a frame (its top-k ringed)."""
