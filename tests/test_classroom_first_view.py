@@ -5,6 +5,7 @@ click on the tab otherwise, each followed by its ``.then`` steps) through the re
 output into the next inputs as the browser would, and then check that each picture and each plot holds data.
 """
 
+import json
 import math
 
 import gradio as gr
@@ -60,7 +61,10 @@ def _initial_values(demo: gr.Blocks) -> dict:
 
 
 def _figure_data(value) -> list[np.ndarray]:
-    """Every trace's y (or z) values of a plotly Figure (or a streamed plotly dict)."""
+    """Every trace's y (or z) values of a plotly Figure (or a streamed plotly dict, or ``plots.as_plot`` of one)."""
+    if hasattr(value, "plot"):  # gradio PlotData: the figure as plotly JSON
+        spec = json.loads(value.plot)
+        value = {"data": spec["data"], "layout": spec["layout"]}
     fig = value if isinstance(value, go.Figure) else go.Figure(value)
     out = []
     for trace in fig.data:

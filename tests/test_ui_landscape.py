@@ -41,7 +41,7 @@ def test_the_maps_draw_the_engines_numbers(one_thread):
 
 def test_draw_and_clicks(one_thread):
     energy, basins, text, revision = landscape.draw(THREE, "l2", 0.9, None, 0)
-    assert revision == 1 and "3** have a basin" in text and "HopfieldMemory.retrieve" in text
+    assert revision == 1 and "**3** of the 3 memories have a basin" in text and "HopfieldMemory.retrieve" in text
     assert not [t for t in _spec(basins)["data"] if t.get("name") == "path"]
     click = SimpleNamespace(x=2.0, y=2.0)
     rows, start, *views = landscape.on_click("add a memory", THREE, "l2", 0.9, None, 1, click)
@@ -86,8 +86,9 @@ def playground_url():
     with gr.Blocks() as demo:
         with gr.Tabs():
             with gr.Tab("0 · before"):
-                gr.Markdown("the step is drawn when it is opened")
-            landscape.build_step()
+                gr.Markdown("the step is drawn on page load, behind another tab")
+            pg = landscape.build_step()
+        demo.load(*pg.first_view)
     demo.queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
@@ -132,7 +133,7 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
             labels = page.evaluate(f"() => {BASINS}.data[0].z.flat()")
             assert 4 in labels  # the new memory owns a basin: the map changed
             page.wait_for_function("() => document.querySelector('#landscape-caption').innerText"
-                                   ".includes('Of the 4 memories')", timeout=30_000)
+                                   ".includes('of the 4 memories')", timeout=30_000)
             page.screenshot(path=str(shots / f"landscape_{width}.png"), full_page=True)
         finally:
             browser.close()

@@ -339,7 +339,7 @@ def build_tab() -> None:
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
         sections = classroom_capacity.build_sections(patterns, LATEX)
-        landscape.build_step()  # drawn when the step is opened (its own first view)
+        playground = landscape.build_step()
 
     store_inputs = [source, letters, digit_count, random_count, drawings]
     store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, sections.attn_index]
@@ -366,7 +366,7 @@ def build_tab() -> None:
 
     # the first visit draws every panel (cheap ones first; the capacity curves ~1 s, cached per process)
     if demo is not None:
-        first = [(store, store_inputs, store_outputs), *chain_steps, *sections.first_views]
+        first = [(store, store_inputs, store_outputs), *chain_steps, *sections.first_views, playground.first_view]
         (fn, inputs, outputs), rest = first[0], first[1:]
         event = _first_visit_trigger(demo, outer_tab, _unless_drawn(fn, len(outputs)), [drawn, *inputs],
                                      outputs, **plumbing)

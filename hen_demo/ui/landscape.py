@@ -69,7 +69,12 @@ retrieval there (or to add / delete a memory, see *a click on a map will*), or t
 # ----------------------------------------------------------------------------- handlers (plain functions)
 def memories_from_table(table) -> np.ndarray:
     """(N, 2) memories from the table's rows; blank rows are skipped, anything else must be two numbers."""
-    rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
+    if isinstance(table, dict):  # a Dataframe value as Gradio stores it ({"headers": ..., "data": rows})
+        rows = list(table.get("data") or [])
+    elif hasattr(table, "to_numpy"):  # a pandas DataFrame
+        rows = table.to_numpy().tolist()
+    else:
+        rows = list(table if table is not None else [])
     out = []
     for row in rows:
         cells = list(row)[:2]
@@ -113,11 +118,15 @@ def caption(land, found, path) -> str:
     owned = [i for i in range(n) if sizes.get(i, 0) > 0]
     mixtures = [a for a in found if a.label == MIXTURE]
     total = land.labels.numel()
-    parts = [f"**β = {cfg.beta:.3g}, {cfg.similarity}.** Of the {n} memories, **{len(owned)}** have a basin"
-             + (f" (ξ {', '.join(str(i) for i in range(n) if i not in owned)} none: another memory captures every "
-                "start)" if len(owned) < n else "")
-             + f"; **{100 * land.mixture_fraction:.0f} %** of the map ends in "
-             + (f"{len(mixtures)} mixture state(s) (× on the right map)" if mixtures else "a mixture") + "."]
+    none = [str(i) for i in range(n) if i not in owned]
+    if not owned:
+        who = f"**No** memory has a basin of its own"
+    else:
+        who = (f"**{len(owned)}** of the {n} memories {'has' if len(owned) == 1 else 'have'} a basin"
+               + (f" (ξ {', '.join(none)}: none, other memories or mixtures capture every start)" if none else ""))
+    ends = f"{len(mixtures)} mixture state(s) (× on the right map)" if mixtures else "a mixture"
+    parts = [f"**β = {cfg.beta:.3g}, {cfg.similarity}.** {who}; "
+             f"**{100 * land.mixture_fraction:.0f} %** of the map ends in {ends}."]
     if n >= 2 and cfg.similarity == "l2":
         i, j, dist = closest_pair(land.memories)
     if n >= 2 and cfg.similarity == "l2" and dist < SAME_POINT:
@@ -266,7 +275,7 @@ def build_playground(prefix: str = "landscape") -> Playground:
     views = [energy, basins, cap, revision]
     inputs = [table, similarity, log_beta, start, revision]
     quiet = {"show_progress": "minimal", "api_visibility": "private"}
-    for trigger in (similarity.change, log_beta.release, table.input):
+    for trigger in (similarity.change, log_beta.change, table.input):  # change: a drag and a typed value alike
         trigger(draw, inputs, views, trigger_mode="always_last", **quiet)
     bridge.click(on_click, [mode, *inputs], [table, start, *views], trigger_mode="always_last", **quiet)
     preset.input(lambda name: (PRESETS[name], None), preset, [table, start], queue=False, api_visibility="private",
@@ -277,16 +286,7 @@ def build_playground(prefix: str = "landscape") -> Playground:
 
 
 def build_step() -> Playground:
-    """Classroom step 7 (call inside the Classroom's ``gr.Tabs``): the playground, drawn when the step is opened."""
-    with gr.Tab("7 · Energy landscape", elem_id="classroom-step7") as tab:
-        pg = build_playground("landscape")
-    drawn = gr.State(False)
-
-    def first(is_drawn, *args):
-        if is_drawn:
-            return (True,) + tuple(gr.skip() for _ in pg.first_view[2])
-        return (True,) + draw(*args)
-
-    fn, inputs, outputs = pg.first_view
-    tab.select(first, [drawn, *inputs], [drawn, *outputs], show_progress="minimal", api_visibility="private")
-    return pg
+    """Classroom step 7 (call inside the Classroom's ``gr.Tabs``): the playground. The caller draws it on its
+    first view by running ``Playground.first_view`` (the Classroom's first-visit chain does)."""
+    with gr.Tab("7 · Energy landscape", elem_id="classroom-step7"):
+        return build_playground("landscape")
