@@ -134,6 +134,15 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
             assert 4 in labels  # the new memory owns a basin: the map changed
             page.wait_for_function("() => document.querySelector('#landscape-caption').innerText"
                                    ".includes('of the 4 memories')", timeout=30_000)
+            # a click in "start a retrieval here" draws the path, revealed point by point up to its last step
+            page.get_by_text("start a retrieval here", exact=True).click()
+            page.locator("#landscape-basins").scroll_into_view_if_needed()
+            box = page.locator("#landscape-basins .nsewdrag").first.bounding_box()
+            x, y = box["x"] + 0.1 * box["width"], box["y"] + 0.9 * box["height"]  # (-2.4, -2.4)
+            page.touchscreen.tap(x, y) if touch else page.mouse.click(x, y)
+            page.wait_for_function(f"""() => {{ const g = {BASINS}; const m = g.layout.meta.reveal;
+                const p = g.data.find(t => t.name === 'path');
+                return m && p && p.x.length === m.n && g.__henRevealed === m.revision; }}""", timeout=60_000)
             page.screenshot(path=str(shots / f"landscape_{width}.png"), full_page=True)
         finally:
             browser.close()

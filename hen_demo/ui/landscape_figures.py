@@ -80,7 +80,7 @@ def energy_map_spec(land: Landscape, path: Trajectory | None = None, revision: i
                  z=np.round(z, 5).tolist(), colorscale="Viridis", zmin=lo, zmax=hi, zauto=False,
                  contours=dict(coloring="fill", showlines=True, start=lo, end=hi, size=max(hi - lo, 1e-9) / CONTOUR_LEVELS), line=dict(width=0.5, color="rgba(255,255,255,0.5)"),
                  colorbar=dict(title=dict(text="E(x)", side="right"), orientation="h", thickness=12, len=0.9,
-                               y=-0.2, yanchor="top", tickangle=0, nticks=5),
+                               y=-0.2, yanchor="top", tickangle=0, nticks=4, tickformat=".2g"),
                  hovertemplate="x = %{x:.2f}, y = %{y:.2f}<br>E = %{z:.4g}<extra></extra>", name="energy")]
     paths, meta = _path_traces(path, revision)
     data += [_memory_trace(land.memories.numpy())] + paths
