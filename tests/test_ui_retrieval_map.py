@@ -61,3 +61,20 @@ def test_pca_is_the_leading_principal_directions_and_deterministic():
         a.project(torch.zeros(3, 41))
     with pytest.raises(ValueError, match="at least two"):
         fit_pca(torch.zeros(1, 5))
+
+
+def _no_progress(*args, **kwargs):
+    pass
+
+
+@pytest.mark.slow
+def test_explore_streams_the_map_with_one_point_per_frame(one_thread):
+    from hen_demo.ui import explore
+
+    kw = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=0.003, n=27, steps=12,
+              tol=0.0, source="stored memory", index=2, editor=None, caption="", text_encoder="pixelized",
+              corruption="noise", amount=0.2, seed=0, beta_mode="absolute", fps=0, progress=_no_progress)
+    out = list(explore.retrieve.__wrapped__(**kw))  # one message per streamed frame
+    spec = json.loads(out[-1][-1].plot)  # the map is the last output; the last message carries it
+    path = [t for t in spec["data"] if t["name"] == "state path"][0]
+    assert len(path["x"]) == len(out) >= 3
