@@ -31,8 +31,9 @@ def test_the_maps_draw_the_engines_numbers(one_thread):
         assert z[i, j] == pytest.approx(float(land.energy[i, j]), abs=1e-5)  # contour value = engine energy
         assert b["data"][0]["z"][i][j] == int(land.labels[i, j]) + 1  # colour index = engine basin (0 = mixture)
     assert e["data"][0]["x"] == land.grid.xs.tolist() and e["data"][0]["y"] == land.grid.ys.tolist()
-    stars = [t for t in e["data"] if t.get("name") == "memories"][0]
-    assert list(zip(stars["x"], stars["y"])) == [tuple(m) for m in THREE]
+    for spec in (e, b):  # one draggable disc per memory, centred on it
+        discs = [((s["x0"] + s["x1"]) / 2, (s["y0"] + s["y1"]) / 2) for s in spec["layout"]["shapes"]]
+        assert discs == pytest.approx([tuple(m) for m in THREE]) and all(s["editable"] for s in spec["layout"]["shapes"])
     drawn = [t for t in b["data"] if t.get("name") == "path"][0]
     assert len(drawn["x"]) == len(path.states) and e["layout"]["meta"]["reveal"]["revision"] == 3
     # legible on a projector: axis labels and ticks at >= 16 px
@@ -52,6 +53,9 @@ def test_draw_and_clicks(one_thread):
     rows, start, *views = landscape.on_click("delete the nearest memory", rows, "l2", 0.9, None, 2,
                                              SimpleNamespace(x=1.9, y=2.1))
     assert rows == THREE
+    rows, start, *views = landscape.on_drag(rows, "l2", 0.9, None, 3, SimpleNamespace(index=2, x=0.5, y=9.0))
+    assert rows[2] == [0.5, landscape.HALF_WIDTH] and rows[:2] == THREE[:2]  # moved, kept inside the map
+    rows = THREE
     rows, start, *views = landscape.on_click("start a retrieval here", rows, "dot", 0.9, None, 3, click)
     assert start == [2.0, 2.0] and "steps** to" in views[2]
     assert [t for t in _spec(views[1])["data"] if t.get("name") == "path"]
@@ -134,6 +138,19 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
             assert 4 in labels  # the new memory owns a basin: the map changed
             page.wait_for_function("() => document.querySelector('#landscape-caption').innerText"
                                    ".includes('of the 4 memories')", timeout=30_000)
+            if not touch:  # dragging memory 2's disc from (0, 1.4) to (1, 1.4) moves it; the server redraws both maps
+                def to_px(x, y, b):
+                    return b["x"] + (x + 3) / 6 * b["width"], b["y"] + (3 - y) / 6 * b["height"]
+
+                page.locator("#landscape-energy").scroll_into_view_if_needed()
+                eb = page.locator("#landscape-energy .nsewdrag").first.bounding_box()
+                page.mouse.move(*to_px(0.0, 1.4, eb))
+                page.mouse.down()
+                for k in range(1, 6):
+                    page.mouse.move(*to_px(0.2 * k, 1.4, eb))
+                page.mouse.up()
+                page.wait_for_function(f"() => {{ const s = {BASINS}.layout.shapes[2];"  # the other map: a redraw
+                                       " return Math.abs((s.x0 + s.x1) / 2 - 1.0) < 0.1; }", timeout=60_000)
             # a click in "start a retrieval here" draws the path, revealed point by point up to its last step
             page.get_by_text("start a retrieval here", exact=True).click()
             page.locator("#landscape-basins").scroll_into_view_if_needed()

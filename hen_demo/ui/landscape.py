@@ -8,7 +8,8 @@ figures are :mod:`hen_demo.ui.landscape_figures`; this module wires and presents
 
 Plotly clicks reach Python through a tiny ``gr.HTML`` bridge: Gradio's ``gr.Plot`` has no click event (only
 ``change``), so a script attaches ``plotly_click`` to the two plots and calls the bridge's ``trigger('click', ...)``
-with the clicked grid point. The same script reveals the path point by point (``layout.meta.reveal``).
+with the clicked grid point. Dragging a memory's disc (a plotly shape, ``plotly_relayout``) calls ``trigger('select', ...)`` with its new
+centre. The same script reveals the path point by point (``layout.meta.reveal``).
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ PRESETS = {
 DEFAULT_PRESET = "two close memories and one far"
 DEFAULT_LOG_BETA = 0.9  # beta = 7.9: three separate basins; slide below ~0.3 (beta 2) and the close pair merges
 
-INTRO = ("**The energy landscape: basins you can shape by hand.** Stars are memories; slide **β** down and watch "
+INTRO = ("**The energy landscape: basins you can shape by hand.** Coloured discs are memories (drag them); slide **β** down and watch "
          "basins merge into grey mixtures; click a map to start a retrieval there.")
 
 TEXT = r"""
-Each star is a memory $\xi_n$ in the plane. The left map is the modern Hopfield energy (HEN eq. 1)
+Each coloured disc is a memory $\xi_n$ in the plane. The left map is the modern Hopfield energy (HEN eq. 1)
 $$E(x) = -\tfrac1\beta \log\sum_n e^{\beta\,\xi_n^\top x} + \tfrac12\lVert x\rVert^2 \;\;\text{(dot)},\qquad
 E(x) = -\tfrac1\beta \log\sum_n e^{-\beta\lVert \xi_n - x\rVert^2} \;\;(\ell_2),$$
 dark = low. The right map colours every starting point by the memory the update
@@ -62,7 +63,8 @@ $x \leftarrow \Xi^\top \operatorname{softmax}(\beta\,\mathrm{sim}(\Xi, x))$ (HEN
 **basin of attraction**. **Grey** points end in a **mixture** (no memory gets 90 % of the weight): the HEN paper's
 *metastable state*, the continuous cousin of the classical network's *spurious* mixtures (step 4).
 **Lower β** and watch two nearby basins merge into one grey valley between them. **Click** a map to start a
-retrieval there (or to add / delete a memory, see *a click on a map will*), or type coordinates in the table.
+retrieval there (or to add / delete a memory, see *a click on a map will*), **drag** a memory's disc to move it,
+or type coordinates in the table.
 """
 
 
@@ -187,6 +189,17 @@ def on_click(mode, table, similarity, log_beta, start, revision, evt: gr.EventDa
     return (rows, start) + draw(rows, similarity, log_beta, start, revision)
 
 
+@user_errors
+def on_drag(table, similarity, log_beta, start, revision, evt: gr.EventData):
+    """A memory's disc dragged to (evt.x, evt.y): move memory evt.index there (kept inside the map)."""
+    rows = _rows(table)
+    i = int(evt.index)
+    if not 0 <= i < len(rows):
+        raise ValueError(f"There is no memory #{i} to move.")
+    rows[i] = [round(min(max(float(v), -HALF_WIDTH), HALF_WIDTH), 3) for v in (evt.x, evt.y)]
+    return (rows, start) + draw(rows, similarity, log_beta, start, revision)
+
+
 def bridge_js(plot_ids: list[str]) -> str:
     """The page script of the click bridge (see the module docstring): attaches ``plotly_click`` to each plot
     once it exists, and reveals a new path point by point."""
@@ -220,6 +233,14 @@ function attach() {
       if (window.__henLast && window.__henLast.key === key && now - window.__henLast.at < 600) return;  // touch: one tap, two events
       window.__henLast = {key: key, at: now};
       trigger('click', {x: Number(p.x), y: Number(p.y), map: id});
+    });
+    gd.on('plotly_relayout', ev => {  // a memory's disc was dragged: send its new centre
+      const moved = new Set(Object.keys(ev || {}).map(k => (k.match(/^shapes\[(\d+)\]\.[xy][01]$/) || [])[1])
+                                                   .filter(i => i !== undefined));
+      for (const i of moved) {
+        const s = gd.layout.shapes[Number(i)];
+        if (s) trigger('select', {index: Number(i), x: (s.x0 + s.x1) / 2, y: (s.y0 + s.y1) / 2, map: id});
+      }
     });
     gd.on('plotly_afterplot', () => reveal(gd));
     reveal(gd);
@@ -278,6 +299,7 @@ def build_playground(prefix: str = "landscape") -> Playground:
     for trigger in (similarity.change, log_beta.change, table.input):  # change: a drag and a typed value alike
         trigger(draw, inputs, views, trigger_mode="always_last", **quiet)
     bridge.click(on_click, [mode, *inputs], [table, start, *views], trigger_mode="always_last", **quiet)
+    bridge.select(on_drag, inputs, [table, start, *views], trigger_mode="always_last", **quiet)
     preset.input(lambda name: (PRESETS[name], None), preset, [table, start], queue=False, api_visibility="private",
                  show_progress="hidden").then(draw, inputs, views, **quiet)
     clear.click(lambda: None, None, start, queue=False, api_visibility="private",

@@ -5,7 +5,7 @@ Pure presentation of a :class:`hen_demo.memory.landscape.Landscape`: the contour
 engine's ``HopfieldMemory.retrieve`` ends from each grid point), unchanged. Figures are plain plotly dicts
 (``plots.as_plot``), sized for a projector (``plots.base_layout(projector=True)``: 17 px axis labels).
 
-The trajectory trace carries its whole path; ``layout.meta.reveal`` tells the page's small script
+Each memory is a disc (a layout shape) the page lets you drag. The trajectory trace carries its whole path; ``layout.meta.reveal`` tells the page's small script
 (``hen_demo.ui.landscape``) to draw it point by point after the figure arrives.
 """
 
@@ -19,7 +19,9 @@ from hen_demo.ui.plots import COLORS, base_layout
 MIXTURE_COLOR = "#b0b0b0"
 PATH_COLOR = "#e6194b"
 CONTOUR_LEVELS = 24
-CONFIG = {"displayModeBar": False}  # no toolbar over the title (and nothing to zoom: the axes are fixed)
+# no toolbar over the title (nothing to zoom: the axes are fixed); the memories' discs can be dragged
+CONFIG = {"displayModeBar": False, "edits": {"shapePosition": True}}
+DISC = 0.13  # radius of a memory's disc, in data units (a finger-sized target on a phone)
 CONTOUR_QUANTILE = 0.85
 
 
@@ -43,13 +45,19 @@ def _axes(layout: dict, extent) -> None:
 
 
 def _memory_trace(memories: np.ndarray) -> dict:
+    """The memories' names above them (the memories themselves are the draggable discs of :func:`memory_shapes`)."""
     n = len(memories)
-    return dict(type="scatter", mode="markers+text", x=memories[:, 0].tolist(), y=memories[:, 1].tolist(),
+    return dict(type="scatter", mode="text", x=memories[:, 0].tolist(), y=(memories[:, 1] + 1.6 * DISC).tolist(),
                 text=[f"ξ{_sub(i)}" for i in range(n)], textposition="top center",
-                textfont=dict(size=18, color="black"), name="memories", showlegend=False,
-                marker=dict(size=17, symbol="star", color=[memory_color(i) for i in range(n)],
-                            line=dict(color="black", width=1.5)),
-                hovertemplate="memory %{text}: (%{x:.2f}, %{y:.2f})<extra></extra>")
+                textfont=dict(size=18, color="black"), name="memories", showlegend=False, hoverinfo="skip")
+
+
+def memory_shapes(memories: np.ndarray) -> list[dict]:
+    """One disc per memory, in its colour, that the page lets you drag (``config.edits.shapePosition``); the page
+    script sends the new centre of a dragged disc to the server (``hen_demo.ui.landscape``)."""
+    return [dict(type="circle", xref="x", yref="y", x0=float(x) - DISC, x1=float(x) + DISC, y0=float(y) - DISC,
+                 y1=float(y) + DISC, fillcolor=memory_color(i), line=dict(color="black", width=2), layer="above",
+                 editable=True) for i, (x, y) in enumerate(np.asarray(memories, dtype=float))]
 
 
 def _sub(i: int) -> str:
@@ -80,13 +88,13 @@ def energy_map_spec(land: Landscape, path: Trajectory | None = None, revision: i
                  z=np.round(z, 5).tolist(), colorscale="Viridis", zmin=lo, zmax=hi, zauto=False,
                  contours=dict(coloring="fill", showlines=True, start=lo, end=hi, size=max(hi - lo, 1e-9) / CONTOUR_LEVELS), line=dict(width=0.5, color="rgba(255,255,255,0.5)"),
                  colorbar=dict(title=dict(text="E(x)", side="right"), orientation="h", thickness=12, len=0.9,
-                               y=-0.2, yanchor="top", tickangle=0, nticks=4, tickformat=".2g"),
+                               y=-0.2, yanchor="top", tickangle=0, nticks=4, tickformat=".1f"),
                  hovertemplate="x = %{x:.2f}, y = %{y:.2f}<br>E = %{z:.4g}<extra></extra>", name="energy")]
     paths, meta = _path_traces(path, revision)
     data += [_memory_trace(land.memories.numpy())] + paths
     cfg = land.config
     layout = base_layout(f"Energy E(x), {cfg.similarity}, β = {cfg.beta:.3g}", height, "x₁", "x₂", projector=True,
-                         showlegend=False, meta=meta)
+                         showlegend=False, meta=meta, shapes=memory_shapes(land.memories.numpy()))
     _axes(layout, cfg.extent)
     layout["margin"]["b"] = 110  # the colour bar lies under the x axis (the square map keeps the full width)
     return dict(data=data, layout=layout, config=CONFIG)
@@ -127,6 +135,7 @@ def basin_map_spec(land: Landscape, found: list[Attractor], path: Trajectory | N
     data += [_memory_trace(land.memories.numpy())] + paths
     cfg = land.config
     title = f"Basins · grey = mixture ({100 * land.mixture_fraction:.0f} %)"
-    layout = base_layout(title, height, "x₁", "x₂", projector=True, showlegend=False, meta=meta)
+    layout = base_layout(title, height, "x₁", "x₂", projector=True, showlegend=False, meta=meta,
+                         shapes=memory_shapes(land.memories.numpy()))
     _axes(layout, cfg.extent)
     return dict(data=data, layout=layout, config=CONFIG)
