@@ -163,3 +163,13 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
             page.screenshot(path=str(shots / f"landscape_{width}.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_how_it_works_opens_the_step_by_its_label():
+    from hen_demo.ui import howto
+
+    assert f"tab('{landscape.STEP_LABEL}')" in howto.OPEN_LANDSCAPE_JS and "tab('Classroom')" in howto.OPEN_LANDSCAPE_JS
+    with gr.Blocks() as demo:
+        howto.build_tab()
+    buttons = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "howto-landscape"]
+    assert len(buttons) == 1

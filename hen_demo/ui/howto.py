@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from hen_demo.ui.landscape import STEP_LABEL
+
 LATEX = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
@@ -92,11 +94,11 @@ OPEN_LANDSCAPE_JS = """() => {
   if (outer) outer.click();
   let tries = 0;
   const open = () => {
-    const step = tab('7 · Energy landscape');
+    const step = tab('%STEP%');
     if (step) { step.click(); step.scrollIntoView({block: 'start'}); } else if (tries++ < 50) setTimeout(open, 100);
   };
   open();
-}"""
+}""".replace("%STEP%", STEP_LABEL)
 
 
 def build_tab() -> None:

@@ -36,6 +36,7 @@ from hen_demo.ui.landscape_figures import basin_map_spec, energy_map_spec
 from hen_demo.ui.plots import as_plot
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+STEP_LABEL = "7 · Energy landscape"  # the Classroom sub-tab (How it works opens it by this label)
 HALF_WIDTH = 3.0  # the maps show [-3, 3]^2
 RESOLUTION = 200  # grid points per side
 MAX_MEMORIES = 10
@@ -310,5 +311,5 @@ def build_playground(prefix: str = "landscape") -> Playground:
 def build_step() -> Playground:
     """Classroom step 7 (call inside the Classroom's ``gr.Tabs``): the playground. The caller draws it on its
     first view by running ``Playground.first_view`` (the Classroom's first-visit chain does)."""
-    with gr.Tab("7 · Energy landscape", elem_id="classroom-step7"):
+    with gr.Tab(STEP_LABEL, elem_id="classroom-step7"):
         return build_playground("landscape")
