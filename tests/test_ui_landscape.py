@@ -173,3 +173,14 @@ def test_how_it_works_opens_the_step_by_its_label():
         howto.build_tab()
     buttons = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "howto-landscape"]
     assert len(buttons) == 1
+
+
+def test_mixture_regions_are_hatched_only_where_the_engine_ends_in_a_mixture(one_thread):
+    for log_beta, hatched in ((-1.0, True), (0.9, False)):  # beta 0.1: one mixture basin; 7.9: three basins
+        spec = _spec(landscape.draw(THREE, "l2", log_beta, None, 0)[1])
+        marks = [t for t in spec["data"] if t["name"] == "mixture hatch"]
+        assert bool(marks) == hatched
+        if hatched:
+            z, xs, ys = spec["data"][0]["z"], spec["data"][0]["x"], spec["data"][0]["y"]
+            for x, y in zip(marks[0]["x"], marks[0]["y"]):  # every stroke sits on a grey (mixture, z = 0) cell
+                assert z[ys.index(y)][xs.index(x)] == 0

@@ -19,6 +19,7 @@ from hen_demo.ui.plots import COLORS, base_layout
 MIXTURE_COLOR = "#b0b0b0"
 PATH_COLOR = "#e6194b"
 CONTOUR_LEVELS = 24
+HATCH_LINES = 25  # hatch strokes per side of the map
 # no toolbar over the title (nothing to zoom: the axes are fixed); the memories' discs can be dragged
 CONFIG = {"displayModeBar": False, "edits": {"shapePosition": True}}
 DISC = 0.13  # radius of a memory's disc, in data units (a finger-sized target on a phone)
@@ -87,7 +88,7 @@ def energy_map_spec(land: Landscape, path: Trajectory | None = None, revision: i
     data = [dict(type="contour", x=land.grid.xs.tolist(), y=land.grid.ys.tolist(),
                  z=np.round(z, 5).tolist(), colorscale="Viridis", zmin=lo, zmax=hi, zauto=False,
                  contours=dict(coloring="fill", showlines=True, start=lo, end=hi, size=max(hi - lo, 1e-9) / CONTOUR_LEVELS), line=dict(width=0.5, color="rgba(255,255,255,0.5)"),
-                 colorbar=dict(title=dict(text="E(x)", side="right"), orientation="h", thickness=12, len=0.9,
+                 colorbar=dict(title=dict(text="E(x)", side="top"), orientation="h", thickness=12, len=0.9,
                                y=-0.2, yanchor="top", tickangle=0, nticks=4, tickformat=".1f"),
                  hovertemplate="x = %{x:.2f}, y = %{y:.2f}<br>E = %{z:.4g}<extra></extra>", name="energy")]
     paths, meta = _path_traces(path, revision)
@@ -110,6 +111,20 @@ def _basin_colorscale(n: int) -> list:
     return scale
 
 
+def _hatch_trace(land: Landscape) -> dict | None:
+    """Diagonal strokes on a coarse lattice over the mixture region: grey AND hatched, so it reads in black and
+    white and for colour-blind eyes."""
+    step = max(1, land.labels.shape[0] // HATCH_LINES)
+    sub = np.asarray(land.labels)[::step, ::step] == MIXTURE  # (h, w) on the coarse lattice
+    if not sub.any():
+        return None
+    ii, jj = np.nonzero(sub)
+    xs, ys = land.grid.xs.numpy()[::step], land.grid.ys.numpy()[::step]
+    return dict(type="scatter", mode="markers", x=xs[jj].tolist(), y=ys[ii].tolist(),
+                name="mixture hatch", showlegend=False, hoverinfo="skip",
+                marker=dict(symbol="line-ne", size=9, line=dict(width=1.5, color="rgba(60,60,60,0.6)")))
+
+
 def basin_map_spec(land: Landscape, found: list[Attractor], path: Trajectory | None = None, revision: int = 0,
                    height: int = 440) -> dict:
     """Each grid point coloured by where the dynamics from it end: memory n's colour, grey for a mixture
@@ -122,6 +137,9 @@ def basin_map_spec(land: Landscape, found: list[Attractor], path: Trajectory | N
                  showscale=False, opacity=0.85, name="basins",
                  hovertemplate="start (%{x:.2f}, %{y:.2f}) ends with top weight %{customdata:.3f}"
                                "<br>(basin %{z}: 0 = mixture, k = ξ₍ₖ₋₁₎)<extra></extra>")]
+    hatch = _hatch_trace(land)
+    if hatch is not None:
+        data.append(hatch)
     mixtures = [a for a in found if a.label == MIXTURE]
     if mixtures:
         pts = np.stack([a.point.numpy() for a in mixtures])
