@@ -31,7 +31,7 @@ from hen_demo.encoders.base import squared_distances
 from hen_demo.encoders.kl_small import SmallKLVAE
 from hen_demo.encoders.shipped import KINDS, build_model  # the architectures live with the loader
 from hen_demo.encoders.small_blocks import SmallConfig
-from hen_demo.images import to_float_tensor, to_uint8
+from hen_demo.images import to_float_tensor
 from hen_demo.training.common import (  # noqa: F401  (HELD_OUT_PHOTOS, evaluate: this module's API too)
     HELD_OUT_PHOTOS,
     evaluate,
@@ -42,6 +42,7 @@ from hen_demo.training.common import (  # noqa: F401  (HELD_OUT_PHOTOS, evaluate
     warmup_cosine_lr,
 )
 from hen_demo.training.robust import train_robust  # --kind robust's own trainer; robust never imports small
+
 
 def training_data(max_tiles: int | None = None):
     """(train uint8 (N, 64, 64, 3), held-out dict name -> uint8 array)."""
