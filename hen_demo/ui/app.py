@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, limits
+from hen_demo.ui import gradio_cache, limits, theme
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -34,13 +34,12 @@ TABS: list[tuple[str, str]] = [
     ("How it works", "hen_demo.ui.howto"),
 ]
 
-# the app's CSS lives in style.css beside this file (presentation, owned with the tab layouts)
-CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+# the app's CSS: the font and size variables (hen_demo.ui.theme), then style.css beside this file
+CSS = theme.css_variables() + (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
 HEADER = """# HEN Explorer — associative memories you can watch work
-Store images as memories of a modern Hopfield network, query with a damaged image or a caption, and watch the
-retrieval unfold step by step. **HEN** (Hopfield Encoding Networks) runs the dynamics in an encoder's latent
-space; *raw pixels* is the plain modern Hopfield network, prone to metastable mixtures.
+Images stored as memories of a modern Hopfield network, recalled from a damaged image or a caption, step by step.
+**HEN** runs the dynamics in an encoder's latent space; *raw pixels* is the plain modern Hopfield network.
 """
 
 PUBLIC_NOTE = """
@@ -78,10 +77,12 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
         warm_up()
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
-        for label, module_name in available_tabs(tabs):
-            module = importlib.import_module(module_name)
-            with gr.Tab(label):
-                module.build_tab()
+        # "wrap": on a phone every tab stays in the bar (on two rows), none hidden behind a "⋯" menu
+        with gr.Tabs(overflow_behavior="wrap", elem_id="hen-tabs"):
+            for label, module_name in available_tabs(tabs):
+                module = importlib.import_module(module_name)
+                with gr.Tab(label):
+                    module.build_tab()
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
     from hen_demo.ui.api import hide_plumbing
@@ -138,7 +139,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, sh
     configure_logging()
     start_housekeeping()
     kwargs.setdefault("max_file_size", limits.MAX_FILE_SIZE)
-    return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(),
+    return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=theme.theme(),
                        show_error=True, **kwargs)
 
 
