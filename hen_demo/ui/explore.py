@@ -370,7 +370,7 @@ def build_tab() -> None:
             with gr.Row(elem_id="explore-buttons"):
                 stop = gr.Button("Stop", variant="stop", size="sm", min_width=50)
                 replay_btn = gr.Button("Replay", size="sm", min_width=50, elem_id="explore-replay")
-            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="playback: frames / s (0 = unthrottled)",
+            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="frames / s (0 = fastest)",
                             elem_id="explore-fps")
         with gr.Column(scale=2, min_width=180):
             state_img = gr.Image(label="Network state Φ_dec(ŝ⁽ᵗ⁾)", height=190, interactive=False,
