@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, limits, theme
+from hen_demo.ui import gradio_cache, gradio_skip, limits, theme
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -54,6 +54,7 @@ HOUSEKEEPING_S = 30.0  # how often idle cache entries are dropped and freed memo
 
 limits.configure_pil()  # before any image is opened: PIL refuses decompression bombs
 gradio_cache.install()  # re-sending a picture never rewrites a cached file a browser is reading
+gradio_skip.install()  # a streamed gr.skip() rebuilds no component (issue 19 §14)
 
 
 def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
