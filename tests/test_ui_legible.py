@@ -79,3 +79,20 @@ def test_separability_shows_the_damaged_queries_retrieval_beside_the_cosine_stat
     assert row["cosine: nearest = own memory"] > 0.9  # the cosine view: separable
     assert row["L2: nearest = own memory (NN ceiling)"] < 0.3  # the retrieval's view: not
     assert row["retrieval identity (L2, calibrated β)"] <= row["L2: nearest = own memory (NN ceiling)"] + 0.1
+
+
+def test_uhop_stage2_pictures_end_labelled_with_a_tick_or_a_cross():
+    """Issue 19 §12: Stage II's "plain MHN" and "U-Hop" results say which memory they reached, ✓ or ✗."""
+    from hen_demo.ui import uhop_tab
+
+    frames = list(uhop_tab.run_uhop("digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, -1,
+                                    "relative", delay=0, progress=None))
+    assert frames[0][7] == {"__type__": "update", "label": "plain MHN"}  # a new run clears the last verdict
+    last = frames[-1]
+    status = last[-1]
+    for k, model in ((7, "plain MHN"), (8, "U-Hop")):
+        label = last[k]["label"]
+        assert label.startswith(f"{model}: #") and ("✓" in label) != ("✗" in label), label
+        word = "correct" if "✓" in label else "wrong"
+        assert f"#{label.split('#')[1].split()[0]} ({word})" in status  # the label agrees with the status line
+    assert uhop_tab.result_label("U-Hop", 3, False, 7) == "U-Hop: #3 ✗ (wanted #7)"

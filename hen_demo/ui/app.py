@@ -76,6 +76,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
         tabs = [t.strip() for t in os.environ["HEN_TABS"].split(",")]
     if warm:
         warm_up()
+        warm_captions_in_background()
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
         # "wrap": on a phone every tab stays in the bar (on two rows), none hidden behind a "⋯" menu
@@ -107,6 +108,32 @@ def warm_up() -> float:
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
     return time.perf_counter() - t0
+
+
+def warm_captions_in_background() -> threading.Thread:
+    """Load the default text encoder and the Text → Image tab's default caption memories in a daemon thread,
+    so the app starts as fast as before and the first caption click does not wait ~15 s for them (issue 19
+    §13). A click that comes earlier waits for the same build (the shared cache builds each key once)."""
+    from hen_demo.ui import state, text2image
+    from hen_demo.ui.memory_controls import retrieval_config
+
+    def work():
+        t0 = time.perf_counter()
+        try:
+            d = text2image.DEFAULTS
+            text_encoder, encoder = state.default_text_encoder(), state.default_encoder()
+            state.RESOURCES.text_encoder(text_encoder, encoder)
+            cfg = retrieval_config(d["similarity"], "softmax", d["beta"], 60, 1e-6, beta_mode=d["beta_mode"])
+            state.caption_pipeline(text2image.DEFAULT_DATASET, encoder, text_encoder, d["n"], cfg, None,
+                                   d["text_weight"])
+            print(f"HEN Explorer: text encoder {text_encoder} and caption memories ready after "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+        except ValueError as exc:  # e.g. no text encoder here: the tab says so when used
+            print(f"caption warm-up skipped: {exc}", flush=True)
+
+    thread = threading.Thread(target=work, name="hen-warm-captions", daemon=True)
+    thread.start()
+    return thread
 
 
 def configure_logging() -> None:
