@@ -105,7 +105,7 @@ def build_tab() -> None:
     go = gr.Button("Compute", variant="primary")
     fig = gr.Plot(label="Histograms")
     table = gr.Dataframe(headers=HEADERS, interactive=False, label="Separation (cosine) and retrieval (L2)",
-                         wrap=True, elem_id="separability-table")
+                         wrap=True, elem_id="separability-table", elem_classes=["hen-table"])
     inputs = [dataset, encoders, n, corruption, amount, seed]
     go.click(compute, inputs, [fig, table], api_name="separability", concurrency_limit=2)
     for comp in (dataset, encoders, corruption):
