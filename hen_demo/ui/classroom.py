@@ -216,16 +216,16 @@ def recall_start_view(patterns, editor_value, query, mode, sweeps, seed):
     return state_image(q), fig, status
 
 
-# the browser redraws the state picture and the energy plot for every frame: faster than this and frames pile
-# up in the page, which then stalls and jumps (issue 19 §8); the delay slider can only make it slower
-MIN_FRAME_S = 0.06
+# seconds between frames by default: the browser redraws the state picture and the energy plot for every frame,
+# and much faster than this the frames pile up in the page, which then stalls and jumps (issue 19 §8)
+FRAME_S = 0.06
 
 
 @user_errors
 def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps, seed):
     """Generator: yields (state picture, energy figure, status text) while the network relaxes, one frame every
-    ``max(delay, MIN_FRAME_S)`` seconds by the clock (the next frame is computed during the wait), the final
-    view included, so frames arrive evenly."""
+    ``delay`` seconds by the clock (the next frame is computed during the wait), the final view included, so
+    frames arrive evenly; ``delay`` 0 sends them as fast as they are made."""
     xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
     x = trace.update_index.astype(float)
     e = trace.energies
@@ -235,7 +235,7 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     if frames[-1] != len(e) - 1:
         frames.append(len(e) - 1)
     xlabel = _xlabel(asynchronous)
-    period = max(float(delay or 0.0), MIN_FRAME_S)
+    period = max(float(delay or 0.0), 0.0)
     due = time.perf_counter()
     for k in frames:
         flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
@@ -356,7 +356,7 @@ def build_tab() -> None:
                 mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
             with gr.Row():
                 per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
-                delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+                delay = gr.Slider(0.0, 0.5, value=FRAME_S, step=0.01, label="Delay between frames (s)")
                 sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
