@@ -81,6 +81,19 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pid: int, below: float = 0.05, window: float = 1.0, timeout: float = 180.0) -> bool:
+    """Wait until process ``pid`` uses less than ``below`` of a core over ``window`` seconds (its background
+    warm-ups are done), at most ``timeout`` seconds; True when it got idle."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        c0 = cpu_seconds(pid)
+        time.sleep(window)
+        c1 = cpu_seconds(pid)
+        if c0 is None or c1 is None or c1 - c0 < below * window:
+            return True
+    return False
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -137,7 +150,8 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
         request = default_request(first)
         log("default /retrieve: " + ", ".join(f"{k}={v!r}" for k, v in request.items() if k != "editor"))
         first.predict(**request, api_name="/retrieve")  # warm-up (first request loads lazily)
-        time.sleep(2.0)
+        idle = wait_idle(proc.pid)  # background warm-ups (the caption memories) end before CPU is counted
+        log(f"server idle after the warm-up: {idle}")
         warm = rss_mb(proc.pid)
         peak = [warm or 0.0]
         sampling = threading.Event()
