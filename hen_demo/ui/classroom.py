@@ -210,7 +210,14 @@ def recall_start_view(patterns, editor_value, query, mode, sweeps, seed):
     net = HebbianHopfield(np.asarray(patterns), zero_diagonal=True)
     q = query_from_editor(editor_value, query)
     e0 = float(net.energy(q))  # Hopfield energy of the start state (slides 002)
-    fig = as_plot(energy_trace_spec([0.0], [e0], xaxis=_xlabel(mode == "asynchronous")))
+    # one dot on axes set around it (a lone point drawn as a line would not show); the y range says nothing
+    # about where the energy will end
+    pad = max(0.1 * abs(e0), 1.0)
+    asynchronous = mode == "asynchronous"
+    spec = energy_trace_spec([0.0], [e0], x_max=float(q.size if asynchronous else 12), y_range=(e0 - pad, e0 + pad),
+                             xaxis=_xlabel(asynchronous))
+    spec["data"][0].update(mode="markers", marker=dict(size=14), name="start")
+    fig = as_plot(spec)
     status = (f"**Start state** (the query): energy E = {e0:.0f}. Press **Recall (animate)** to watch the network "
               "relax neuron by neuron.")
     return state_image(q), fig, status

@@ -221,7 +221,7 @@ def dynamics_spec(
     layout["xaxis"].update(e["layout"]["xaxis"], domain=[0.0, 0.56])
     layout["xaxis2"] = dict(k["layout"]["xaxis"], domain=[0.7, 1.0], anchor="y2")
     layout["yaxis2"] = dict(k["layout"]["yaxis"], anchor="x2")
-    layout["margin"]["t"] = 35
+    layout["margin"].update(t=35, l=80)  # room for 16 px ticks beside the axis title
     layout["annotations"] = [
         dict(text="Energy so far", x=0.28, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
              showarrow=False, font=dict(size=PLOT_AXIS_TITLE_PX)),
