@@ -103,7 +103,7 @@ def build_tab() -> None:
                                 info=("Not available here: " + ", ".join(missing) + " (the Explore tab's encoder "
                                       "list says why)") if missing else None)
     go = gr.Button("Compute", variant="primary")
-    fig = gr.Plot(label="Histograms")
+    fig = gr.Plot(label="Histograms", elem_id="separability-plot")
     table = gr.Dataframe(headers=HEADERS, interactive=False, label="Separation (cosine) and retrieval (L2)",
                          wrap=True, elem_id="separability-table", elem_classes=["hen-table"])
     inputs = [dataset, encoders, n, corruption, amount, seed]
