@@ -45,7 +45,7 @@ def test_the_path_has_one_point_per_frame_and_ends_at_the_final_state(pipe, one_
     memories = [t for t in spec["data"] if t["name"] == "memories"][0]
     np.testing.assert_allclose(np.c_[memories["x"], memories["y"]], pca.project(pipe.bank.codes).numpy(), atol=1e-3)
     assert len(spec["layout"]["images"]) == len(frames[-1].topk_indices)  # a thumbnail per top-k memory
-    assert spec["layout"]["xaxis"]["title"]["font"]["size"] >= 14
+    assert spec["layout"]["font"]["size"] >= 16 and spec["layout"]["xaxis"]["title"]["font"]["size"] >= 16
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("PC 1 (")
 
 

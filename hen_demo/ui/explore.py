@@ -373,7 +373,7 @@ def build_tab() -> None:
             with gr.Row(elem_id="explore-buttons"):
                 stop = gr.Button("Stop", variant="stop", size="sm", min_width=50)
                 replay_btn = gr.Button("Replay", size="sm", min_width=50, elem_id="explore-replay")
-            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="playback: frames / s (0 = unthrottled)",
+            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="frames / s (0 = fastest)",
                             elem_id="explore-fps")
         with gr.Column(scale=2, min_width=180):
             state_img = gr.Image(label="Network state Φ_dec(ŝ⁽ᵗ⁾)", height=190, interactive=False,
@@ -492,11 +492,11 @@ def build_tab() -> None:
         example_labels=[
             f"emoji · {enc} · 40 % pixels masked (encoder wins)",
             "emoji · raw pixels · 40 % pixels masked (pixels fail)",
-            "faces (held out) · robust-small (our extension) · bottom half black",
+            "faces (held out) · robust-small (ours) · bottom half black",
             "faces (held out) · raw pixels · bottom half black",
-            f"tiles · {enc} · bottom half black: every plain representation fails → run the census",
-            "tiles · raw pixels · mask-aware L2 (our baseline) · bottom half black",
-            "emoji · raw pixels · noise σ 0.3 (pixels are fine: encoding barely helps noise)",
+            f"tiles · {enc} · bottom black: plain codes fail → census",
+            "tiles · raw pixels · mask-aware L2 (ours) · bottom black",
+            "emoji · raw pixels · noise σ 0.3 (noise is easy for pixels)",
             "photos · caption: “Chelsea, a tabby cat …”",
         ],
         inputs=[mc.dataset, mc.encoder, mc.similarity, mc.beta_mode, mc.beta, mc.n, source, index, caption,

@@ -125,13 +125,9 @@ class RetrievalMap:
         ev = [float(v) for v in self.map.pca.explained]
         layout = base_layout("Where the state goes (PCA map of the bank)", height, f"PC 1 ({100 * ev[0]:.0f} %)",
                              f"PC 2 ({100 * ev[1]:.0f} %)", showlegend=False, images=images)
-        layout["font"]["size"] = 14
-        for axis in ("xaxis", "yaxis"):
-            layout[axis]["title"]["font"] = dict(size=16)
         layout["xaxis"].update(range=xr, fixedrange=True, zeroline=False)
         layout["yaxis"].update(range=yr, fixedrange=True, zeroline=False)
         layout["margin"]["t"] = 35
-        layout["title"]["font"]["size"] = 14
         layout["dragmode"] = False
         return dict(data=data, layout=layout, config={"displayModeBar": False})
 
