@@ -71,6 +71,8 @@ def test_augmented_memories_are_deterministic_and_start_with_the_bases():
     a = augmented_pixels(bases, 0, 12)
     assert a.shape == (12, 192) and float(a.min()) >= 0 and float(a.max()) <= 1
     assert torch.equal(a, augmented_pixels(bases, 0, 12))
+    wide = augmented_pixels(bases, 0, 2100)  # rows do not depend on the range they are built in
+    assert torch.equal(wide[1030:2050], augmented_pixels(bases, 1030, 2050)) and torch.equal(wide[:12], a)
     plain = torch.nn.functional.avg_pool2d(bases, 4).reshape(5, -1)  # identity crop = 2x2 means of 16 x 16 samples
     torch.testing.assert_close(a[:5], plain, rtol=1e-5, atol=1e-5)
     assert (a[5:10] - a[:5]).abs().amax() > 0.01  # copies differ from their bases

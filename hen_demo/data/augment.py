@@ -8,7 +8,7 @@ pixels at ``side`` x ``side`` x 3 (8 x 8 x 3 = 192 numbers, K = 192 as the paper
 million memories are encoded in seconds. Augmented copies are near-duplicates of their base by construction:
 they are what makes a big bank crowded, and they are labelled as such wherever they are used.
 
-The augmentation of rows [a, b) is a deterministic function of (seed, a, b), so an interrupted bank build resumes
+Row i's augmentation depends on (seed, i) only, not on the range it is built in, so an interrupted bank build resumes
 with the same memories (``bank_shards.build_disk_bank``).
 """
 
@@ -35,10 +35,24 @@ def base_images(datasets=("tiles", "emoji")) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def _jitter(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Colour jitter of images x (b, 3, h, w) in [0, 1]: brightness, contrast, saturation (one draw per image)."""
-    b = x.shape[0]
-    u = torch.rand(b, 3, 1, 1, 1, generator=g)
+PARAM_BLOCK = 1024  # augmentation draws come in aligned blocks of rows: row i's draw never depends on the chunking
+
+
+def _draws(start: int, end: int, seed: int) -> torch.Tensor:
+    """(end - start, 7) uniform draws for rows [start, end): scale, shift x / y, flip, brightness, contrast,
+    saturation; row i's come from block i // PARAM_BLOCK's generator, whatever range is asked for."""
+    out = []
+    for k in range(start // PARAM_BLOCK, (end - 1) // PARAM_BLOCK + 1):
+        g = torch.Generator().manual_seed(int(seed) * 1_000_003 + k)
+        block = torch.rand(PARAM_BLOCK, 7, generator=g)
+        lo, hi = max(start, k * PARAM_BLOCK) - k * PARAM_BLOCK, min(end, (k + 1) * PARAM_BLOCK) - k * PARAM_BLOCK
+        out.append(block[lo:hi])
+    return torch.cat(out)
+
+
+def _jitter(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Colour jitter of images x (b, 3, h, w) in [0, 1] from draws u (b, 3): brightness, contrast, saturation."""
+    u = u[:, :, None, None, None]
     bright, contrast, sat = 0.75 + 0.5 * u[:, 0], 0.75 + 0.5 * u[:, 1], 0.7 + 0.6 * u[:, 2]  # (b, 1, 1, 1)
     x = x * bright
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -48,15 +62,16 @@ def _jitter(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def augmented_pixels(bases: torch.Tensor, start: int, end: int, side: int = 8, seed: int = 0) -> torch.Tensor:
-    """Memories [start, end) as (end - start, 3 * side * side) pixels in [0, 1] (module docstring)."""
+    """Memories [start, end) as (end - start, 3 * side * side) pixels in [0, 1] (module docstring); row i is the
+    same whatever range it is asked in."""
     m = bases.shape[0]
     idx = torch.arange(start, end)
     src = bases[idx % m]  # (b, 3, S, S)
     b = src.shape[0]
-    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(start))
-    scale = 0.6 + 0.4 * torch.rand(b, generator=g)  # crop side / image side
-    shift = (1.0 - scale)[:, None] * (2.0 * torch.rand(b, 2, generator=g) - 1.0)  # centre inside the image
-    flip = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0)
+    u = _draws(start, end, seed)  # (b, 7)
+    scale = 0.6 + 0.4 * u[:, 0]  # crop side / image side
+    shift = (1.0 - scale)[:, None] * (2.0 * u[:, 1:3] - 1.0)  # centre inside the image
+    flip = torch.where(u[:, 3] < 0.5, -1.0, 1.0)
     plain = idx < m  # the bases themselves: identity transform, no jitter
     scale, flip = torch.where(plain, 1.0, scale), torch.where(plain, 1.0, flip)
     shift[plain] = 0.0
@@ -65,8 +80,7 @@ def augmented_pixels(bases: torch.Tensor, start: int, end: int, side: int = 8, s
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, (b, 3, 2 * side, 2 * side), align_corners=False)
     x = F.avg_pool2d(F.grid_sample(src, grid, mode="bilinear", align_corners=False), 2)  # (b, 3, side, side)
-    jittered = _jitter(x, g)
-    x = torch.where(plain[:, None, None, None], x, jittered)
+    x = torch.where(plain[:, None, None, None], x, _jitter(x, u[:, 4:7]))
     return x.reshape(b, -1)
 
 

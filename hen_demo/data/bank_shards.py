@@ -118,6 +118,20 @@ class DiskBank:
                     j = min(hi, i + rows)
                     yield i - self.start, codes[i - a : j - a]
 
+    def take(self, rows) -> torch.Tensor:
+        """Memories at sorted positions ``rows`` (relative to ``start``) as (len(rows), K), read one by one."""
+        rows = [int(r) + self.start for r in rows]
+        if any(not (self.start <= r < self.stop) for r in rows):
+            raise ValueError(f"take: rows must lie in [0, {self.n_memories}).")
+        out = []
+        for a, b, path in self.files:
+            here = [r for r in rows if a <= r < b]
+            if here:
+                with safe_open(str(path), framework="pt") as f:
+                    codes = f.get_slice("codes")
+                    out += [codes[r - a : r - a + 1] for r in here]
+        return torch.cat(out) if out else torch.zeros(0, self.dim)
+
     def read(self) -> torch.Tensor:
         """All its memories in RAM (n, K) float32 (for checks on small banks)."""
         return torch.cat([c.float() for _, c in self.iter_chunks(1 << 20)]) if self.n_memories else \

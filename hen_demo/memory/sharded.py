@@ -40,6 +40,7 @@ import torch
 import torch.distributed as dist
 
 from .devices import resolve_device_dtype
+from .fastpath import exp_floor
 from .hopfield import RetrievalResult, as_patterns, as_queries, check_beta, check_run_options, moved_less
 from .separation import parse_separation
 
@@ -125,7 +126,7 @@ class ShardedMemory:
                              "at once (sparsemax / entmax) and cannot be merged from per-shard sums. Use "
                              "HopfieldMemory on one process for it.")
         self.similarity, self.separation = similarity, sep
-        self.beta = check_beta(beta)
+        self.beta = beta
         self.bank = shard if hasattr(shard, "iter_chunks") else TensorBank(as_patterns(shard, self.device, self.dtype))
         if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0; got {offset!r}.")
@@ -145,6 +146,14 @@ class ShardedMemory:
     @property
     def dim(self) -> int:
         return self.bank.dim
+
+    @property
+    def beta(self) -> float:
+        return self._beta
+
+    @beta.setter
+    def beta(self, value) -> None:
+        self._beta = check_beta(value)
 
     def __repr__(self) -> str:
         return (f"ShardedMemory(N={self.n_memories}, local={self.bank.n_memories}, world={self.world}, K={self.dim}, "
@@ -190,6 +199,7 @@ class ShardedMemory:
         first = torch.zeros(b, dtype=torch.long, device=self.device)
         c_logits = torch.empty(b, 0, dtype=self.dtype, device=self.device)
         c_index = torch.empty(b, 0, dtype=torch.long, device=self.device)
+        floor = exp_floor(self.dtype)
         for start, chunk in self.bank.iter_chunks(self._rows(b)):
             x = chunk.to(device=self.device, dtype=self.dtype)  # (r, K), float16 on disk -> dtype here
             if self.similarity == "l2":
@@ -203,7 +213,7 @@ class ShardedMemory:
                 v, i = torch.topk(logits, min(candidates, logits.shape[1]), dim=-1)
                 c_logits, c_index = _merge_candidates(c_logits, c_index, v, i + (self.offset + start), candidates)
             old, here = torch.exp(top - new_top), torch.exp(m - new_top)  # (b,) rescalings, <= 1
-            e = logits.sub_(m[:, None]).exp_()  # (b, r) in place, max 1
+            e = logits.sub_(m[:, None]).clamp_(min=floor).exp_()  # (b, r) in place, max 1 (exp_floor: fast exp)
             total = total * old + e.sum(-1) * here
             square = square * old * old + (e * e).sum(-1) * (here * here)
             value = value * old[:, None] + (e @ x) * here[:, None]
@@ -211,8 +221,9 @@ class ShardedMemory:
         return SoftmaxSums(top, total, square, value, c_logits if candidates else None,
                            c_index if candidates else None, first)
 
-    def merged_sums(self, states: torch.Tensor, candidates: int = 0) -> SoftmaxSums:
-        """``local_sums`` merged over the ranks: the sums of the whole bank (identical on every rank)."""
+    def merged_sums(self, states: torch.Tensor, candidates: int = 0, nearest: bool = False) -> SoftmaxSums:
+        """``local_sums`` merged over the ranks: the sums of the whole bank (identical on every rank); ``nearest``:
+        also the global index of each row's largest logit (one more small all-gather)."""
         loc = self.local_sums(states, candidates)
         if self.world == 1:
             return loc
@@ -221,9 +232,9 @@ class ShardedMemory:
         pack = torch.cat([(loc.total * scale)[:, None], (loc.square * scale * scale)[:, None],
                           loc.value * scale[:, None]], dim=1)  # (b, K + 2)
         pack = self._all_reduce(pack, dist.ReduceOp.SUM)
-        # the nearest memory (step 0): the rank holding the max logit; ties -> the lowest index
-        firsts = self._all_gather(torch.where(loc.top == top, loc.first, self.n_memories))  # (world, b)
-        out = SoftmaxSums(top, pack[:, 0], pack[:, 1], pack[:, 2:], first=firsts.amin(0))
+        out = SoftmaxSums(top, pack[:, 0], pack[:, 1], pack[:, 2:])
+        if nearest:  # the rank holding the max logit; ties -> the lowest index
+            out.first = self._all_gather(torch.where(loc.top == top, loc.first, self.n_memories)).amin(0)  # (b,)
         if candidates:
             g_logits = self._all_gather(loc.cand_logits)  # (world, b, c)
             g_index = self._all_gather(loc.cand_index)
@@ -263,11 +274,11 @@ class ShardedMemory:
             last = t == steps or moving.numel() == 0
             self.bytes_per_step = 0
             if last:
-                sums = self.merged_sums(s, min(cand, self.n_memories))  # final statistics: one more pass
+                sums = self.merged_sums(s, min(cand, self.n_memories), nearest=t == 0)  # final statistics: one pass
                 energy[evaluate] = self.energy(s, sums)[evaluate]
             else:
                 rows = evaluate if evaluate.numel() < b else slice(None)
-                sums = self.merged_sums(s[rows])  # one pass: the update of moving rows, the energy of all
+                sums = self.merged_sums(s[rows], nearest=t == 0)  # one pass: the update of moving rows, the energy of all
                 energy[evaluate] = self.energy(s[rows], sums)
                 new_all = sums.value / sums.total[:, None]  # (e, K)
             if t == 0:
