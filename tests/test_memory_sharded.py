@@ -40,6 +40,10 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
             mem = ShardedMemory(bank[a:b], offset=a, similarity=sim, beta=beta, dtype=torch.float64,
                                 chunk_rows=7)  # several chunks per rank: the online merge inside a rank too
             results[sim] = (mem.retrieve(queries, steps=STEPS, tol=TOL, topk=4), mem.nearest, mem.n_memories)
+        twin = bank.clone()
+        twin[N - 5] = twin[2]  # an exact duplicate on another rank: a tie (memory.ties), the lowest index wins
+        mem = ShardedMemory(twin[a:b], offset=a, similarity="l2", beta=2.0, dtype=torch.float64, chunk_rows=7)
+        results["tie"] = (mem.retrieve(twin[2:4] + 0.01, steps=STEPS, tol=TOL, topk=2), mem.nearest, mem.n_memories)
         if rank == 0:
             torch.save(results, out)
     finally:
@@ -72,9 +76,18 @@ def test_sharded_equals_one_process(tmp_path, world):
         assert torch.equal(got.topk_indices, ref.topk_indices)
         torch.testing.assert_close(got.topk_weights, ref.topk_weights, rtol=1e-5, atol=1e-6)
         assert torch.equal(got.top_index, ref.top_index) and torch.equal(got.n_above, ref.n_above)
+        assert torch.equal(got.tied, ref.tied)
         torch.testing.assert_close(got.top_weight, ref.top_weight, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(got.n_eff, ref.n_eff, rtol=1e-5, atol=1e-5)
         assert torch.equal(nearest, ref_nearest)
+    got = results["tie"][0]
+    twin, _ = _problem()
+    twin[N - 5] = twin[2]
+    ref = HopfieldMemory(twin, "l2", beta=2.0, dtype=torch.float64, fast=False).retrieve(
+        twin[2:4] + 0.01, steps=STEPS, tol=TOL, topk=2)
+    assert ref.tied.tolist() == [True, False] and int(ref.top_index[0]) == 2
+    assert torch.equal(got.tied, ref.tied) and torch.equal(got.top_index, ref.top_index)
+    torch.testing.assert_close(got.states, ref.states, rtol=1e-5, atol=1e-5)
 
 
 def test_one_process_chunks_equal_the_whole_bank():

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 from .separation import Separation
 from .similarity import _CHUNK_ELEMENTS, PreparedSimilarity, accurate, safe_normalize
+from .ties import winner_of_weights
 
 FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
 
@@ -182,7 +183,8 @@ class FastAttentionStep:
 
     def final_stats(self, states: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
         """The final state's softmax statistics without keeping the (B, N) weights: lse (B,), n_eff = 1 / sum p^2,
-        the winner (argmax) and its weight, the count of weights > 0.05, and the top-k (indices, weights).
+        the winner (argmax; ties as in memory.ties) and its weight, the tie flag, the count of weights > 0.05, and
+        the top-k (indices, weights).
 
         Computed in row chunks small enough for the CPU's caches (each chunk's logits are built, reduced and
         dropped), so on large B x N it costs about one matmul instead of the several full-size passes that
@@ -190,25 +192,27 @@ class FastAttentionStep:
         """
         n = self.k.shape[2]
         rows = max(1, STATS_CHUNK_ELEMENTS // max(1, n))
-        # the winner from one max pass (first index among ties, as argmax), the top-k from a top-k pass, n_above from
-        # one compare over the chunk's weights (a top-20 pass, which holds every weight > 0.05, took 2x a top-5's)
+        # the top-k from a top-k pass of k logits; the winner, the tie flag (memory.ties) and n_above from compares
+        # over the chunk's weights (a top-20 pass, which holds every weight > 0.05, took 2x a top-5's time)
         kk = min(n, int(k))
-        out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "idx", "vals")}
+        out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "tied", "idx", "vals")}
         buf = None  # one cache-sized (rows, N) logits buffer for every chunk
         for i in range(0, states.shape[0], rows):
             q = self.queries(states[i : i + rows])  # (r, D)
             if buf is None and q.dtype not in (torch.float16, torch.bfloat16):
                 buf = torch.empty(min(rows, states.shape[0]), n, dtype=q.dtype, device=q.device)
             logits = self._scaled_logits(q, None if buf is None else buf[: q.shape[0]])  # (r, N)
-            top, top_i = logits.max(dim=-1, keepdim=True)  # (r, 1): the largest logit and its first index
+            top = logits.amax(dim=-1, keepdim=True)  # (r, 1) the largest logit
             vals, idx = torch.topk(logits, kk, dim=-1)  # (r, kk) largest logits = largest weights, sorted
             e = logits.sub_(top).clamp_(min=exp_floor(logits.dtype)).exp_()  # (r, N) unnormalised weights, max 1
             total = e.sum(dim=-1, keepdim=True)  # (r, 1) >= 1
             w = (vals - top).exp_().div_(total)  # (r, kk) the largest weights
             out["lse"].append((top + total.log())[:, 0])
             out["n_eff"].append(total[:, 0] ** 2 / torch.linalg.vector_norm(e, dim=-1).square().clamp_min(1e-30))
-            out["top_i"].append(top_i[:, 0])
-            out["top_w"].append(1.0 / total[:, 0])  # the winner's weight exp(0) / total
+            top_i, tied = winner_of_weights(e)  # ties (memory.ties): the lowest index within TIE_LOG_GAP, the flag
+            out["top_i"].append(top_i)
+            out["tied"].append(tied)
+            out["top_w"].append(1.0 / total[:, 0])  # the largest weight exp(0) / total
             out["n_above"].append((e > 0.05 * total).sum(dim=-1))
             out["idx"].append(idx[:, :k])  # (r, k), (r, 0) for k = 0
             out["vals"].append(w[:, :k])

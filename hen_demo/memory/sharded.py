@@ -16,7 +16,8 @@ lse = M + log S, the same numbers as ``HopfieldMemory`` on the whole bank up to 
 The verdict's statistics merge the same way: n_eff = 1 / sum p^2 = S^2 / sum exp(2 (l - M)); the top-k,
 the winner (top_index, top_weight) and n_above (count of p > 0.05, at most 19 of them since p sums to 1)
 come from each part's max(k, 20) largest logits with their global indices, gathered once at the end
-(``all_gather``) and reduced again. Early stopping needs nothing more: every rank receives the same merged
+(``all_gather``) and reduced again; the winner and ``tied`` follow memory.ties (``winner_of_logits``) on those
+candidates, which is the whole-bank rule unless more than 20 memories tie with the top. Early stopping needs nothing more: every rank receives the same merged
 sums, so every rank takes the same update and the same convergence decision for each query.
 
 Separations: only softmax merges exactly from these sums. sparsemax / entmax (U-Hop eq. D.1-D.3) need the
@@ -43,6 +44,7 @@ from .devices import resolve_device_dtype
 from .fastpath import exp_floor
 from .hopfield import RetrievalResult, as_patterns, as_queries, check_beta, check_run_options, moved_less
 from .separation import parse_separation
+from .ties import winner_of_logits
 
 SHARDED_SIMILARITIES = ("dot", "l2")
 CHUNK_ELEMENTS = 1 << 22  # bound on the (B, rows) logits of one chunk (16 MB of float32)
@@ -299,9 +301,10 @@ class ShardedMemory:
     def _result(self, s, energies, sums: SoftmaxSums, T, converged, n_steps, k) -> RetrievalResult:
         w = torch.exp(sums.cand_logits - sums.top[:, None]) / sums.total[:, None]  # (b, c) largest weights
         n_eff = sums.total**2 / sums.square.clamp_min(1e-300)
+        winner, tied = winner_of_logits(sums.cand_logits, sums.cand_index)  # memory.ties, from the candidates
         return RetrievalResult(
             states=s.float().cpu(), energies=energies.float().cpu(), weights=None, steps=int(T),
             converged=converged.cpu(), topk_indices=sums.cand_index[:, :k].cpu(),
             topk_weights=w[:, :k].float().cpu(), n_steps=n_steps.cpu(), n_eff=n_eff.float().cpu(),
-            top_index=sums.cand_index[:, 0].cpu(), top_weight=w[:, 0].float().cpu(),
-            n_above=(w > 0.05).sum(-1).cpu())
+            top_index=winner.cpu(), top_weight=w[:, 0].float().cpu(), n_above=(w > 0.05).sum(-1).cpu(),
+            tied=tied.cpu())
