@@ -78,3 +78,14 @@ def test_augmented_memories_are_deterministic_and_start_with_the_bases():
     assert (a[5:10] - a[:5]).abs().amax() > 0.01  # copies differ from their bases
     q = occlude_bottom(a[:2])
     assert torch.equal(q.reshape(2, 3, 8, 8)[:, :, 4:], torch.zeros(2, 3, 4, 8))
+
+
+def test_scale_out_at_scale_cli_reads_sizes_and_refuses_sharded_outside_torchrun(monkeypatch):
+    from hen_demo.experiments import cli, scale_out
+
+    assert cli._counts("1e4,1e5,1e6") == [10_000, 100_000, 1_000_000] and cli._counts("500") == 500
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(ValueError, match="runs under torchrun"):
+        scale_out.run(scale_out.Config(n=[1000], sharded=True))
+    with pytest.raises(ValueError, match="give the bank sizes with --n"):
+        scale_out.run(scale_out.Config(sharded=True))

@@ -138,6 +138,9 @@ def run(cfg, progress=None) -> ExperimentResult:
             nn_ceiling=float((mem.nearest == target).float().mean()),
             metastable_fraction=float((res.top_weight < 0.9).float().mean()),
             converged_fraction=float(res.converged.float().mean()), load_1min=os.getloadavg()[0]))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
     table = pd.DataFrame(rows, columns=COLUMNS)
     pfig, mfig = plotting.line_figures(
         table, "n", ["step_s", "identity_accuracy", "nn_ceiling", "metastable_fraction"], "mode",
