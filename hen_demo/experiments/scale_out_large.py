@@ -7,7 +7,9 @@ on disk, ``data.bank_shards``) and ``torchrun --nproc-per-node 2 -m hen_demo exp
 
 Memories: the offline tiles and emoji and their augmented copies (crops, flips, colour jitter;
 ``data.augment``) as 8 x 8 x 3 pixels (K = 192); one bank of the largest N, the smaller banks its first N
-memories (nested). Queries: half-occluded bases (un-augmented originals), a fixed-seed sample; L2 similarity at
+memories (nested). Queries: bases (un-augmented originals), a fixed-seed sample, half of them half-occluded
+(HEN's protocol), half with Gaussian noise (std 0.05: a cue close to its memory, where crowding by the augmented
+copies shows); L2 similarity at
 calibrated beta (``calibration``'s rule, the median nearest-neighbour gap of 256 sampled memories against the
 whole bank), the one-shot nearest-neighbour ceiling beside identity. Reported per N: seconds per step (one
 full pass of all queries over the bank, median of 3), time to the answer, GFLOP/s (4 B N K per step), bytes
@@ -30,13 +32,18 @@ from hen_demo.data.bank_shards import DiskBank, build_disk_bank
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.memory.calibration import CALIBRATION_C
+from hen_demo.bench import gemm_peak
 from hen_demo.memory.sharded import ShardedMemory
+from hen_demo.memory.ties import correct_mask
 
-COLUMNS = ["n", "mode", "ranks", "threads", "n_queries", "beta", "beta_relative", "step_s", "gflops", "answer_s",
+COLUMNS = ["n", "mode", "corruption", "ranks", "threads", "n_queries", "beta", "beta_relative", "step_s", "gflops",
+           "peak_gflops", "answer_s",
            "passes", "steps", "disk_bytes_per_step", "collective_bytes_per_step", "identity_accuracy", "nn_ceiling",
            "metastable_fraction", "converged_fraction", "load_1min"]
 CALIBRATION_ROWS = 256
 SIDE = 8
+NOISE = 0.05  # std of the Gaussian noise of the second half of the queries (pixels in [0, 1])
+PEAK_SIDE = 2048  # the square float32 GEMM timed before each N (its GFLOP/s: this moment's machine peak)
 
 
 def _process_group(sharded: bool) -> tuple[int, int]:
@@ -111,7 +118,12 @@ def run(cfg, progress=None) -> ExperimentResult:
         rel = 1.0 if cfg.beta_relative is None else float(cfg.beta_relative)
         mem.beta = _calibrated_beta(mem, bank, n, rel, cfg.seed)
         targets = np.sort(np.random.default_rng(cfg.seed + 1).choice(min(n, m), min(nq, n, m), replace=False))
-        queries = occlude_bottom(bank.take(targets).float(), SIDE).to(mem.dtype)  # (B, K)
+        clean = bank.take(targets).float()  # (B, K)
+        half = len(targets) // 2  # first half occluded (HEN), second half noisy (where crowding by copies shows)
+        noise = NOISE * torch.randn(clean.shape, generator=torch.Generator().manual_seed(cfg.seed + 2))
+        queries = torch.cat([occlude_bottom(clean[:half], SIDE), (clean[half:] + noise[half:]).clamp(0, 1)])
+        queries = queries.to(mem.dtype)  # (B, K)
+        peak = gemm_peak(torch.device("cpu"), repeats=1, side=PEAK_SIDE)["gflops"]  # this moment's peak
         passes_s = []
         for _ in range(3):  # one full pass of all queries over the bank: the cost of a step
             if world > 1:
@@ -129,22 +141,26 @@ def run(cfg, progress=None) -> ExperimentResult:
         target = torch.as_tensor(targets)
         step_s = float(np.median(passes_s))
         b = queries.shape[0]
-        rows.append(dict(
-            n=n, mode=f"{world} ranks ({dist.get_backend()}), out-of-core" if world > 1 else "one process, out-of-core",
-            ranks=world, threads=torch.get_num_threads(), n_queries=b, beta=mem.beta, beta_relative=rel,
-            step_s=step_s, gflops=4.0 * b * n * mem.dim / step_s / 1e9, answer_s=answer, passes=res.steps + 1,
-            steps=res.steps, disk_bytes_per_step=bank.nbytes, collective_bytes_per_step=collective,
-            identity_accuracy=float((res.top_index == target).float().mean()),
-            nn_ceiling=float((mem.nearest == target).float().mean()),
-            metastable_fraction=float((res.top_weight < 0.9).float().mean()),
-            converged_fraction=float(res.converged.float().mean()), load_1min=os.getloadavg()[0]))
+        correct = correct_mask(res.top_index, res.tied, target)  # memory.ties: a tie is a mixture
+        for corruption, part in (("occlude-bottom 0.5", slice(0, half)), (f"noise {NOISE:g}", slice(half, b))):
+            rows.append(dict(
+                n=n, mode=f"{world} ranks ({dist.get_backend()}), out-of-core" if world > 1
+                else "one process, out-of-core", corruption=corruption,
+                ranks=world, threads=torch.get_num_threads(), n_queries=b, beta=mem.beta, beta_relative=rel,
+                step_s=step_s, gflops=4.0 * b * n * mem.dim / step_s / 1e9, peak_gflops=peak,
+                answer_s=answer, passes=res.steps + 1, steps=res.steps, disk_bytes_per_step=bank.nbytes,
+                collective_bytes_per_step=collective,
+                identity_accuracy=float(correct[part].float().mean()),
+                nn_ceiling=float((mem.nearest[part] == target[part]).float().mean()),
+                metastable_fraction=float((res.top_weight[part] < 0.9).float().mean()),
+                converged_fraction=float(res.converged[part].float().mean()), load_1min=os.getloadavg()[0]))
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     table = pd.DataFrame(rows, columns=COLUMNS)
     pfig, mfig = plotting.line_figures(
         table, "n", ["step_s", "identity_accuracy", "nn_ceiling", "metastable_fraction"], "mode",
-        "Scale-out at 10^4-10^6 memories (out-of-core / sharded)", logx=True, logy=[True, False, False, False],
+        "Scale-out at 10^4-10^6 memories (out-of-core / sharded)", dash="corruption", logx=True, logy=[True, False, False, False],
         y_labels=["seconds per step", "identity accuracy", "NN ceiling", "metastable fraction"], x_label="memories N")
     progress(1.0, "done")
     result = ExperimentResult(
@@ -165,18 +181,21 @@ def findings(table: pd.DataFrame) -> str:
     """Sentences on the table: linear growth of the step time, the cost model, identity vs the NN ceiling."""
     parts = []
     for mode, d in table.groupby("mode", sort=False):
-        d = d.sort_values("n")
+        d = d.drop_duplicates("n").sort_values("n")
         if len(d) >= 2:
             slope, _ = np.polyfit(np.log(d.n), np.log(d.step_s), 1)
             lo, hi = d.iloc[0], d.iloc[-1]
             parts.append(f"{mode}: a step takes {lo.step_s:.3g} s at N = {lo.n:,} and {hi.step_s:.3g} s at "
                          f"N = {hi.n:,} ({hi.step_s / lo.step_s:.0f}x for {hi.n / lo.n:.0f}x the memories; log-log "
-                         f"slope {slope:.2f}, 1 = linear), {hi.gflops:.1f} GFLOP/s of 4·B·N·K at the largest N")
-        for _, r in d.iterrows():
-            parts.append(f"N = {r.n:,}: identity {r.identity_accuracy:.0%} (NN ceiling {r.nn_ceiling:.0%}), "
-                         f"metastable {r.metastable_fraction:.0%}, answered in {r.answer_s:.2f} s ({r.passes} passes)")
+                         f"slope {slope:.2f}, 1 = linear), {hi.gflops:.1f} GFLOP/s of 4·B·N·K at the largest N "
+                         f"({hi.gflops / hi.peak_gflops:.0%} of a square GEMM timed just before)")
+    for (mode, corruption), d in table.groupby(["mode", "corruption"], sort=False):
+        d = d.sort_values("n")
+        parts.append(f"{mode}, {corruption}: identity " + ", ".join(
+            f"{r.identity_accuracy:.0%} (NN {r.nn_ceiling:.0%}, metastable {r.metastable_fraction:.0%})"
+            for _, r in d.iterrows()) + " at N = " + " / ".join(f"{r.n:,}" for _, r in d.iterrows()))
     text = "; ".join(parts) + ". "
-    text += ("Identity falls with N because the augmented copies of each base crowd its neighbourhood (the NN "
-             "ceiling falls with it): the bank, not the engine, sets the limit. Machine shared with other jobs "
+    text += ("Where identity falls with N, the augmented copies of each base crowd its neighbourhood and the NN "
+             "ceiling falls with it: the bank, not the engine, sets the limit. Machine shared with other jobs "
              f"(1-minute load {table.load_1min.max():.1f} on 2 cores), so times are upper bounds.")
     return text
