@@ -81,8 +81,9 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
         if logx:
             ax.set_xscale("log")
             pfig.update_xaxes(type="log", row=1, col=j + 1)
-        if logys[j]:
+        if logys[j]:  # symlog keeps exact zeros on the plot; nothing below 0 exists
             ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)
             pfig.update_yaxes(type="log", row=1, col=j + 1)
         if vline is not None:
             ax.axvline(vline, color="k", ls="--", lw=0.8)
