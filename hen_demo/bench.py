@@ -19,6 +19,7 @@ which is the steadier ratio when other jobs share the CPU.
 Time to an answer (``answer`` per size): at ``--answer-beta`` (150) with early stopping (tol 1e-6) the fast path's
 median time beside the plain loop's, and ``of_steps_plus_one`` = that time / ((s + 1) x the fixed-work run's
 step time) for an answer in s steps (issue 24: <= 1, the final statistics cost at most one more pass).
+``--landscape`` times the playground's 200 x 200 energy / basin grid instead (hen_demo.bench_landscape).
 ``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
 """
 
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoders", action="store_true",
                         help="time the papers' encoders at their published sizes instead "
                              "(hen_demo.encoders.bench_encoders; uses --json, --threads, --device)")
+    parser.add_argument("--landscape", action="store_true",
+                        help="time the energy-landscape playground's 200 x 200 grid instead "
+                             "(hen_demo.bench_landscape; uses --json, --threads, --repeats)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"comma-separated NxKxBxT sizes (default {DEFAULT_SIZES})")
     parser.add_argument("--similarities", default="dot,l2", help="comma-separated: dot, l2 (default both)")
@@ -271,6 +275,10 @@ def run(args) -> int:
         from hen_demo.encoders import bench_encoders
         return bench_encoders.main((["--json"] if args.json else []) + (["--threads", str(args.threads)] if args.threads
                                    else []) + (["--device", "cuda"] if args.device == "cuda" else []))
+    if getattr(args, "landscape", False):
+        from hen_demo import bench_landscape
+
+        return bench_landscape.run(args)
     if getattr(args, "ui", False):
         try:
             from hen_demo.ui import bench_ui
