@@ -29,6 +29,7 @@ import torch.distributed as dist
 
 from hen_demo.data.augment import AUGMENTED_LABEL, augmented_pixels, base_images, occlude_bottom
 from hen_demo.data.bank_shards import DiskBank, build_disk_bank
+from hen_demo.data.banks import default_cache_dir
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.memory.calibration import CALIBRATION_C
@@ -59,8 +60,6 @@ def _process_group(sharded: bool) -> tuple[int, int]:
 
 
 def bank_folder(cfg) -> str:
-    from hen_demo.data.banks import default_cache_dir
-
     return cfg.bank_dir or str(default_cache_dir() / "ooc" / f"augmented-pixels{SIDE}-seed{cfg.seed}")
 
 
