@@ -223,8 +223,12 @@ class FastAttentionStep:
         reused buffer) and one pass over them gives the unnormalised weights and the log-sum-exp; the
         softmax sum divides the (B, K) output."""
         logits = self._scaled_logits(self.queries(states))  # (B, N)
-        top = logits.amax(dim=-1, keepdim=True)  # (B, 1)
-        e = logits.sub_(top).clamp_(min=exp_floor(logits.dtype)).exp_()  # (B, N) in place, max 1
+        low, top = torch.aminmax(logits, dim=-1, keepdim=True)  # (B, 1) each, one pass
+        logits.sub_(top)
+        floor = exp_floor(logits.dtype)
+        if bool(((low - top) < floor).any()):  # the clamp pass only where exp would leave its fast path
+            logits.clamp_(min=floor)
+        e = logits.exp_()  # (B, N) in place, max 1
         total = e.sum(dim=-1, keepdim=True)  # (B, 1) >= 1
         out = torch.mm(e.to(self.v.dtype), self.v[0, 0])[:, : self.dim].div_(total.to(self.v.dtype))
         return out, (top + total.log())[:, 0]
