@@ -28,6 +28,10 @@ _PLAIN = [
                                    "Try another file, or save it again as PNG."),
     ("decompression bomb", "The image is too large to open here (more than 4,096 px a side). Scale it down."),
     ("out of memory", "The server ran out of memory for this request. Try a smaller N or fewer steps."),
+    # Python's own words for a value of the wrong kind (hen_demo.ui.validate refuses these at the entry first)
+    ("could not convert string to float", "A number was expected and something else was sent. Type a number."),
+    ("invalid literal for int()", "A whole number was expected and something else was sent. Type a number."),
+    ("cannot convert float NaN", "A number was expected and NaN (not a number) was sent. Type a number."),
 ]
 
 
