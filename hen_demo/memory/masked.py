@@ -172,11 +172,11 @@ class MaskAwareMemory:
             converged |= done
             T = t + 1
         idx, vals = topk_cpu(p, k)
-        n_eff, top_i, top_w, n_above = weight_stats(p)
+        n_eff, top_i, top_w, n_above, tied = weight_stats(p)
         return RetrievalResult(states=s.float().cpu(), energies=torch.stack(energies).float().cpu(),
                                weights=p.float().cpu(), steps=T, converged=converged.cpu(), topk_indices=idx,
                                topk_weights=vals, n_steps=n_steps, n_eff=n_eff, top_index=top_i,
-                               top_weight=top_w, n_above=n_above)
+                               top_weight=top_w, n_above=n_above, tied=tied)
 
 
 __all__ = ["MaskAwareMemory", "check_mask_aware", "masked_calibrated_beta", "masked_l2_scores", "pixel_mask_to_code"]

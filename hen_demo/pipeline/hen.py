@@ -12,9 +12,11 @@ For hetero-association (HEN sec. 3.2, Fig. 4) the memories are ``[image code; te
 ``[0; text code]``; the text half is clamped (held at the query) while the image half fills in.
 
 One definition of success, used everywhere: the memory the dynamics chose is the one with the largest final
-weight (``winner``); ``correct = winner == target``, and the verdict (retrieved / metastable / wrong) is read
-from the same weights. Beside every result stands the query's one-shot nearest-neighbour identity
-(``nn_index``: argmin L2 between the query's code and the memories), the ceiling a representation sets.
+weight (``winner``); ``correct = winner == target and not tied``, and the verdict (retrieved / metastable /
+wrong) is read from the same weights. Ties follow ``hen_demo.memory.ties``: memories within 0.1 % of the top
+weight tie, the lowest index is reported, and a tie is a mixture, never a retrieval of either memory.
+Beside every result stands the query's one-shot nearest-neighbour identity (``nn_index``: argmin L2 between
+the query's code and the memories, ties by the same rule), the ceiling a representation sets.
 A single query is a batch of one. Pure of Gradio: the UI, the experiments, the benchmark and the tests call it.
 """
 
@@ -31,6 +33,7 @@ from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.calibration import calibrated_beta
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
+from hen_demo.memory.ties import correct_mask
 
 from .config import MemoryConfig, RetrievalConfig, RunOptions
 from .queries import resize_image
@@ -57,7 +60,8 @@ class HENResult:
     n_eff: float  # effective number of memories 1 / sum p^2 at the end
     winner: int = -1  # argmax of the final weights: the memory the dynamics chose
     nn_index: int = -1  # one-shot nearest neighbour (L2) of the query's code: the ceiling
-    nn_correct: bool | None = None  # nn_index == target
+    nn_correct: bool | None = None  # nn_index == target and no other memory is as near
+    tied: bool = False  # another memory ties with the winner (memory.ties): a mixture, not correct
     beta: float = float("nan")  # absolute beta used
     beta_relative: float | None = None  # the same beta relative to the bank's calibration
 
@@ -98,16 +102,17 @@ class HENBatch:
     images: np.ndarray  # (B, s, s, 3) uint8 decoded final states
     mse: np.ndarray  # (B,)
     one_minus_ssim: np.ndarray  # (B,)
-    winner: np.ndarray  # (B,) int64 argmax of the final weights
+    winner: np.ndarray  # (B,) int64 argmax of the final weights (ties: memory.ties)
     top_weight: np.ndarray  # (B,) the winner's weight
     n_eff: np.ndarray  # (B,) 1 / sum p^2
     nn_index: np.ndarray  # (B,) one-shot nearest neighbour of each query code (L2)
     targets: np.ndarray | None  # (B,) int64
-    correct: np.ndarray | None  # (B,) bool winner == target
-    nn_correct: np.ndarray | None  # (B,) bool nn_index == target
+    correct: np.ndarray | None  # (B,) bool winner == target and not tied
+    nn_correct: np.ndarray | None  # (B,) bool nn_index == target and not nn-tied
     verdicts: list  # B RetrievalVerdicts
     converged: np.ndarray  # (B,) bool
     steps: int  # the most updates any query ran
+    tied: np.ndarray | None = None  # (B,) bool another memory ties with the winner (memory.ties)
 
     @property
     def identity(self) -> float:
@@ -260,10 +265,14 @@ class HENPipeline:
         """One (1, K) state -> (s, s, 3) uint8."""
         return self.decode_batch(state)[0]
 
-    def nearest_neighbour(self, queries: torch.Tensor) -> np.ndarray:
-        """One-shot nearest neighbour (L2, in the memory's space) of each query (B, K): (B,) int64, the ceiling."""
-        return metrics.nearest_index(queries.to(self.memory.device, self.memory.patterns.dtype),
-                                     self.memory.patterns).cpu().numpy()
+    def nearest_neighbour(self, queries: torch.Tensor, with_ties: bool = False):
+        """One-shot nearest neighbour (L2, in the memory's space) of each query (B, K): (B,) int64, the ceiling.
+
+        with_ties: also (B,) bool, True where another memory is as near (``memory.ties``: the query finds neither).
+        """
+        idx, tied = metrics.nearest_index(queries.to(self.memory.device, self.memory.patterns.dtype),
+                                          self.memory.patterns, with_ties=True)
+        return (idx.cpu().numpy(), tied.cpu().numpy()) if with_ties else idx.cpu().numpy()
 
     def cosine_histogram(self, states: torch.Tensor) -> np.ndarray:
         """Counts of cos(state, memory_n) in HIST_BINS fixed bins over [-1, 1], computed on the device: (B, bins)."""
@@ -308,19 +317,21 @@ class HENPipeline:
         q = torch.as_tensor(queries).float()
         q = q[None] if q.ndim == 1 else q
         t = self._check_targets(targets, q.shape[0])
-        nn = self.nearest_neighbour(q)  # (B,) the query's code, reused
+        nn, nn_tied = self.nearest_neighbour(q, with_ties=True)  # (B,) the query's code, reused
         out = self.memory.retrieve(q, steps=opts.steps, tol=opts.tol, clamp=opts.clamp, topk=1, keep_weights=False)
-        winner, top_w = out.top_index.numpy(), out.top_weight.numpy()
+        winner, top_w, tied = out.top_index.numpy(), out.top_weight.numpy(), out.tied.numpy()
         images = self.decode_batch(out.states)  # (B, s, s, 3)
         ref_idx = winner if t is None else t
         refs = np.stack([self._reference(int(i)) for i in ref_idx]) if len(ref_idx) else images
         mse, oms = metrics.image_scores(images, refs, device=self.memory.device)
         verdicts = [metrics.verdict_from(int(winner[i]), float(top_w[i]), int(out.n_above[i]), float(out.n_eff[i]),
-                                         None if t is None else int(t[i])) for i in range(len(winner))]
+                                         None if t is None else int(t[i]), tied=bool(tied[i]))
+                    for i in range(len(winner))]
         return HENBatch(states=out.states, images=images, mse=mse, one_minus_ssim=oms, winner=winner,
                         top_weight=top_w, n_eff=out.n_eff.numpy(), nn_index=nn, targets=t,
-                        correct=None if t is None else winner == t, nn_correct=None if t is None else nn == t,
-                        verdicts=verdicts, converged=out.converged.numpy(), steps=int(out.steps))
+                        correct=None if t is None else correct_mask(winner, tied, t),
+                        nn_correct=None if t is None else correct_mask(nn, nn_tied, t),
+                        verdicts=verdicts, converged=out.converged.numpy(), steps=int(out.steps), tied=tied)
 
     def stream(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
                target: int | None = None, clamp: torch.Tensor | None = None) -> Iterator[HENFrame]:
@@ -331,7 +342,7 @@ class HENPipeline:
         opts = self._options(options, clamp)
         q = torch.as_tensor(query).float().reshape(1, -1)
         t = self._check_targets(None if target is None else [target], 1)
-        nn = int(self.nearest_neighbour(q)[0])
+        nn, nn_tied = (v[0] for v in self.nearest_neighbour(q, with_ties=True))
         energies: list[float] = []
         prev, prev_state, image = None, None, None
         for step in self.memory.stream(q, steps=opts.steps, tol=opts.tol, clamp=opts.clamp,
@@ -349,26 +360,28 @@ class HENPipeline:
                 yield prev[0]
             prev = (frame, step)
         frame, step = prev
-        frame.result = self._judge(step, frame, None if t is None else int(t[0]), nn)
+        frame.result = self._judge(step, frame, None if t is None else int(t[0]), int(nn), bool(nn_tied))
         yield frame
 
-    def _judge(self, step, frame: HENFrame, target: int | None, nn: int) -> HENResult:
+    def _judge(self, step, frame: HENFrame, target: int | None, nn: int, nn_tied: bool = False) -> HENResult:
         nearest = int(metrics.nearest_index(step.state[:, : self.image_dims].to(self.memory.device, torch.float32),
                                             self.memory.patterns[:, : self.image_dims].float())[0])
-        winner = int(step.top_index[0])
+        winner, tied = int(step.top_index[0]), step.tied is not None and bool(step.tied[0])
         ref = winner if target is None else target
         recon = self._reference(ref)
         retrieved = frame.image
         if recon.shape != retrieved.shape:  # encoders whose recon is stored at another size
             recon = resize_image(recon, retrieved.shape[0])
         mse, oms = metrics.image_scores(retrieved[None], recon[None], device=self.memory.device)
-        v = metrics.verdict_from(winner, float(step.top_weight[0]), int(step.n_above[0]), float(step.n_eff[0]), target)
+        v = metrics.verdict_from(winner, float(step.top_weight[0]), int(step.n_above[0]), float(step.n_eff[0]), target,
+                                 tied=tied)
         return HENResult(
             retrieved=retrieved, original=np.asarray(self.bank.images[ref]) if target is not None else None,
             reconstruction=recon, mse=float(mse[0]), one_minus_ssim=float(oms[0]), nearest=nearest, target=target,
-            correct=None if target is None else winner == target, verdict=v, steps=int(frame.t),
+            correct=None if target is None else (winner == target and not tied), verdict=v, steps=int(frame.t),
             converged=bool(frame.converged), n_eff=frame.n_eff, winner=winner, nn_index=nn,
-            nn_correct=None if target is None else nn == target, beta=self.beta, beta_relative=self.beta_relative)
+            nn_correct=None if target is None else (nn == target and not nn_tied), tied=tied, beta=self.beta,
+            beta_relative=self.beta_relative)
 
     def retrieve(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
                  target: int | None = None, clamp: torch.Tensor | None = None) -> HENFrame:

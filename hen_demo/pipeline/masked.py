@@ -70,18 +70,19 @@ def _run(pipe: HENPipeline, mem: MaskAwareMemory, visible: torch.Tensor, q: torc
     """``mask_aware_run`` on a memory already built (queries q (B, K), visible (B, K) bool)."""
     t = pipe._check_targets(targets, q.shape[0])
     out = mem.retrieve(q, visible, steps=opts.steps, tol=opts.tol, topk=1)
-    winner, top_w = out.top_index.numpy(), out.top_weight.numpy()
+    winner, top_w, tied = out.top_index.numpy(), out.top_weight.numpy(), out.tied.numpy()
     images = pipe.decode_batch(out.states)
     refs = np.stack([pipe._reference(int(i)) for i in (winner if t is None else t)])
     mse, oms = metrics.image_scores(images, refs)
     verdicts = [metrics.verdict_from(int(winner[i]), float(top_w[i]), int(out.n_above[i]), float(out.n_eff[i]),
-                                     None if t is None else int(t[i])) for i in range(len(winner))]
+                                     None if t is None else int(t[i]), tied=bool(tied[i])) for i in range(len(winner))]
     # the one-shot ceiling of this similarity: the masked nearest neighbour = argmax sim_M at the query
     nn = mem.scores(q, visible).argmax(1).cpu().numpy()
     return HENBatch(states=out.states, images=images, mse=mse, one_minus_ssim=oms, winner=winner, top_weight=top_w,
-                    n_eff=out.n_eff.numpy(), nn_index=nn, targets=t, correct=None if t is None else winner == t,
+                    n_eff=out.n_eff.numpy(), nn_index=nn, targets=t,
+                    correct=None if t is None else (winner == t) & ~tied,
                     nn_correct=None if t is None else nn == t, verdicts=verdicts, converged=out.converged.numpy(),
-                    steps=int(out.steps))
+                    steps=int(out.steps), tied=tied)
 
 
 def mask_aware_stream(pipe: HENPipeline, query: torch.Tensor, hidden, options: RunOptions | None = None,
@@ -110,8 +111,8 @@ def mask_aware_stream(pipe: HENPipeline, query: torch.Tensor, hidden, options: R
         retrieved=last.image, original=np.asarray(pipe.bank.images[ref]) if target is not None else None,
         reconstruction=pipe._reference(ref), mse=float(batch.mse[0]), one_minus_ssim=float(batch.one_minus_ssim[0]),
         nearest=int(metrics.nearest_index(batch.states, mem.patterns.cpu())[0]), target=target,
-        correct=None if target is None else winner == target, verdict=batch.verdicts[0], steps=last.t,
+        correct=None if target is None else bool(batch.correct[0]), verdict=batch.verdicts[0], steps=last.t,
         converged=last.converged, n_eff=last.n_eff, winner=winner, nn_index=int(batch.nn_index[0]),
         nn_correct=None if target is None else int(batch.nn_index[0]) == target, beta=float(mem.beta),
-        beta_relative=relative if beta is None else None)
+        tied=bool(batch.tied[0]), beta_relative=relative if beta is None else None)
     yield from frames
