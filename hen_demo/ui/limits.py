@@ -11,7 +11,10 @@ the server enforces, whatever a browser or a script sends:
 * **Public mode** (``HEN_PUBLIC=1``, on when ``SPACE_ID`` is set, off with ``HEN_PUBLIC=0``): caps on N, steps T,
   U-Hop's Stage I iterations and experiment sizes (:data:`PUBLIC_CAPS`); run the app locally to lift them.
 * **Heavy work takes turns** (:data:`HEAVY`, :func:`heavy_slot`): experiments, Stage I fits, capacity sweeps and
-  bank builds above :attr:`Caps.heavy_bank` images share one slot, so two of them never split the two cores.
+  bank builds above :attr:`Caps.heavy_bank` images share one slot, so two of them never split the two cores; the
+  heavy events run at a low CPU priority (``hen_demo.ui.priority``), so other visitors' requests go first.
+* **Arguments** of every event are checked against their components before anything reads them
+  (``hen_demo.ui.validate``): a bad value from a script gets a sentence, not Gradio's or Python's text.
 * **Disk**: experiment runs from the UI go to one folder that keeps only the newest few (:func:`run_folder`).
 """
 

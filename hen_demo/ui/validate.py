@@ -102,10 +102,8 @@ def check_choice(block, value) -> None:
     """Dropdown (one value, or a list when ``multiselect``), Radio (one value), CheckboxGroup (a list)."""
     values = [v for _, v in (block.choices or [])]
     several = isinstance(block, gr.CheckboxGroup) or bool(getattr(block, "multiselect", False))
-    if value is None:
-        if several:
-            return
-        raise refuse(f"Choose {_label(block)}: one of {_choices_text(values)}.")
+    if value is None:  # nothing chosen (Gradio passes None on): the handler says what it needs
+        return
     if several:
         if not isinstance(value, (list, tuple)):
             raise refuse(f"{_label(block)} takes a list of choices, e.g. [{values[0]!r}] "
@@ -198,6 +196,8 @@ def install(demo: gr.Blocks) -> gr.Blocks:
 
     async def preprocess_data(block_fn, inputs, state, explicit_call: bool = False):
         name = _event_name(block_fn)
+        if getattr(block_fn, "batch", False):  # a batched event's inputs are lists of values: Gradio's checks only
+            return await original(block_fn, inputs, state, explicit_call)
         try:
             for i, block in enumerate(block_fn.inputs):
                 if i >= len(inputs) or getattr(block, "stateful", False):
