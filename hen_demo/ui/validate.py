@@ -196,8 +196,6 @@ def install(demo: gr.Blocks) -> gr.Blocks:
 
     async def preprocess_data(block_fn, inputs, state, explicit_call: bool = False):
         name = _event_name(block_fn)
-        if getattr(block_fn, "batch", False):  # a batched event's inputs are lists of values: Gradio's checks only
-            return await original(block_fn, inputs, state, explicit_call)
         try:
             for i, block in enumerate(block_fn.inputs):
                 if i >= len(inputs) or getattr(block, "stateful", False):
