@@ -81,6 +81,14 @@ def _drive(url: str, clients: int, seconds: float, heavy: bool, request_timeout:
             "heavy_mean_s": sum(heavy_times) / len(heavy_times) if heavy_times else None}
 
 
+def verdict(idle_p95: float | None, heavy_p95: float | None) -> tuple[float | None, bool]:
+    """(heavy p95 / idle p95, whether that is at most FAIR_RATIO); (None, False) when a phase completed nothing."""
+    if not idle_p95 or not heavy_p95:
+        return None, False
+    ratio = heavy_p95 / idle_p95
+    return ratio, ratio <= FAIR_RATIO
+
+
 def run_heavy(clients: int = 1, seconds: float = 40.0, startup_timeout: float = 600.0, env: dict | None = None,
               request_timeout: float = 300.0, log=print) -> dict:
     """Launch the app, measure the idle and the heavy phase (module docstring), stop it; returns the numbers."""
@@ -108,13 +116,13 @@ def run_heavy(clients: int = 1, seconds: float = 40.0, startup_timeout: float = 
             proc.wait(15)
         except Exception:  # noqa: BLE001 - still running: kill it
             proc.kill()
-    ratio = (loaded["p95_s"] / idle["p95_s"]) if idle["p95_s"] and loaded["p95_s"] else None
+    ratio, fair = verdict(idle["p95_s"], loaded["p95_s"])
     rnd = bench_load._round
     return {"clients": clients, "seconds": seconds, "cpu_count": os.cpu_count(), "load_average_before": load_avg,
             "idle_completed": idle["completed"], "idle_p50_s": rnd(idle["p50_s"]), "idle_p95_s": rnd(idle["p95_s"]),
             "heavy_completed": loaded["completed"], "heavy_p50_s": rnd(loaded["p50_s"]),
             "heavy_p95_s": rnd(loaded["p95_s"]), "heavy_max_s": rnd(loaded["max_s"]),
-            "p95_ratio": rnd(ratio), "fair": ratio is not None and ratio <= FAIR_RATIO,
+            "p95_ratio": rnd(ratio), "fair": fair,
             "heavy_jobs_completed": loaded["heavy_completed"], "heavy_job_mean_s": rnd(loaded["heavy_mean_s"]),
             "errors": len(idle["errors"]) + len(loaded["errors"]),
             "error_examples": sorted(set(idle["errors"] + loaded["errors"]))[:5],
