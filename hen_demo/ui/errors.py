@@ -75,12 +75,15 @@ def raised_by_a_library(exc: BaseException) -> bool:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
-    path = tb.tb_frame.f_code.co_filename.replace("\\", "/")
-    if "/site-packages/" in path or "/dist-packages/" in path:
+    frame = tb.tb_frame
+    path = frame.f_code.co_filename.replace("\\", "/")
+    ours = str(frame.f_globals.get("__name__", "")).startswith("hen_demo")  # also when installed as a package
+    if not ours and ("/site-packages/" in path or "/dist-packages/" in path):
         return True
     # our own sentences are raised by a ``raise`` statement; a compiled function (numpy, torch, float("x")) called
     # from our code leaves our line, a call, as the innermost frame
-    return "raise" not in linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    line = linecache.getline(frame.f_code.co_filename, tb.tb_lineno)
+    return bool(line.strip()) and "raise" not in line  # no source to read (a .pyc-only install): trust it
 
 
 def _translate(exc: BaseException, name: str) -> gr.Error:
