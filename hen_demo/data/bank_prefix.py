@@ -8,8 +8,8 @@ one **prefix bank** per (dataset, seed, encoder, text encoder): on disk one entr
 no copy). Changing N then costs no encoding, no disk and no memory beyond the one bank.
 
 How far a build goes (:func:`extend_target`): the whole dataset when that is cheap here (at most
-:data:`FULL_BANK_SECONDS` of encoding by this encoder's measured cost, and at most :data:`FULL_BANK_BYTES`),
-else only the N asked; a later, larger N encodes only the items after the ones already there and replaces the
+:data:`FULL_BANK_SECONDS` of encoding by this encoder's measured cost, or at most twice the N asked; and at most
+:data:`FULL_BANK_BYTES`), else only the N asked; a later, larger N encodes only the items after the ones already there and replaces the
 disk entry by the longer prefix.
 
 The prefix banks alive in this process are found again through a weak registry by their cache path (:func:`live`): a view holds
@@ -24,7 +24,8 @@ import threading
 import weakref
 from dataclasses import replace
 
-FULL_BANK_SECONDS = 60.0  # encode the whole dataset at once when that takes at most this long here ...
+# encode the whole dataset at once when the rest takes at most this long here (or N is at least half of it) ...
+FULL_BANK_SECONDS = 10.0
 FULL_BANK_BYTES = 256 * 1024 ** 2  # ... and the whole bank (codes, reconstructions, images) weighs at most this
 
 # where a prefix bank lives on disk (cache folder / key) -> the longest prefix bank alive in this process
@@ -57,7 +58,8 @@ def extend_target(have: int, want: int, size: int, seconds_per_item: float | Non
     to: ``size`` when the rest of the dataset is cheap (module docstring), else ``want``."""
     if want >= size:
         return size
-    cheap_time = seconds_per_item is not None and seconds_per_item * (size - have) <= FULL_BANK_SECONDS
+    cheap_time = (2 * want >= size  # at most twice the work asked for
+                  or seconds_per_item is not None and seconds_per_item * (size - have) <= FULL_BANK_SECONDS)
     cheap_bytes = bytes_per_item * size <= FULL_BANK_BYTES
     return size if cheap_time and cheap_bytes else want
 
