@@ -7,7 +7,8 @@ one **prefix bank** per (dataset, seed, encoder, text encoder): on disk one entr
 ``n = "prefix"``), in memory one set of buffers, and hands out views of its first N rows (:func:`prefix_view`:
 no copy). Changing N then costs no encoding, no disk and no memory beyond the one bank.
 
-How far a build goes (:func:`extend_target`): the whole dataset when that is cheap here (at most
+How far a build goes (:func:`extend_target`, offline datasets; an online one is never downloaded further than
+asked): the whole dataset when that is cheap here (at most
 :data:`FULL_BANK_SECONDS` of encoding by this encoder's measured cost, or at most twice the N asked; and at most
 :data:`FULL_BANK_BYTES`), else only the N asked; a later, larger N encodes only the items after the ones already there and replaces the
 disk entry by the longer prefix.

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from hen_demo.atomic import atomic_write
 from hen_demo.data import bank_build, bank_prefix
-from hen_demo.data.datasets import ImageDataset, _check_n, dataset_size, load_dataset
+from hen_demo.data.datasets import OFFLINE, ImageDataset, _check_n, dataset_size, load_dataset
 from hen_demo.data.images import to_float_tensor, to_uint8
 
 FORMAT_VERSION = 1
@@ -301,11 +301,13 @@ def _by_prefix(build: _Build, dataset: str, want: int, size: int, key: str, pkey
             return pre
     have = full.n if full is not None else 0
     cost = bank_build.known_cost(build.enc, build.cache_root)
-    if cost is None and size > want:  # is the whole dataset cheap here? (two random images tell)
+    offline = dataset in OFFLINE  # an online dataset is downloaded: never more of it than asked
+    if cost is None and size > want and offline:  # is the whole dataset cheap here? (two random images tell)
         build.report(0.01, "measuring this encoder's speed on this machine")
         bank_build.measure_cost(build.enc, torch.rand(1, 3, build.enc.image_size, build.enc.image_size))  # warm-up
         cost = bank_build.measure_cost(build.enc)
-    target = bank_prefix.extend_target(have, want, size, cost, bank_prefix.bytes_per_item(build.enc))
+    target = (bank_prefix.extend_target(have, want, size, cost, bank_prefix.bytes_per_item(build.enc)) if offline
+              else want)
     build.report(0.01, f"loading dataset {build.dataset_name}")
     ds = load_dataset(dataset, n=target, seed=build.seed)
     longer = build.encode(ds, full, pkey, True, cost=cost)
