@@ -15,7 +15,6 @@ default requests take the cores first.
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 import threading
 import time
@@ -26,8 +25,9 @@ from hen_demo import bench_load
 FAIR_RATIO = 3.0  # a default request's p95 under the heavy loop / its idle p95, at most
 
 
-def _drive(url: str, clients: int, seconds: float, heavy: bool, request_timeout: float) -> dict:
-    """``clients`` default-request users for ``seconds`` (and the heavy visitor when ``heavy``): latencies."""
+def _drive(url: str, request: dict, clients: int, seconds: float, heavy: bool, request_timeout: float) -> dict:
+    """``clients`` users sending ``request`` (the default one) for ``seconds`` (and the heavy visitor when
+    ``heavy``): latencies."""
     from gradio_client import Client
 
     latencies: list[float] = []
@@ -41,14 +41,13 @@ def _drive(url: str, clients: int, seconds: float, heavy: bool, request_timeout:
         return Client(url, verbose=False, download_files=False, analytics_enabled=False)
 
     def user(i: int):
-        rng = random.Random(1000 + i)
         c = client()
         if heavy:
             started.wait(60)  # measure only while the heavy job is running
         while time.monotonic() < t_end:
             t0 = time.monotonic()
             try:
-                c.submit(*bench_load.default_request(rng), api_name="/retrieve").result(timeout=request_timeout)
+                c.submit(**request, api_name="/retrieve").result(timeout=request_timeout)
                 with lock:
                     latencies.append(time.monotonic() - t0)
             except Exception as exc:  # noqa: BLE001 - a failed request is a measured error
@@ -104,12 +103,13 @@ def run_heavy(clients: int = 1, seconds: float = 40.0, startup_timeout: float = 
         from gradio_client import Client
 
         warm = Client(url, verbose=False, download_files=False, analytics_enabled=False)
-        warm.predict(*bench_load.default_request(random.Random(0)), api_name="/retrieve")  # lazy loads
+        request = bench_load.default_request(warm)  # what a click on a fresh page sends
+        warm.predict(**request, api_name="/retrieve")  # lazy loads
         warm.predict(iterations=1, api_name="/run_uhop")  # the U-Hop bank and its first-run costs
         log(f"app up at {url}; idle phase: {clients} client(s) for {seconds:.0f} s")
-        idle = _drive(url, clients, seconds, heavy=False, request_timeout=request_timeout)
+        idle = _drive(url, request, clients, seconds, heavy=False, request_timeout=request_timeout)
         log(f"heavy phase: the same + one visitor looping U-Hop Stage I ({bench_load.HEAVY_ITERATIONS} iterations)")
-        loaded = _drive(url, clients, seconds, heavy=True, request_timeout=request_timeout)
+        loaded = _drive(url, request, clients, seconds, heavy=True, request_timeout=request_timeout)
     finally:
         proc.terminate()
         try:

@@ -70,7 +70,8 @@ def test_separability_scores_through_the_pipeline(calls):
     from hen_demo.ui import separability
 
     fig, rows = separability.compute.__wrapped__("photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
-    assert calls == [("separability", "pixels", "l2")] and len(rows) == 1
+    # the cosine statistics, then the same queries retrieved as Explore does (L2) for the last two columns
+    assert calls == [("separability", "pixels", "l2"), ("run", "pixels", "l2")] and len(rows) == 1
 
 
 @pytest.mark.slow

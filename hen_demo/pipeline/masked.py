@@ -103,7 +103,8 @@ def mask_aware_stream(pipe: HENPipeline, query: torch.Tensor, hidden, options: R
         frames.append(HENFrame(t=t, image=pipe.decode(s), energies=list(energies), topk_indices=i.tolist(),
                                topk_weights=w.tolist(), n_eff=float(1.0 / (p * p).sum()),
                                converged=t > 0 and bool(batch.converged[0]),
-                               similarity_histogram=SimilarityHistogram(pipe.cosine_histogram(s)[0], HIST_EDGES)))
+                               similarity_histogram=SimilarityHistogram(pipe.cosine_histogram(s)[0], HIST_EDGES),
+                               state=s[0].float().cpu()))
     last = frames[-1]
     winner = int(batch.winner[0])
     ref = winner if target is None else int(target)

@@ -16,7 +16,7 @@ import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
 from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
-from hen_demo.ui import census_panel, limits, plots, state
+from hen_demo.ui import census_panel, limits, plots, retrieval_map, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
     FILL_CHOICES,
@@ -189,7 +189,7 @@ def final_outputs(frame: HENFrame, bank, query_img: np.ndarray, size: int | None
 def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, source, index, editor=None, caption=None,
              text_encoder=None, corruption=None, amount=None, seed=None, fps=DEFAULTS["fps"],
              beta_mode=DEFAULTS["beta_mode"], fill=DEFAULTS["fill"], progress=gr.Progress()):
-    """Stream one HEN retrieval. Yields the 12 outputs of the Explore tab at every iteration.
+    """Stream one HEN retrieval. Yields the 13 outputs of the Explore tab at every iteration.
 
     ``beta_mode`` says how ``beta`` is read: "relative" (calibrated to the bank) or "absolute".
     ``fps`` > 0 paces the frames (slow motion for a retrieval that converges in 2 steps); 0 = unthrottled.
@@ -239,7 +239,9 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     else:
         frames = pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp)
     plotted_at = -1.0
+    route = retrieval_map.RetrievalMap(pipe.bank, pipe.image_dims)  # the path on the bank's PCA map
     for frame in frames:
+        route.add(frame)
         # unthrottled: the plots go at most PLOT_HZ times a second (a browser redraws each Plotly plot it gets;
         # the state image is cheap and still goes every frame); the first and the last frame always carry them
         due = True
@@ -248,19 +250,20 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
             plotted_at = time.perf_counter() if due else plotted_at
         streamed = (frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous, plot=due)
                     + ((histogram_output(frame, pipe.bank) if due else gr.skip()),))
+        mapped = (route.plot(frame, target) if due else gr.skip(),)
         replay.append(replay_frame(frame, pipe.bank, cfg.steps, target))
         previous = frame
         if period:  # pace the frames (the compute of the next one overlaps the wait)
             time.sleep(max(0.0, shown_at + period - time.perf_counter()))
             shown_at = time.perf_counter()
         if frame.t == 0:
-            yield (show(query_img),) + streamed + (None, None, None, "", None, gr.skip())
+            yield (show(query_img),) + streamed + (None, None, None, "", None, gr.skip()) + mapped
         elif frame.result is None:
-            yield (gr.skip(),) + streamed + skip6
+            yield (gr.skip(),) + streamed + skip6 + mapped
         if frame.result is not None:  # the last message carries every output (API clients see only it)
             original = clean if clean is not None and target is None else query_img
             yield ((show(query_img),) + streamed
-                   + final_outputs(frame, pipe.bank, original, size=frame.image.shape[0]) + (replay,))
+                   + final_outputs(frame, pipe.bank, original, size=frame.image.shape[0]) + (replay,) + mapped)
 
 
 def replay_frame(frame: HENFrame, bank, steps: int, target: int | None) -> dict:
@@ -370,7 +373,7 @@ def build_tab() -> None:
             with gr.Row(elem_id="explore-buttons"):
                 stop = gr.Button("Stop", variant="stop", size="sm", min_width=50)
                 replay_btn = gr.Button("Replay", size="sm", min_width=50, elem_id="explore-replay")
-            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="playback: frames / s (0 = unthrottled)",
+            fps = gr.Slider(0, 30, value=DEFAULTS["fps"], step=1, label="frames / s (0 = fastest)",
                             elem_id="explore-fps")
         with gr.Column(scale=2, min_width=180):
             state_img = gr.Image(label="Network state Φ_dec(ŝ⁽ᵗ⁾)", height=190, interactive=False,
@@ -381,6 +384,8 @@ def build_tab() -> None:
         with gr.Column(scale=5, min_width=320):
             energy = gr.Plot(label="Energy and top-k weights", show_label=False, elem_id="explore-energy")
             hist = gr.Plot(label="Cosine similarity to every memory", show_label=False, elem_id="explore-hist")
+            route = gr.Plot(label="Retrieval map", show_label=False, elem_id="explore-map")
+            gr.Markdown(retrieval_map.CAPTION, elem_id="explore-map-caption")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             topk_gallery = gr.Gallery(label="Top-k memories (stored originals)", columns=5, height=130,
@@ -440,7 +445,7 @@ def build_tab() -> None:
     inputs = mc.inputs() + [source, index, editor, caption, text_encoder, corruption, amount, seed, fps,
                             mc.beta_mode, fill]
     outputs = [query_img, state_img, status, energy, topk_gallery, hist, original, recon, retrieved, verdict,
-               details, frames]
+               details, frames, route]
     # outputs show "running" at the click (before the bank is built or the query encoded): a click must never
     # leave the previous result on screen as if it were new (issue 10 §3)
     running = go.click(_running, None, [status, verdict], queue=False, show_progress="hidden",
@@ -487,11 +492,11 @@ def build_tab() -> None:
         example_labels=[
             f"emoji · {enc} · 40 % pixels masked (encoder wins)",
             "emoji · raw pixels · 40 % pixels masked (pixels fail)",
-            "faces (held out) · robust-small (our extension) · bottom half black",
+            "faces (held out) · robust-small (ours) · bottom half black",
             "faces (held out) · raw pixels · bottom half black",
-            f"tiles · {enc} · bottom half black: every plain representation fails → run the census",
-            "tiles · raw pixels · mask-aware L2 (our baseline) · bottom half black",
-            "emoji · raw pixels · noise σ 0.3 (pixels are fine: encoding barely helps noise)",
+            f"tiles · {enc} · bottom black: plain codes fail → census",
+            "tiles · raw pixels · mask-aware L2 (ours) · bottom black",
+            "emoji · raw pixels · noise σ 0.3 (noise is easy for pixels)",
             "photos · caption: “Chelsea, a tabby cat …”",
         ],
         inputs=[mc.dataset, mc.encoder, mc.similarity, mc.beta_mode, mc.beta, mc.n, source, index, caption,
