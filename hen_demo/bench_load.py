@@ -33,13 +33,14 @@ HEAVY_ITERATIONS = 300  # U-Hop Stage I iterations of the --heavy user (the slid
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The load test's options (``--load`` itself is defined by ``hen_demo.bench``)."""
-    parser.add_argument("--clients", type=int, default=20, help="--load: concurrent simulated users (default 20)")
+    parser.add_argument("--clients", type=int, default=None,
+                        help="--load: concurrent simulated users (default 20; with --heavy 1)")
     parser.add_argument("--seconds", type=float, default=60.0, help="--load: how long each user keeps sending")
     parser.add_argument("--settle", type=float, default=20.0,
                         help="--load: seconds after the load before RSS 'after' is read (default 20)")
     parser.add_argument("--heavy", action="store_true",
-                        help="--load: one more user runs U-Hop Stage I (300 iterations) back to back meanwhile, "
-                             "to see how much a heavy job slows the default requests")
+                        help="--load: the default request's p95 idle, then while one more user runs U-Hop Stage I "
+                             "(300 iterations) back to back (hen_demo.bench_heavy)")
     parser.add_argument("--startup-timeout", type=float, default=600.0,
                         help="--load: seconds to wait for the app to start (the first start builds banks)")
 
@@ -261,9 +262,21 @@ def format_result(r: dict) -> str:
 
 
 def run(args) -> int:
-    """The ``bench --load`` command."""
+    """The ``bench --load`` command (``--heavy``: the fair-share scenario, ``hen_demo.bench_heavy``)."""
+    if getattr(args, "heavy", False):
+        from hen_demo import bench_heavy
+
+        try:
+            result = bench_heavy.run_heavy(clients=args.clients or 1, seconds=args.seconds,
+                                           startup_timeout=args.startup_timeout,
+                                           log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
+        except (ValueError, RuntimeError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2) if args.json else bench_heavy.format_heavy(result))
+        return 0 if result["errors"] == 0 and result["fair"] else 1
     try:
-        result = run_load(clients=args.clients, seconds=args.seconds, settle=args.settle,
+        result = run_load(clients=args.clients or 20, seconds=args.seconds, settle=args.settle,
                           startup_timeout=args.startup_timeout, heavy=getattr(args, "heavy", False),
                           log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
     except (ValueError, RuntimeError) as exc:

@@ -1,5 +1,6 @@
 """Memory banks: codes match the encoder, cache round-trips, keys change with inputs, writes are atomic."""
 
+import gc
 import json
 
 import numpy as np
@@ -32,7 +33,8 @@ def test_bank_codes_are_the_encoder_codes_and_cache_reloads(tmp_path):
     assert torch.equal(again.codes, bank.codes) and np.array_equal(again.recon, bank.recon)
     assert again.captions == bank.captions
     files = sorted(p.name for p in (tmp_path / "banks").iterdir())
-    assert files == [f"{bank.key}.json", f"{bank.key}.safetensors"]  # no temporary files left
+    prefix = bank.meta["prefix_key"]  # one entry per dataset × encoder: the bank of n is its first n rows
+    assert files == [f"{prefix}.json", f"{prefix}.safetensors"]  # no temporary files left
 
 
 def test_cache_key_changes_with_everything_that_matters():
@@ -80,7 +82,8 @@ def test_build_reports_an_estimated_time_before_encoding(tmp_path):
     descs = []
     build_bank("faces", "pixels", n=40, cache_dir=tmp_path, batch_size=4, progress=lambda f, d: descs.append(d))
     first_encode = next(i for i, d in enumerate(descs) if d.startswith("encoding 4/"))
-    assert any(d.startswith("about ") and "for 40 images" in d for d in descs[:first_encode])
+    # faces is small: the whole dataset (200) is encoded at once, and the estimate says so
+    assert any(d.startswith("about ") and "for 200 images" in d for d in descs[:first_encode])
     enc = get_image_encoder("pixels")
     cost = known_cost(enc, tmp_path)  # recorded by the build, per image
     assert cost is not None and cost > 0
@@ -104,20 +107,24 @@ def test_cache_is_bounded_by_bytes_oldest_first(tmp_path, monkeypatch):
     import os
     import time
     banks = tmp_path / "banks"
-    a = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
+
+    def entry(seed):  # one disk entry per dataset × seed × encoder (the prefix bank); not kept alive here
+        return build_bank("faces", "pixels", n=10, seed=seed, cache_dir=tmp_path).meta["prefix_key"]
+
+    a = entry(0)
     size_one = sum(p.stat().st_size for p in banks.iterdir())
-    b = build_bank("faces", "pixels", n=11, cache_dir=tmp_path)
+    b = entry(1)
     old = time.time() - 100
-    os.utime(banks / f"{a.key}.json", (old, old))
-    os.utime(banks / f"{a.key}.safetensors", (old, old))
-    build_bank("faces", "pixels", n=11, cache_dir=tmp_path)  # a cache hit refreshes b's age
+    os.utime(banks / f"{a}.json", (old, old))
+    os.utime(banks / f"{a}.safetensors", (old, old))
+    entry(1)  # a cache hit refreshes b's age
     monkeypatch.setenv("HEN_BANK_CACHE_BYTES", str(int(2.5 * size_one)))
-    c = build_bank("faces", "pixels", n=12, cache_dir=tmp_path)
+    c = entry(2)
     keys = {p.name.split(".")[0] for p in banks.iterdir()}
-    assert keys == {b.key, c.key}  # the least recently used (a) went first
+    assert keys == {b, c}  # the least recently used (a) went first
     monkeypatch.setenv("HEN_BANK_CACHE_BYTES", "1")  # smaller than any bank: only the newest stays
-    d = build_bank("faces", "pixels", n=13, cache_dir=tmp_path)
-    assert {p.name.split(".")[0] for p in banks.iterdir()} == {d.key}
+    d = entry(3)
+    assert {p.name.split(".")[0] for p in banks.iterdir()} == {d}
     monkeypatch.setenv("HEN_BANK_CACHE_BYTES", "lots")
     with pytest.raises(ValueError, match="number of bytes"):
         build_bank("faces", "pixels", n=14, cache_dir=tmp_path)
@@ -125,11 +132,14 @@ def test_cache_is_bounded_by_bytes_oldest_first(tmp_path, monkeypatch):
 
 def test_damaged_cache_is_rebuilt(tmp_path):
     bank = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
-    (tmp_path / "banks" / f"{bank.key}.safetensors").write_bytes(b"broken")
+    codes, prefix = bank.codes.clone(), bank.meta["prefix_key"]
+    del bank  # nothing in this process holds the bank any more: the next build reads the disk
+    gc.collect()
+    (tmp_path / "banks" / f"{prefix}.safetensors").write_bytes(b"broken")
     again = build_bank("faces", "pixels", n=10, cache_dir=tmp_path)
-    assert not again.meta["from_cache"] and torch.equal(again.codes, bank.codes)
-    meta = json.loads((tmp_path / "banks" / f"{bank.key}.json").read_text())
-    assert meta["n"] == 10
+    assert not again.meta["from_cache"] and torch.equal(again.codes, codes)
+    meta = json.loads((tmp_path / "banks" / f"{prefix}.json").read_text())
+    assert meta["n"] == 200  # faces is small: its whole prefix bank was rebuilt
 
 
 def test_bad_bank_inputs(tmp_path):

@@ -194,9 +194,10 @@ class ChunkStore:
                 done = b
         return out
 
-    def resume(self, code_dim: int, n: int) -> tuple[int, list[torch.Tensor], list[np.ndarray]]:
-        """(items done, codes per chunk, reconstructions per chunk) from the chunks contiguous from item 0."""
-        done, codes, recon = 0, [], []
+    def resume(self, code_dim: int, n: int, start: int = 0) -> tuple[int, list[torch.Tensor], list[np.ndarray]]:
+        """(items done, codes per chunk, reconstructions per chunk) from the chunks contiguous from item ``start``
+        (a prefix bank being extended: its first ``start`` items are already in the bank)."""
+        done, codes, recon = int(start), [], []
         for a, b, p in self._chunks():
             if a != done or b > n:
                 continue

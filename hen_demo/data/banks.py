@@ -31,7 +31,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hen_demo.atomic import atomic_write
-from hen_demo.data.datasets import ImageDataset, load_dataset
+from hen_demo.data import bank_build, bank_prefix
+from hen_demo.data.datasets import OFFLINE, ImageDataset, _check_n, dataset_size, load_dataset
 from hen_demo.data.images import to_float_tensor, to_uint8
 
 FORMAT_VERSION = 1
@@ -57,6 +58,8 @@ class MemoryBank:
     labels: list | None = None
     key: str = ""  # cache key
     meta: dict = field(default_factory=dict)  # timings, cache path, ...
+    # the prefix bank this one is the first n rows of (bank_prefix.prefix_view: shares its buffers), else None
+    base: MemoryBank | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.n
@@ -204,6 +207,10 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
                chunk_size: int | None = None, precomputed: bool = True) -> MemoryBank:
     """Encode ``n`` items of ``dataset`` with ``encoder`` into a MemoryBank, reusing the disk cache.
 
+    A named dataset's bank of n memories is a view of the first n rows of one prefix bank per dataset × encoder
+    (``bank_prefix``): a smaller or equal n costs no encoding, no disk and no memory; a larger one encodes only the
+    items not encoded yet (the whole dataset at once when that is cheap here).
+
     Args:
         dataset: a dataset name for ``load_dataset`` (e.g. "tiles", "folder:/path") or an ImageDataset
             (e.g. user uploads; then n and seed are ignored).
@@ -211,8 +218,8 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
         text_encoder: None, a text encoder name, or a TextEncoder; fills ``bank.text_codes`` (N, K_text).
             "pixelized" uses ``encoder`` as its image encoder.
         cache_dir: root of the cache (banks go to ``cache_dir/banks``); default env HEN_CACHE_DIR or
-            ~/.cache/hen_demo. ``use_cache=False`` neither reads nor writes it. The folder is kept under
-            ``HEN_BANK_CACHE_BYTES`` (least recently used banks go first).
+            ~/.cache/hen_demo. ``use_cache=False`` neither reads nor writes it (and encodes exactly n items).
+            The folder is kept under ``HEN_BANK_CACHE_BYTES`` (least recently used banks go first).
         progress: ``callable(fraction: float, desc: str)`` or None. Before the first image it receives the
             estimated time ("about 3 min for 1000 images"), from the per-image cost measured on this device.
         batch_size: images per batch (default: what fits the device's memory, ``bank_build.choose_batch_size``).
@@ -222,7 +229,6 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
             ``bank_export``). One that matches the request but not the encoder's fingerprint is refused with a
             ValueError.
     """
-    from hen_demo.data import bank_build
     from hen_demo.encoders import get_image_encoder, get_text_encoder
     from hen_demo.encoders.base import ImageEncoder
 
@@ -243,10 +249,17 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
         dataset_name = dataset
     else:
         raise ValueError("dataset must be a dataset name or an ImageDataset")
-    key = bank_cache_key(dataset, enc.fingerprint or enc.name, n, seed, tenc.fingerprint if tenc else None)
+    fingerprint, text_fp = enc.fingerprint or enc.name, tenc.fingerprint if tenc else None
+    key = bank_cache_key(dataset, fingerprint, n, seed, text_fp)
     cache_root = Path(cache_dir or default_cache_dir())
-    banks_dir = cache_root / "banks"
     budget = cache_budget_bytes() if use_cache else None  # a bad setting fails before any work
+    size = dataset_size(dataset) if isinstance(dataset, str) and not dataset.startswith("folder:") else None
+    build = _Build(enc, tenc, dataset_name, seed, cache_root, budget, report, batch_size, chunk_size, t0)
+    if use_cache and size is not None:
+        want = size if n is None else _check_n(n, size, dataset_name)
+        pkey = bank_cache_key(dataset, fingerprint, "prefix", seed, text_fp)
+        with bank_prefix.lock(str(cache_root / "banks" / pkey)):
+            return _by_prefix(build, dataset, want, size, key, pkey, precomputed)
     if use_cache:
         cached = load_bank(key, cache_root)
         if cached is not None:
@@ -254,69 +267,150 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
             report(1.0, "loaded from cache")
             return cached
     if precomputed and isinstance(dataset, str):
-        from hen_demo.data.bank_export import find_precomputed
-        pre = find_precomputed(dataset_name, enc, n, seed, tenc)
+        pre = _precomputed(build, n, key)
         if pre is not None:
-            pre.key = key
-            pre.meta["load_s"] = time.perf_counter() - t0
-            report(1.0, "loaded a precomputed bank")
             return pre
-
     report(0.01, f"loading dataset {dataset_name}")
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(dataset, n=n, seed=seed)
-    N = len(ds)
-    bs = bank_build.choose_batch_size(enc, batch_size)
-    cost = bank_build.known_cost(enc, cache_root)
-    if cost is None and N > 2 * bs:  # measure on two of the dataset's images before promising a time
-        report(0.02, "measuring this encoder's speed on this machine")
-        cost = bank_build.measure_cost(enc, to_float_tensor(ds.images[:2]))
-    chunk = int(chunk_size) if chunk_size else bank_build.chunk_size_for(bs, cost)
-    store = bank_build.ChunkStore(banks_dir, key) if use_cache else None
-    done, codes, recon = store.resume(enc.code_dim, N) if store else (0, [], [])
-    resumed = done
-    left = N - done
-    eta = f"{bank_build.format_duration(cost * left)} for {left} images ({cost:.3g} s per image here)" if cost else ""
-    report(0.05 + 0.85 * done / max(N, 1),
-           (f"resuming after {done} images; " if done else "") + (eta or f"encoding {N} images"))
-    t1 = time.perf_counter()
-    for c0 in range(done, N, chunk):
-        c1 = min(c0 + chunk, N)
-        cz, cr = [], []
-        for i in range(c0, c1, bs):
-            x = to_float_tensor(ds.images[i:min(i + bs, c1)])  # (b, 3, H, W)
-            z = enc.encode(x, batch_size=bs)  # (b, K)
-            cz.append(z)
-            cr.append(to_uint8(enc.decode(z, batch_size=bs)))
-            k = min(i + bs, c1)
-            rate = (time.perf_counter() - t1) / max(1, k - resumed)
-            report(0.05 + 0.85 * k / N,
-                   f"encoding {k}/{N} images, {bank_build.format_duration(rate * (N - k))} left")
-        codes.append(torch.cat(cz))
-        recon.append(np.concatenate(cr))
-        if store is not None:
-            store.write(c0, codes[-1], recon[-1])
-    encode_s = time.perf_counter() - t1
-    if N > resumed and use_cache:
-        bank_build.record_cost(enc, cache_root, encode_s / (N - resumed))
-    codes_t = torch.cat(codes) if codes else torch.zeros(0, enc.code_dim)
-    text_codes = None
-    if tenc is not None:
-        report(0.9, "encoding captions")
-        text_codes = tenc.encode(ds.captions)
-    bank = MemoryBank(codes=codes_t.float().contiguous(), recon=np.concatenate(recon), images=ds.images,
-                      captions=list(ds.captions), ids=list(ds.ids), text_codes=text_codes, dataset=dataset_name,
-                      encoder=enc.name, text_encoder=tenc.name if tenc else None, n=N, seed=seed,
-                      labels=ds.labels, key=key,
-                      meta={"encode_s": encode_s, "build_s": time.perf_counter() - t0, "from_cache": False,
-                            "resumed_items": resumed, "batch_size": bs, "chunk_size": chunk,
-                            "notes": list(ds.notes)})
-    if use_cache:
-        report(0.97, "saving to cache")
-        bank.meta["cache_path"] = str(save_bank(bank, banks_dir))
-        store.clear()
-        prune_bank_cache(banks_dir, budget, keep={key})
+    bank = build.encode(ds, None, key, use_cache)
     report(1.0, "done")
     return bank
+
+
+def _by_prefix(build: _Build, dataset: str, want: int, size: int, key: str, pkey: str,
+               precomputed: bool) -> MemoryBank:
+    """The bank of the first ``want`` items from the prefix bank ``pkey`` (alive here, on disk, or extended)."""
+    slot = str(build.cache_root / "banks" / pkey)
+    full = bank_prefix.live(slot)
+    if full is None or full.n < want:
+        stored = load_bank(pkey, build.cache_root)
+        if stored is not None and (full is None or stored.n > full.n):
+            full = stored
+            bank_prefix.remember(full, slot)
+    if full is not None and full.n >= want:
+        return _cached_view(build, full, want, key)
+    if full is None:  # a bank cached by an older version for exactly this n starts the prefix (no re-encoding)
+        full = load_bank(key, build.cache_root)
+        if full is not None:
+            full.key = pkey
+            bank_prefix.remember(full, slot)
+            return _cached_view(build, full, want, key)
+    if precomputed:
+        pre = _precomputed(build, want, key)
+        if pre is not None:
+            return pre
+    have = full.n if full is not None else 0
+    cost = bank_build.known_cost(build.enc, build.cache_root)
+    offline = dataset in OFFLINE  # an online dataset is downloaded: never more of it than asked
+    if cost is None and size > want and offline:  # is the whole dataset cheap here? (two random images tell)
+        build.report(0.01, "measuring this encoder's speed on this machine")
+        bank_build.measure_cost(build.enc, torch.rand(1, 3, build.enc.image_size, build.enc.image_size))  # warm-up
+        cost = bank_build.measure_cost(build.enc)
+    target = (bank_prefix.extend_target(have, want, size, cost, bank_prefix.bytes_per_item(build.enc)) if offline
+              else want)
+    build.report(0.01, f"loading dataset {build.dataset_name}")
+    ds = load_dataset(dataset, n=target, seed=build.seed)
+    longer = build.encode(ds, full, pkey, True, cost=cost)
+    bank_prefix.remember(longer, slot)
+    build.report(1.0, "done")
+    return bank_prefix.prefix_view(longer, want, key, {"from_cache": False})
+
+
+def _cached_view(build: _Build, full: MemoryBank, want: int, key: str) -> MemoryBank:
+    build.report(1.0, "loaded from cache")
+    return bank_prefix.prefix_view(full, want, key, {"load_s": time.perf_counter() - build.t0, "from_cache": True})
+
+
+def _precomputed(build: _Build, n, key: str) -> MemoryBank | None:
+    from hen_demo.data.bank_export import find_precomputed
+
+    pre = find_precomputed(build.dataset_name, build.enc, n, build.seed, build.tenc)
+    if pre is not None:
+        pre.key = key
+        pre.meta["load_s"] = time.perf_counter() - build.t0
+        build.report(1.0, "loaded a precomputed bank")
+    return pre
+
+
+@dataclass
+class _Build:
+    """What one ``build_bank`` call encodes with, and where it reports and caches."""
+
+    enc: object
+    tenc: object
+    dataset_name: str
+    seed: int
+    cache_root: Path
+    budget: int | None
+    report: object
+    batch_size: int | None
+    chunk_size: int | None
+    t0: float
+
+    def encode(self, ds: ImageDataset, head: MemoryBank | None, key: str, use_cache: bool,
+               cost: float | None = None) -> MemoryBank:
+        """The bank of all of ``ds`` under ``key``: ``head``'s rows reused for its first ``head.n`` items, the
+        rest encoded (in chunks kept on disk, so an interrupted build resumes), saved when ``use_cache``."""
+        enc, report = self.enc, self.report
+        N, start = len(ds), (head.n if head is not None else 0)
+        banks_dir = self.cache_root / "banks"
+        bs = bank_build.choose_batch_size(enc, self.batch_size)
+        cost = cost or bank_build.known_cost(enc, self.cache_root)
+        if cost is None and N - start > 2 * bs:  # measure on two of the dataset's images before promising a time
+            report(0.02, "measuring this encoder's speed on this machine")
+            cost = bank_build.measure_cost(enc, to_float_tensor(ds.images[start:start + 2]))
+        chunk = int(self.chunk_size) if self.chunk_size else bank_build.chunk_size_for(bs, cost)
+        store = bank_build.ChunkStore(banks_dir, key) if use_cache else None
+        done, codes, recon = store.resume(enc.code_dim, N, start) if store else (start, [], [])
+        if head is not None:
+            codes, recon = [head.codes, *codes], [head.recon, *recon]
+        resumed = done
+        left = N - done
+        eta = (f"{bank_build.format_duration(cost * left)} for {left} images ({cost:.3g} s per image here)"
+               if cost else "")
+        report(0.05 + 0.85 * done / max(N, 1),
+               (f"resuming after {done} images; " if done else "") + (eta or f"encoding {N} images"))
+        t1 = time.perf_counter()
+        for c0 in range(done, N, chunk):
+            c1 = min(c0 + chunk, N)
+            cz, cr = [], []
+            for i in range(c0, c1, bs):
+                x = to_float_tensor(ds.images[i:min(i + bs, c1)])  # (b, 3, H, W)
+                z = enc.encode(x, batch_size=bs)  # (b, K)
+                cz.append(z)
+                cr.append(to_uint8(enc.decode(z, batch_size=bs)))
+                k = min(i + bs, c1)
+                rate = (time.perf_counter() - t1) / max(1, k - resumed)
+                report(0.05 + 0.85 * k / N,
+                       f"encoding {k}/{N} images, {bank_build.format_duration(rate * (N - k))} left")
+            codes.append(torch.cat(cz))
+            recon.append(np.concatenate(cr))
+            if store is not None:
+                store.write(c0, codes[-1], recon[-1])
+        encode_s = time.perf_counter() - t1
+        if N > resumed and use_cache:
+            bank_build.record_cost(enc, self.cache_root, encode_s / (N - resumed))
+        codes_t = torch.cat(codes) if codes else torch.zeros(0, enc.code_dim)
+        text_codes = None
+        if self.tenc is not None:
+            report(0.9, "encoding captions")
+            new_text = self.tenc.encode(ds.captions[start:]) if N > start else None
+            parts = [t for t in ((head.text_codes if head is not None else None), new_text) if t is not None]
+            text_codes = torch.cat(parts) if parts else None
+        bank = MemoryBank(codes=codes_t.float().contiguous(), recon=np.ascontiguousarray(np.concatenate(recon)),
+                          images=ds.images, captions=list(ds.captions), ids=list(ds.ids), text_codes=text_codes,
+                          dataset=self.dataset_name, encoder=enc.name,
+                          text_encoder=self.tenc.name if self.tenc else None, n=N, seed=self.seed,
+                          labels=ds.labels, key=key,
+                          meta={"encode_s": encode_s, "build_s": time.perf_counter() - self.t0, "from_cache": False,
+                                "resumed_items": resumed, "reused_items": start, "batch_size": bs,
+                                "chunk_size": chunk, "notes": list(ds.notes)})
+        if use_cache:
+            report(0.97, "saving to cache")
+            bank.meta["cache_path"] = str(save_bank(bank, banks_dir))  # a longer prefix replaces the shorter one
+            store.clear()
+            prune_bank_cache(banks_dir, self.budget, keep={key})
+        return bank
 
 
 # ---- command line ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, theme
+from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, theme, validate
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -88,6 +88,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
                 with gr.Tab(label):
                     module.build_tab()
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
+    validate.install(demo)  # every event's arguments checked against their components, refusals as sentences
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
     from hen_demo.ui.api import hide_plumbing
 

@@ -26,6 +26,7 @@ from hen_demo.memory.classical import (
 from hen_demo.ui import limits
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import gallery_strip, labelled_grid, sklearn_digit_patterns, state_image
+from hen_demo.ui.priority import low_priority
 from hen_demo.ui.teaching_figures import bar_figure, capacity_figure
 
 CAPACITY_TEXT = r"""
@@ -100,6 +101,7 @@ def spurious_demo(D, P, flip, seed):
     return labelled_grid([g[0] for g in gallery], [g[1] for g in gallery], columns=2, font_size=17), text
 
 
+@low_priority  # a heavy event: the cores go to other visitors' requests first
 @user_errors
 def capacity_plot(D, P, flip, progress=gr.Progress()):
     D = int(D)
@@ -134,6 +136,7 @@ def dam_recall(n, count, flip, seed):
     return labelled_grid([g[0] for g in gallery], [g[1] for g in gallery], columns=2, font_size=17), text
 
 
+@low_priority  # a heavy event: the cores go to other visitors' requests first
 @user_errors
 def dam_capacity_plot(n_max, D, progress=gr.Progress()):
     D, n_max = int(D), min(int(n_max), 5)

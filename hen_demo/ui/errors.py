@@ -2,7 +2,8 @@
 
 The package raises ``ValueError`` (or a subclass such as ``EncoderUnavailable``) with a sentence meant for a
 person, at the place the bad value enters. :func:`user_errors` shows that sentence in a ``gr.Error`` popup and
-logs one line. Any other exception is a bug: the log gets the traceback under a short id, and the user sees a
+logs one line. Any other exception, and a ``ValueError`` raised inside a library (its text is for programmers;
+the arguments are checked at the entry first, ``hen_demo.ui.validate``), is a bug: the log gets the traceback under a short id, and the user sees a
 sentence with the same id (so an operator can find it). A request that runs past the time limit
 (``limits.caps().time_limit``) is stopped at its next progress report or streamed frame, with a sentence.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 import logging
 import time
 import uuid
@@ -28,6 +30,10 @@ _PLAIN = [
                                    "Try another file, or save it again as PNG."),
     ("decompression bomb", "The image is too large to open here (more than 4,096 px a side). Scale it down."),
     ("out of memory", "The server ran out of memory for this request. Try a smaller N or fewer steps."),
+    # Python's own words for a value of the wrong kind (hen_demo.ui.validate refuses these at the entry first)
+    ("could not convert string to float", "A number was expected and something else was sent. Type a number."),
+    ("invalid literal for int()", "A whole number was expected and something else was sent. Type a number."),
+    ("cannot convert float NaN", "A number was expected and NaN (not a number) was sent. Type a number."),
 ]
 
 
@@ -61,12 +67,31 @@ def _timeout_error(name: str, limit: float) -> gr.Error:
                   "steps or iterations, or a smaller experiment size.")
 
 
+def raised_by_a_library(exc: BaseException) -> bool:
+    """True when ``exc`` was raised inside an installed library (numpy, torch, gradio, ...), not by our code: its
+    text was written for a programmer, so it is not shown to a user as if it were our sentence."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    path = frame.f_code.co_filename.replace("\\", "/")
+    ours = str(frame.f_globals.get("__name__", "")).startswith("hen_demo")  # also when installed as a package
+    if not ours and ("/site-packages/" in path or "/dist-packages/" in path):
+        return True
+    # our own sentences are raised by a ``raise`` statement; a compiled function (numpy, torch, float("x")) called
+    # from our code leaves our line, a call, as the innermost frame
+    line = linecache.getline(frame.f_code.co_filename, tb.tb_lineno)
+    return bool(line.strip()) and "raise" not in line  # no source to read (a .pyc-only install): trust it
+
+
 def _translate(exc: BaseException, name: str) -> gr.Error:
     """The gr.Error a user sees for ``exc`` (logs it: one line if expected, traceback + id if not)."""
     if isinstance(exc, TimeLimitExceeded):
         return _timeout_error(name, float(exc.args[0]) if exc.args else _time_limit())
     plain = plain_message(exc)
-    if isinstance(exc, ValueError) or plain is not None:
+    if (isinstance(exc, ValueError) and not raised_by_a_library(exc)) or plain is not None:
         message = plain or str(exc)
         log.info("user error in %s: %s", name, message)
         return refuse(message)

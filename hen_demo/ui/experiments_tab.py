@@ -17,6 +17,7 @@ import pandas as pd
 from hen_demo.experiments.registry import EXPERIMENTS, run_experiment
 from hen_demo.ui import limits
 from hen_demo.ui.errors import user_errors
+from hen_demo.ui.priority import low_priority
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -57,6 +58,7 @@ def _available_encoders() -> list[str]:
 FIRST_LOOK = {"encoders": ["pixels", "kl-small"], "n": 200, "sizes": [50, 200], "n_queries": 100, "steps": 20}
 
 
+@low_priority  # a heavy event: the cores go to other visitors' requests first
 @user_errors
 def _run(name: str, size: str, encoders: list[str], seed: float, progress=gr.Progress()):
     # make_config ignores "encoders" for the experiments that have no such field (U-Hop, classical)

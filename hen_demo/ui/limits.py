@@ -11,13 +11,17 @@ the server enforces, whatever a browser or a script sends:
 * **Public mode** (``HEN_PUBLIC=1``, on when ``SPACE_ID`` is set, off with ``HEN_PUBLIC=0``): caps on N, steps T,
   U-Hop's Stage I iterations and experiment sizes (:data:`PUBLIC_CAPS`); run the app locally to lift them.
 * **Heavy work takes turns** (:data:`HEAVY`, :func:`heavy_slot`): experiments, Stage I fits, capacity sweeps and
-  bank builds above :attr:`Caps.heavy_bank` images share one slot, so two of them never split the two cores.
+  bank builds above :attr:`Caps.heavy_bank` images share one slot, so two of them never split the two cores; the
+  heavy events run at a low CPU priority (``hen_demo.ui.priority``), so other visitors' requests go first.
+* **Arguments** of every event are checked against their components before anything reads them
+  (``hen_demo.ui.validate``): a bad value from a script gets a sentence, not Gradio's or Python's text.
 * **Disk**: experiment runs from the UI go to one folder that keeps only the newest few (:func:`run_folder`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -210,11 +214,16 @@ def check_seed(value) -> None:
                        "Type a smaller number; any seed in that range gives a reproducible result.")
 
 
+def cap_sentence(label: str, cap: int, what: str, value: float) -> str:
+    """The public cap's refusal: what the demo allows, what was asked, and how to go further."""
+    return (f"This public demo allows at most {cap:,} {what} ({label} = {value:g} was asked). "
+            f"Choose a smaller value. {LOCAL_HINT}")
+
+
 def _cap_check(label: str, cap: int, what: str):
     def check(value):
         if value is not None and float(value) > cap:
-            raise refuse(f"This public demo allows at most {cap:,} {what} ({label} = {value:g} was asked). "
-                           f"Choose a smaller value. {LOCAL_HINT}")
+            raise refuse(cap_sentence(label, cap, what, float(value)))
 
     return check
 
@@ -302,6 +311,8 @@ def guard_inputs(demo: gr.Blocks) -> dict[str, int]:
                             block.value = cap
                         check = _cap_check(block.label, cap, what)
                         _add_check(block, lambda self, value, check=check: check(value))
+                        # hen_demo.ui.validate says this sentence for a value above the lowered maximum
+                        block._hen_cap = functools.partial(cap_sentence, block.label, cap, what)
         elif isinstance(block, gr.Radio) and label == "size" and c.experiment_sizes is not None:
             counts["experiment"] += 1
             allowed = [ch for ch in block.choices if ch[1] in c.experiment_sizes]

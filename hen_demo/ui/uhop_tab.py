@@ -27,6 +27,7 @@ from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import beta_text, show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
+from hen_demo.ui.priority import low_priority
 from hen_demo.ui.separability import BATCH
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
@@ -75,6 +76,7 @@ themselves, which is U-Hop's method.
 """
 
 
+@low_priority  # a heavy event: the cores go to other visitors' requests first
 @user_errors
 def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
              beta_mode="absolute", delay=0.15, progress=gr.Progress()):
@@ -85,6 +87,9 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     ``beta_mode``: "absolute" (one β for every model, the paper's protocol: β = 1) or "relative" (each model at
     ``beta`` times its own calibrated β, ``hen_demo.memory.calibrated_beta``: the learned kernel, dot, L2 and
     Manhattan scores have different scales, so one absolute β is sharper for some than for others)."""
+    for value, what in ((lr, "the Stage I learning rate γ"), (t, "t (the RBF scale)"), (beta, "β")):
+        if value is None:
+            raise ValueError(f"Type a value for {what} (a positive number).")
     n, iterations, steps = int(n), int(iterations), int(steps)
     if beta_mode not in ("absolute", "relative"):
         raise ValueError(f"β is given as 'absolute' or 'relative'; got {beta_mode!r}.")
@@ -106,6 +111,10 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
     encoder = state.RESOURCES.encoder(encoder_name)
     codes = bank.codes.float().cpu()  # (N, K)
     n = codes.shape[0]
+    query_index = -1 if query_index is None else int(query_index)
+    if not -1 <= query_index < n:  # refused before Stage I runs, never wrapped onto another memory
+        raise ValueError(f"Pick a stored memory between #0 and #{n - 1} for Stage II (got #{query_index}), "
+                         "or -1 to let the tab pick one.")
     n_eval = min(n, MAX_EVAL)
     targets = np.arange(n_eval)  # query i is the corrupted memory i
 
@@ -193,13 +202,13 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
                 gallery=gallery, status="Stage II: retrieving the same query with both networks …")
 
     # ---- Stage II, streamed next to the plain network
-    if int(query_index) < 0:  # auto: the first query the two networks disagree on (U-Hop right), else #0
+    if query_index < 0:  # auto: the first query the two networks disagree on (U-Hop right), else #0
         wins = np.flatnonzero(after.correct & ~before.correct)
         q_idx = int(wins[0]) if len(wins) else 0
         how = ("picked automatically: the first query U-Hop gets right and the plain network wrong"
                if len(wins) else "no query where U-Hop wins; showing #0")
     else:
-        q_idx, how = int(query_index) % n, "your choice"
+        q_idx, how = query_index, "your choice"
     q = queries[q_idx:q_idx + 1] if q_idx < n_eval else plain.encode_corrupted(
         bank.images[q_idx:q_idx + 1], kind, float(amount), seed=0)
     query_img = show(plain.decode(q), BIG)
