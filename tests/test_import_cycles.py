@@ -15,10 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "hen_demo"
 
 # circles present when this test was written; each entry is the set of modules of one circle. Only shrink it.
-KNOWN_CYCLES: list[frozenset[str]] = [  # each kept alive by imports inside functions today
-    frozenset({"hen_demo.data.banks", "hen_demo.data.bank_build", "hen_demo.data.bank_export"}),
-    frozenset({"hen_demo.ui.errors", "hen_demo.ui.limits"}),
-]
+KNOWN_CYCLES: list[frozenset[str]] = []  # emptied: data.memory_bank and ui.caps broke the last two circles
 
 
 def _module_name(path: Path, root: Path) -> str:

@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hen_demo.atomic import atomic_write, atomic_write_text
+from hen_demo.data.memory_bank import default_cache_dir
 
 CPU_BUDGET_CAP = 2 * 1024 ** 3  # bytes of activations per batch on a CPU, at most
 MAX_BATCH = 256
@@ -96,8 +97,6 @@ REFERENCE_CPU_COSTS = {"taesd": 0.15, "kl-f8": 1.97, "vq-f8": 1.71, "vq-f16": 3.
 def build_time_note(name: str, n: int, device_type: str = "cpu", cache_root=None) -> str:
     """A sentence on how long a new bank of n images takes with encoder ``name`` (without loading it), for the UI;
     "" for encoders too fast to matter. Uses this machine's measurement when there is one."""
-    from hen_demo.data.banks import default_cache_dir
-
     try:
         with open(_costs_file(cache_root or default_cache_dir()), encoding="utf-8") as f:
             cost = json.load(f).get(f"name:{name}@{device_type}")

@@ -28,6 +28,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hen_demo.atomic import atomic_write, atomic_write_text
+from hen_demo.data.datasets import dataset_size, load_dataset
+from hen_demo.data.memory_bank import MemoryBank
+from hen_demo.hub import hub_unavailable_reason
 
 KIND = "hen-memory-bank"
 VERSION = 1
@@ -98,8 +101,6 @@ def load_exported(js_path, encoder, text_encoder=None):
     Raises ValueError with a sentence when the bank was made with other weights or settings, its file is missing,
     truncated or damaged, or its contents do not match its description.
     """
-    from hen_demo.data.banks import MemoryBank
-
     js_path = Path(js_path)
     meta = _read_meta(js_path)
     name = js_path.stem
@@ -131,7 +132,6 @@ def load_exported(js_path, encoder, text_encoder=None):
     if "images" in t:
         images = t["images"].numpy()
     else:  # codes-only export: the originals come from the dataset itself
-        from hen_demo.data.datasets import load_dataset
         ds = load_dataset(meta["dataset"], n=n, seed=int(meta["seed"]))
         if list(ds.ids) != list(meta["ids"]):
             raise ValueError(f"the precomputed bank {name} lists other images than the dataset "
@@ -151,8 +151,6 @@ _LOGGED: set[str] = set()
 
 def _repo_folder(repo: str) -> Path | None:
     """The local snapshot of hub dataset ``repo`` (cache first, the hub only when online), or None + a status."""
-    from hen_demo.data.online import hub_unavailable_reason
-
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
@@ -210,7 +208,6 @@ def find_precomputed(dataset: str, encoder, n, seed: int, text_encoder=None):
     ``load_exported``) when one matches the request but not the encoder."""
     _STATUS.clear()
     if n is None:  # the whole dataset: its size, when known without loading it
-        from hen_demo.data.datasets import dataset_size
         n = dataset_size(dataset)
         if n is None:
             return None

@@ -29,45 +29,21 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 
 from hen_demo.atomic import atomic_write
 from hen_demo.data import bank_build, bank_prefix
+from hen_demo.data.emoji import atlas_fingerprint
+from hen_demo.data.bank_export import export_bank, find_precomputed
 from hen_demo.data.datasets import OFFLINE, ImageDataset, _check_n, dataset_size, load_dataset
 from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.data.memory_bank import MemoryBank, default_cache_dir
+from hen_demo.encoders import get_image_encoder, get_text_encoder
+from hen_demo.encoders.base import ImageEncoder
 
 FORMAT_VERSION = 1
 DATA_VERSION = "offline-v1"  # bump when the offline datasets' contents change
 DEFAULT_CACHE_BYTES = 4 * 1024 ** 3  # bank cache limit unless HEN_BANK_CACHE_BYTES says otherwise
-
-
-@dataclass
-class MemoryBank:
-    """Encoded memories with everything needed to show and score retrievals."""
-
-    codes: torch.Tensor  # (N, K) float32: the memories Ξ
-    recon: np.ndarray  # uint8 (N, s, s, 3): the encoder's reconstruction of each memory
-    images: np.ndarray  # uint8 (N, H, W, 3): the originals
-    captions: list[str]
-    ids: list[str]
-    text_codes: torch.Tensor | None  # (N, K_text) float32, or None
-    dataset: str
-    encoder: str
-    text_encoder: str | None
-    n: int
-    seed: int
-    labels: list | None = None
-    key: str = ""  # cache key
-    meta: dict = field(default_factory=dict)  # timings, cache path, ...
-    # the prefix bank this one is the first n rows of (bank_prefix.prefix_view: shares its buffers), else None
-    base: MemoryBank | None = field(default=None, repr=False, compare=False)
-
-    def __len__(self) -> int:
-        return self.n
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("HEN_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "hen_demo"
 
 
 def _dataset_identity(dataset, n, seed) -> dict:
@@ -85,7 +61,6 @@ def _dataset_identity(dataset, n, seed) -> dict:
     else:
         ident["data_version"] = DATA_VERSION
         if dataset == "emoji":  # the atlas can be rebuilt under the same name
-            from hen_demo.data.emoji import atlas_fingerprint
             ident["atlas"] = atlas_fingerprint()
     return ident
 
@@ -229,9 +204,6 @@ def build_bank(dataset, encoder, n: int | None = 1000, seed: int = 0, text_encod
             ``bank_export``). One that matches the request but not the encoder's fingerprint is refused with a
             ValueError.
     """
-    from hen_demo.encoders import get_image_encoder, get_text_encoder
-    from hen_demo.encoders.base import ImageEncoder
-
     def report(frac, desc):
         if progress is not None:
             progress(float(min(max(frac, 0.0), 1.0)), desc)
@@ -322,7 +294,6 @@ def _cached_view(build: _Build, full: MemoryBank, want: int, key: str) -> Memory
 
 
 def _precomputed(build: _Build, n, key: str) -> MemoryBank | None:
-    from hen_demo.data.bank_export import find_precomputed
 
     pre = find_precomputed(build.dataset_name, build.enc, n, build.seed, build.tenc)
     if pre is not None:
@@ -432,10 +403,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from hen_demo.encoders import get_image_encoder, get_text_encoder
-
     bar = tqdm(total=100, unit="%")
 
     def progress(frac, desc):
@@ -457,7 +424,6 @@ def run(args) -> int:
             save_bank(bank, Path(args.cache_dir or default_cache_dir()) / "banks")
         exported = None
         if args.export:
-            from hen_demo.data.bank_export import export_bank
             exported = export_bank(bank, enc.fingerprint, args.export,
                                    text_fingerprint=tenc.fingerprint if tenc else None,
                                    include_images=not args.no_images)

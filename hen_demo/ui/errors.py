@@ -19,6 +19,8 @@ import uuid
 
 import gradio as gr
 
+from hen_demo.ui.caps import caps
+
 log = logging.getLogger("hen_demo.ui")
 
 # library messages a user can provoke, and what they mean in plain words
@@ -56,8 +58,6 @@ def plain_message(exc: BaseException) -> str | None:
 
 
 def _time_limit() -> float:
-    from hen_demo.ui.limits import caps
-
     return caps().time_limit
 
 

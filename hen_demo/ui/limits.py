@@ -37,6 +37,7 @@ import gradio as gr
 from PIL import Image
 
 from hen_demo.data.images import MAX_SIDE
+from hen_demo.ui.caps import LOCAL_CAPS, PUBLIC_CAPS, Caps, caps, public_mode  # noqa: F401  (re-exported)
 from hen_demo.ui.errors import log, refuse
 
 MAX_FILE_SIZE = os.environ.get("HEN_MAX_FILE_SIZE", "10mb")  # launch(max_file_size=...): larger uploads refused
@@ -46,41 +47,6 @@ N_STEP, N_MIN = 10, 10  # the N sliders' grid: 10, 20, 30, ... and the dataset's
 HEAVY = "heavy"  # the concurrency_id every heavy event shares (concurrency_limit=1)
 KEEP_RUNS = 4  # experiment runs kept on disk from the UI
 MAX_STREAM_FRAMES = 60  # frames one streamed retrieval sends at most (T = 300 streams every 5th step)
-
-
-def public_mode() -> bool:
-    """True on a public server: ``HEN_PUBLIC=1``, or a Hugging Face Space (``SPACE_ID`` set) unless ``HEN_PUBLIC=0``."""
-    flag = os.environ.get("HEN_PUBLIC", "").strip().lower()
-    if flag in ("0", "false", "no", "off"):
-        return False
-    return flag in ("1", "true", "yes", "on") or bool(os.environ.get("SPACE_ID"))
-
-
-@dataclass(frozen=True)
-class Caps:
-    """Per-request limits. ``None`` = no cap."""
-
-    max_n: int | None = None  # memories N in one bank
-    max_steps: int | None = None  # retrieval steps T
-    max_iterations: int | None = None  # U-Hop Stage I iterations
-    experiment_sizes: tuple[str, ...] | None = None  # experiment sizes the UI may run
-    max_encoders: int | None = None  # encoders one experiment run may compare
-    time_limit: float = 900.0  # s one request may run before it is stopped with a message
-    heavy_bank: int = 3000  # banks with more images than this are built in the shared heavy slot
-
-
-LOCAL_CAPS = Caps()
-PUBLIC_CAPS = Caps(max_n=5000, max_steps=100, max_iterations=100, experiment_sizes=("tiny",), max_encoders=2,
-                   time_limit=120.0)
-
-
-def caps() -> Caps:
-    """The caps in force now (read from the environment each time, so tests can switch modes)."""
-    base = PUBLIC_CAPS if public_mode() else LOCAL_CAPS
-    raw = os.environ.get("HEN_TIME_LIMIT")
-    if raw:
-        base = Caps(**{**base.__dict__, "time_limit": float(raw)})
-    return base
 
 
 LOCAL_HINT = "Run the app on your own machine (python -m hen_demo serve) to go further."
