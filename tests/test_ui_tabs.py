@@ -38,7 +38,9 @@ def test_log_beta_widgets_round_trip():
     for bad in (0.0, -2.0, None):
         assert memory_controls.log_from_beta(bad) == gr.skip()
     with pytest.raises(ValueError, match="positive"):
-        memory_controls.retrieval_config("l2", "softmax", 0.0, 10, 1e-6)
+        state.RESOURCES.memory_config("photos", "pixels", 27, "l2", "softmax", 0.0)
+    with pytest.raises(ValueError, match="steps"):
+        memory_controls.run_options(0, 1e-6)
     with pytest.raises(ValueError, match="more than the 27 images"):
         memory_controls.check_n("photos", 28)
 

@@ -8,11 +8,11 @@ for frame in pipe.stream(pipe.encode_image(img), RunOptions(every=2), target=3):
 ```
 """
 
-from .config import BETA_MAX, MemoryConfig, RetrievalConfig, RunOptions
+from .config import BETA_MAX, MemoryConfig, RunOptions
 from .hen import HIST_BINS, HIST_EDGES, HENBatch, HENFrame, HENPipeline, HENResult, SimilarityHistogram
 from .masked import MASK_AWARE, mask_aware_run, mask_aware_stream
 from .queries import corrupt_query, memory_thumbnails, resize_image, resize_mask
 
-__all__ = ["MemoryConfig", "RunOptions", "RetrievalConfig", "BETA_MAX", "HENPipeline", "HENFrame", "HENResult",
+__all__ = ["MemoryConfig", "RunOptions", "BETA_MAX", "HENPipeline", "HENFrame", "HENResult",
            "HENBatch", "SimilarityHistogram", "HIST_BINS", "HIST_EDGES", "corrupt_query", "memory_thumbnails",
            "resize_image", "resize_mask", "MASK_AWARE", "mask_aware_run", "mask_aware_stream"]

@@ -14,7 +14,7 @@ import torch
 from hen_demo.memory.calibration import check_relative
 from hen_demo.memory.hopfield import BETA_MAX, check_beta, check_run_options
 
-__all__ = ["MemoryConfig", "RunOptions", "RetrievalConfig", "BETA_MAX"]
+__all__ = ["MemoryConfig", "RunOptions", "BETA_MAX"]
 
 
 @dataclass
@@ -47,6 +47,12 @@ class MemoryConfig:
         if self.bank is None or getattr(self.bank, "codes", None) is None:
             raise ValueError("A memory bank with codes is needed to build the memory.")
 
+    def cache_key(self) -> tuple:
+        """A hashable key of the whole configuration: the bank's cache key, the encoder and ``memory_key``."""
+        sim = self.similarity if isinstance(self.similarity, str) else id(self.similarity)
+        return ((getattr(self.bank, "key", "") or id(self.bank)), str(getattr(self.encoder, "name", id(self.encoder))),
+                sim) + self.memory_key()[1:]
+
     def memory_key(self) -> tuple:
         """The hashable settings that define the Hopfield memory (for caches; bank and encoder excluded)."""
         return (self.similarity, self.separation, self.beta, self.beta_relative, str(self.device),
@@ -70,32 +76,3 @@ class RunOptions:
         if isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer)) or self.every < 1:
             raise ValueError(f"Stream every k-th frame needs a whole number k >= 1; got {self.every!r}.")
         self.every = int(self.every)
-
-
-@dataclass
-class RetrievalConfig:
-    """Older all-in-one config (memory and run settings); kept for callers. New code: MemoryConfig + RunOptions."""
-
-    similarity: str = "l2"
-    separation: str = "softmax"
-    beta: float | None = 1.0  # absolute beta (ignored when beta_relative is set)
-    steps: int = 50
-    tol: float = 1e-6
-    topk: int = 5
-    beta_relative: float | None = None
-
-    def validate(self) -> None:
-        """Raise ValueError with a sentence a user understands when a field is out of range."""
-        if self.beta_relative is not None:
-            check_relative(self.beta_relative)
-        else:
-            check_beta(self.beta)
-        self.run_options()
-
-    def run_options(self, clamp=None, every: int = 1) -> RunOptions:
-        return RunOptions(steps=self.steps, tol=self.tol, topk=self.topk, clamp=clamp, every=every)
-
-    def memory_config(self, bank, encoder, **kw) -> MemoryConfig:
-        beta = None if self.beta_relative is not None else self.beta
-        return MemoryConfig(bank, encoder, similarity=self.similarity, separation=self.separation, beta=beta,
-                            beta_relative=self.beta_relative, **kw)

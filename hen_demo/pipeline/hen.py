@@ -32,7 +32,7 @@ from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.calibration import calibrated_beta
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 
-from .config import MemoryConfig, RetrievalConfig, RunOptions
+from .config import MemoryConfig, RunOptions
 from .queries import resize_image
 
 HIST_BINS = 40  # cosine histogram: fixed bins over [-1, 1]
@@ -158,14 +158,6 @@ class HENPipeline:
                                      beta=beta, device=config.device, dtype=config.dtype)
         self._norms = self.memory.patterns.float().norm(dim=1).clamp_min(1e-12)  # (N,) for the cosine histogram
 
-    @classmethod
-    def build(cls, bank, encoder, config: RetrievalConfig, cross_modal: bool = False,
-              bind: tuple[int, int] | None = None, text_weight: float = 1.0, device=None) -> HENPipeline:
-        """Older entry point: a pipeline from a RetrievalConfig (its memory half)."""
-        config.validate()
-        return cls(config.memory_config(bank, encoder, cross_modal=cross_modal, bind=bind,
-                                        text_weight=text_weight, device=device))
-
     # ---- beta -----------------------------------------------------------------------------------
     @property
     def beta(self) -> float:
@@ -276,8 +268,6 @@ class HENPipeline:
     def _options(self, options, clamp) -> RunOptions:
         if options is None:
             options = RunOptions()
-        elif isinstance(options, RetrievalConfig):  # older callers: its run half (beta is the memory's)
-            options = options.run_options()
         if not isinstance(options, RunOptions):
             raise ValueError("Run options must be a RunOptions (steps, tol, topk, clamp, every).")
         if clamp is not None:
@@ -322,7 +312,7 @@ class HENPipeline:
                         correct=None if t is None else winner == t, nn_correct=None if t is None else nn == t,
                         verdicts=verdicts, converged=out.converged.numpy(), steps=int(out.steps))
 
-    def stream(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
+    def stream(self, query: torch.Tensor, options: RunOptions | None = None,
                target: int | None = None, clamp: torch.Tensor | None = None) -> Iterator[HENFrame]:
         """Run HEN eq. 6 from one query (1, K), yielding a decoded frame every ``options.every`` steps and the last.
 
@@ -370,7 +360,7 @@ class HENPipeline:
             converged=bool(frame.converged), n_eff=frame.n_eff, winner=winner, nn_index=nn,
             nn_correct=None if target is None else nn == target, beta=self.beta, beta_relative=self.beta_relative)
 
-    def retrieve(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
+    def retrieve(self, query: torch.Tensor, options: RunOptions | None = None,
                  target: int | None = None, clamp: torch.Tensor | None = None) -> HENFrame:
         """Run one query to the end; returns the last frame (with ``result``). Streams only the last frame."""
         opts = self._options(options, clamp)

@@ -24,7 +24,7 @@ from hen_demo.ui.memory_controls import (
     check_n,
     corruption_kind,
     fill_and_stats,
-    retrieval_config,
+    run_options,
     similarity_and_mask,
 )
 
@@ -41,13 +41,12 @@ def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_m
     Returns (summary markdown, gallery [(thumbnail, "#i × count")], table rows). The table lists the top
     attractors and one "other memories" row, so its counts sum to the number of wrong answers.
     """
-    state.check_available("dataset", dataset)
-    state.check_available("encoder", encoder)
     n = check_n(dataset, n)
     similarity, masked = similarity_and_mask(similarity, encoder)
-    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
-    pipe = state.RESOURCES.pipeline(state.BankKey(dataset, encoder, n), cfg,
-                                    progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
+    opts = run_options(steps, tol, stream=False)
+    cfg = state.RESOURCES.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
+                                        progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
+    pipe = state.RESOURCES.pipeline(cfg)
     b = min(int(n_queries), pipe.n)
     targets = np.arange(b)
     kind = corruption_kind(corruption)
@@ -55,10 +54,8 @@ def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_m
     x, hidden = corrupt(to_float_tensor(np.asarray(pipe.bank.images[:b])), kind=kind, amount=float(amount or 0),
                         seed=int(seed or 0), fill=fill, stats=stats, return_mask=True)  # (b, 3, H, W), (b, H, W)
     queries = pipe.encode_images(to_uint8(x))  # (b, K)
-    opts = cfg.run_options()
     if masked:
-        batch = mask_aware_run(pipe, queries, hidden, opts, targets, relative=cfg.beta_relative,
-                               beta=None if cfg.beta_relative else cfg.beta)
+        batch = mask_aware_run(pipe, queries, hidden, opts, targets, relative=cfg.beta_relative, beta=cfg.beta)
     else:
         batch = pipe.run(queries, opts, targets=targets)
     c = attractor_census(batch.winner, targets, pipe.bank.images, hidden if bool(hidden.any()) else

@@ -29,7 +29,7 @@ from hen_demo.ui.memory_controls import (
     corruption_kind,
     fill_and_stats,
     log_from_beta,
-    retrieval_config,
+    run_options,
     similarity_and_mask,
     similarity_choices,
 )
@@ -82,13 +82,13 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     n = check_n(dataset, n)
     clean, _, target = clean_query(dataset, n, "stored memory", index, None)
     pipes, cfgs, masked = [], [], []
+    opts = run_options(steps, tol, stream=False)
     for enc, sim, beta, mode in ((enc_a, sim_a, beta_a, mode_a), (enc_b, sim_b, beta_b, mode_b)):
-        state.check_available("encoder", enc)
         sim, m = similarity_and_mask(sim, enc)  # mask-aware with an encoder: ValueError -> gr.Error
         masked.append(m)
-        cfg = retrieval_config(sim, "softmax", beta, steps, tol, beta_mode=mode or "relative")
-        pipes.append(state.RESOURCES.pipeline(state.BankKey(dataset, enc, n), cfg,
-                                              progress=lambda f, d="": progress(f, desc=d or "building bank")))
+        cfg = state.RESOURCES.memory_config(dataset, enc, n, sim, "softmax", beta, mode or "relative",
+                                            progress=lambda f, d="": progress(f, desc=d or "building bank"))
+        pipes.append(state.RESOURCES.pipeline(cfg))
         cfgs.append(cfg)
     # energies are on one scale only when both sides store the same codes with the same similarity and beta
     comparable = enc_a == enc_b and sim_a == sim_b and pipes[0].beta == pipes[1].beta
@@ -97,9 +97,9 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     query_img, hidden = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0),
                                       fill=fill, stats=stats, return_mask=True)
     target_img = show(np.asarray(pipes[0].bank.images[target]))
-    streams = [mask_aware_stream(p, p.encode_image(query_img), hidden[None], c.run_options(), target=target,
-                                 relative=c.beta_relative, beta=None if c.beta_relative else c.beta) if m
-               else p.stream(p.encode_image(query_img), c, target=target) for p, c, m in zip(pipes, cfgs, masked)]
+    streams = [mask_aware_stream(p, p.encode_image(query_img), hidden[None], opts, target=target,
+                                 relative=c.beta_relative, beta=c.beta) if m
+               else p.stream(p.encode_image(query_img), opts, target=target) for p, c, m in zip(pipes, cfgs, masked)]
     last = [None, None]
     for fa, fb in zip_longest(*streams):
         first = last[0] is None
@@ -110,7 +110,7 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
                 last[i] = f
         y_range = _shared_range(last) if comparable else None
         out += [show(f.image) if f is not None else gr.skip() for f in frames]
-        out += [_status(f, cfgs[i].steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
+        out += [_status(f, opts.steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
         out += [_energy_plot(f, i, y_range) if f is not None else gr.skip() for i, f in enumerate(frames)]
         out += [_verdict(f) if f is not None and f.result is not None else ("" if first else gr.skip())
                 for f in frames]  # the first frame clears the previous run's verdicts

@@ -25,7 +25,7 @@ from hen_demo.ui.memory_controls import (
     check_n,
     corruption_kind,
     fill_and_stats,
-    retrieval_config,
+    run_options,
     similarity_and_mask,
 )
 
@@ -198,15 +198,14 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     The last message carries every output and, for Replay, the frames of this run.
     """
     t0 = time.perf_counter()
-    state.check_available("dataset", dataset)
-    state.check_available("encoder", encoder)
     n = check_n(dataset, n)
     similarity, masked = similarity_and_mask(similarity, encoder)  # mask-aware + an encoder: ValueError
-    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
+    opts = run_options(steps, tol)
 
     def bank_progress(fraction, desc=""):
         progress(fraction, desc=desc or "building the memory bank (cached for next time)")
 
+    res = state.RESOURCES
     if source == "caption":
         if not caption or not str(caption).strip():
             raise ValueError("The caption is empty: type a few words describing a stored image.")
@@ -214,14 +213,17 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
             raise ValueError("The mask-aware similarity compares visible pixels of an image query; a caption "
                              "query has none. Choose l2 for caption queries.")
         text_encoder = text_encoder or state.default_text_encoder()
-        pipe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, progress=bank_progress)
-        text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([str(caption)])
+        cfg = res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode, text_encoder=text_encoder,
+                                progress=bank_progress)
+        pipe = res.pipeline(cfg)
+        text_code = res.text_encoder(text_encoder, encoder).encode([str(caption)])
         query, clamp = pipe.caption_query(text_code)
         target = pipe.find_caption(str(caption))
         query_img = pipe.decode(query)  # the empty canvas the image half starts from
         clean = None
     else:
-        pipe = state.RESOURCES.pipeline(state.BankKey(dataset, encoder, n), cfg, progress=bank_progress)
+        cfg = res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode, progress=bank_progress)
+        pipe = res.pipeline(cfg)
         clean, mask, target = clean_query(dataset, n, source, index, editor)
         kind = corruption_kind(corruption)
         fill, stats = fill_and_stats(fill, pipe.bank)
@@ -232,12 +234,11 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     skip6 = (gr.skip(),) * 6  # the final-result outputs and the replay frames
     period = 1.0 / float(fps) if fps and float(fps) > 0 else 0.0
     previous, shown_at, replay = None, 0.0, []
-    every = limits.stream_every(cfg.steps)  # at most limits.MAX_STREAM_FRAMES frames per request
     if masked:
-        frames = mask_aware_stream(pipe, query, hidden[None], cfg.run_options(every=every), target=target,
-                                   relative=cfg.beta_relative, beta=None if cfg.beta_relative else cfg.beta)
+        frames = mask_aware_stream(pipe, query, hidden[None], opts, target=target,
+                                   relative=cfg.beta_relative, beta=cfg.beta)
     else:
-        frames = pipe.stream(query, cfg.run_options(every=every), target=target, clamp=clamp)
+        frames = pipe.stream(query, opts, target=target, clamp=clamp)
     plotted_at = -1.0
     for frame in frames:
         # unthrottled: the plots go at most PLOT_HZ times a second (a browser redraws each Plotly plot it gets;
@@ -246,9 +247,9 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
         if not period and frame.t and frame.result is None:
             due = time.perf_counter() - plotted_at >= 1.0 / PLOT_HZ
             plotted_at = time.perf_counter() if due else plotted_at
-        streamed = (frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous, plot=due)
+        streamed = (frame_outputs(frame, pipe.bank, opts.steps, target, t0, previous, plot=due)
                     + ((histogram_output(frame, pipe.bank) if due else gr.skip()),))
-        replay.append(replay_frame(frame, pipe.bank, cfg.steps, target))
+        replay.append(replay_frame(frame, pipe.bank, opts.steps, target))
         previous = frame
         if period:  # pace the frames (the compute of the next one overlaps the wait)
             time.sleep(max(0.0, shown_at + period - time.perf_counter()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
+from hen_demo.pipeline import RunOptions
 from hen_demo.pipeline.masked import MASK_AWARE
 from hen_demo.ui import limits, state
 
@@ -192,24 +193,12 @@ def fill_and_stats(fill, bank) -> tuple[str, object]:
     return fill, stats
 
 
-def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5, beta_mode: str = "absolute"):
-    """RetrievalConfig from widget values, validated (ValueError with a readable sentence).
-
-    ``beta_mode`` "relative": ``beta`` is relative to the bank's calibration (``beta_relative``, see
-    ``hen_demo.memory.calibrated_beta``); "absolute": it is the papers' β.
-    """
-    from hen_demo.pipeline import RetrievalConfig
-
-    if beta is None:
-        raise ValueError("Type a value for β (a positive number, e.g. 1).")
-    if beta_mode not in (None, "absolute", "relative"):
-        raise ValueError(f"β is given as 'relative' or 'absolute'; got {beta_mode!r}.")
-    relative = beta_mode == "relative"
-    cfg = RetrievalConfig(similarity=similarity, separation=separation, beta=None if relative else float(beta),
-                          beta_relative=float(beta) if relative else None, steps=int(steps),
-                          tol=float(tol if tol is not None else 0.0), topk=int(topk))
-    cfg.validate()
-    return cfg
+def run_options(steps, tol, topk: int = 5, stream: bool = True) -> RunOptions:
+    """The run controls' values -> :class:`RunOptions` (validated there, once). ``stream``: stream at most
+    ``limits.MAX_STREAM_FRAMES`` frames (``every`` chosen from T)."""
+    opts = RunOptions(steps=steps, tol=tol, topk=topk)
+    opts.every = limits.stream_every(opts.steps) if stream else 1
+    return opts
 
 
 def check_n(dataset: str, n) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hen_demo.cache import DEFAULT_MAX_AGE, ByteCache, budget_from_env
 from hen_demo.data import build_bank, list_datasets, load_dataset
@@ -26,7 +26,7 @@ from hen_demo.encoders import (
     list_text_encoders,
 )
 from hen_demo.memory.devices import pick_device
-from hen_demo.pipeline import HENPipeline, RetrievalConfig
+from hen_demo.pipeline import HENPipeline, MemoryConfig
 from hen_demo.ui import limits
 
 UNAVAILABLE = "(unavailable: {reason})"
@@ -125,21 +125,35 @@ class Resources:
 
         return self._banks.get(key, make)
 
-    def pipeline(self, key: BankKey, config: RetrievalConfig, cross_modal: bool = False,
-                 bind: tuple[int, int] | None = None, text_weight: float = 1.0, progress=None) -> HENPipeline:
-        """A HEN pipeline (bank + encoder + Hopfield memory) for ``key`` and the memory part of ``config``."""
-        config.validate()
-        key = replace(key, n=snap_n(key.dataset, key.n))  # the bank's N (on the sliders' grid)
-        beta = None if config.beta_relative is not None else float(config.beta)  # relative: beta is unused
-        mkey = (key, config.similarity, config.separation, beta, config.beta_relative, cross_modal, bind,
-                float(text_weight))
+    def memory_config(self, dataset: str, encoder: str, n, similarity, separation, beta, beta_mode="absolute",
+                      text_encoder: str | None = None, bind: tuple[int, int] | None = None,
+                      text_weight: float | None = None, progress=None) -> MemoryConfig:
+        """The shared memory controls' values -> a :class:`MemoryConfig`, validated here, once (the engine trusts it).
 
-        def make():
-            bank = self.bank(key.dataset, key.encoder, key.n, key.seed, key.text_encoder, progress=progress)
-            return HENPipeline.build(bank, self.encoder(key.encoder), config, cross_modal=cross_modal,
-                                     bind=bind, text_weight=text_weight, device=self.device)
+        Checks that the dataset and encoders can be used here, snaps N to the sliders' grid, takes the bank and the
+        encoder from the caches (building the bank on first use) and reads ``beta`` as ``beta_mode`` says:
+        "relative" (to the bank's calibration, ``hen_demo.memory.calibrated_beta``) or "absolute" (the papers' β).
+        ``text_encoder``: memories are [image code; text code] (caption queries, HEN sec. 3.2), with the caption
+        half weighted ``text_weight`` (default CAPTION_WEIGHT) and ``bind`` = (i, j) giving j the caption of i.
+        """
+        check_available("dataset", dataset)
+        check_available("encoder", encoder)
+        if text_encoder is not None:
+            check_available("text encoder", text_encoder)
+        if beta is None:
+            raise ValueError("Type a value for β (a positive number, e.g. 1).")
+        if beta_mode not in (None, "absolute", "relative"):
+            raise ValueError(f"β is given as 'relative' or 'absolute'; got {beta_mode!r}.")
+        relative = beta_mode == "relative"
+        bank = self.bank(dataset, encoder, n, 0, text_encoder, progress=progress)
+        return MemoryConfig(bank, self.encoder(encoder), similarity=similarity, separation=separation,
+                            beta=None if relative else beta, beta_relative=beta if relative else None,
+                            device=self.device, cross_modal=text_encoder is not None, bind=bind,
+                            text_weight=CAPTION_WEIGHT if text_weight is None else float(text_weight))
 
-        return self._pipelines.get(mkey, make)
+    def pipeline(self, config: MemoryConfig) -> HENPipeline:
+        """The shared HEN pipeline (bank + encoder + Hopfield memory) of ``config``, built once per configuration."""
+        return self._pipelines.get(config.cache_key(), lambda: HENPipeline(config))
 
 
 RESOURCES = Resources()
@@ -148,16 +162,6 @@ RESOURCES = Resources()
 # with kl-small, L2: at beta = 0.001 and weight 3 every unique caption recalls its image (27/27, minilm and
 # pixelized), and two images bound to one caption end as a 50/50 mixture.
 CAPTION_WEIGHT = 3.0
-
-
-def caption_pipeline(dataset: str, encoder: str, text_encoder: str, n: int, config: RetrievalConfig,
-                     bind: tuple[int, int] | None = None, text_weight: float = CAPTION_WEIGHT, progress=None):
-    """The shared pipeline over [image; text] memories, for caption queries (Explore and Text -> Image)."""
-    check_available("encoder", encoder)
-    check_available("text encoder", text_encoder)
-    key = BankKey(dataset, encoder, n, 0, text_encoder)
-    return RESOURCES.pipeline(key, config, cross_modal=True, bind=bind, text_weight=float(text_weight),
-                              progress=progress)
 
 
 # ---- choices for dropdowns ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import badge, beta_text, ceiling_line, frame_outputs
-from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
+from hen_demo.ui.memory_controls import build_memory_controls, check_n, run_options
 
 DEFAULT_DATASET = "emoji"  # a typed emoji name recalls its picture (5 of 5 sampled names at calibrated beta, minilm)
 
@@ -40,15 +40,21 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
     """Stream the image half filling in from a caption. Yields (state img, status, energy + top-k plot,
     top-k gallery, targets gallery, verdict markdown)."""
     t0 = time.perf_counter()
-    state.check_available("dataset", dataset)
     n = check_n(dataset, n)
-    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
+    opts = run_options(steps, tol, stream=False)
     caption = str(caption or "").strip()
     if not caption:
         raise ValueError("The caption is empty: type a few words, or pick a stored caption.")
     if text_weight is None or not float(text_weight) > 0:
         raise ValueError(f"The caption weight must be positive (got {text_weight}).")
-    probe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, None, text_weight, _progress(progress))
+    res = state.RESOURCES
+
+    def pipeline(bind):
+        return res.pipeline(res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
+                                              text_encoder=text_encoder, bind=bind, text_weight=text_weight,
+                                              progress=_progress(progress)))
+
+    probe = pipeline(None)
     target = probe.find_caption(caption)
     bind = None
     if bind_on:
@@ -58,16 +64,15 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
         if not 0 <= j < n or j == target:
             raise ValueError(f"The second image must be another stored memory, #0 to #{n - 1} (not #{target}).")
         bind = (target, j)
-    pipe = probe if bind is None else state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, bind, text_weight,
-                                                               _progress(progress))
+    pipe = probe if bind is None else pipeline(bind)
     text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([caption])
     query, clamp = pipe.caption_query(text_code)
     bound = [] if target is None else [target] + ([bind[1]] if bind else [])
     ds = pipe.bank
     targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
     previous = None
-    for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
-        out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous)
+    for frame in pipe.stream(query, opts, target=None if bind else target, clamp=clamp):
+        out = frame_outputs(frame, pipe.bank, opts.steps, target, t0, previous)
         previous = frame
         if frame.result is None:
             yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip())
