@@ -1,7 +1,7 @@
 """Explore's "Why did it fail? Attractor census" panel: where a batch of damaged queries of the bank lands.
 
 The same damage as the Explore query (corruption, amount, fill, seed) is applied to ``N_QUERIES`` stored
-memories; the pipeline retrieves them in one batch (``HENPipeline.run`` or ``mask_aware_run``) and
+memories; the pipeline retrieves them in one batch (``HENPipeline.run``) and
 ``hen_demo.census.attractor_census`` counts the wrong answers: identity, the NN ceiling, how many distinct
 memories capture the wrong answers, the top attractors with their counts, and the brightness of the hidden
 region of the attractors against the bank's. Under a black half, L2 favours memories whose hidden half is
@@ -17,7 +17,7 @@ import torch
 from hen_demo.census import attractor_census
 from hen_demo.data import corrupt
 from hen_demo.data.images import to_float_tensor, to_uint8
-from hen_demo.pipeline import mask_aware_run, memory_thumbnails
+from hen_demo.pipeline import memory_thumbnails
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
@@ -25,7 +25,6 @@ from hen_demo.ui.memory_controls import (
     corruption_kind,
     fill_and_stats,
     run_options,
-    similarity_and_mask,
 )
 
 N_QUERIES = 200  # damaged queries per census (the first N_QUERIES memories of the bank)
@@ -42,7 +41,6 @@ def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_m
     attractors and one "other memories" row, so its counts sum to the number of wrong answers.
     """
     n = check_n(dataset, n)
-    similarity, masked = similarity_and_mask(similarity, encoder)
     opts = run_options(steps, tol, stream=False)
     cfg = state.RESOURCES.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
                                         progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
@@ -54,15 +52,13 @@ def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_m
     x, hidden = corrupt(to_float_tensor(np.asarray(pipe.bank.images[:b])), kind=kind, amount=float(amount or 0),
                         seed=int(seed or 0), fill=fill, stats=stats, return_mask=True)  # (b, 3, H, W), (b, H, W)
     queries = pipe.encode_images(to_uint8(x))  # (b, K)
-    if masked:
-        batch = mask_aware_run(pipe, queries, hidden, opts, targets, relative=cfg.beta_relative, beta=cfg.beta)
-    else:
-        batch = pipe.run(queries, opts, targets=targets)
+    opts.visible = pipe.visible_dims(hidden)  # read by a mask-aware memory only
+    batch = pipe.run(queries, opts, targets=targets)
     c = attractor_census(batch.winner, targets, pipe.bank.images, hidden if bool(hidden.any()) else
                          torch.ones_like(hidden), top=TOP)
     damage = f"{kind} {float(amount or 0):g}" + (f", {fill} fill" if bool(hidden.any()) else "")
-    md = (f"**{b} damaged queries** ({damage}) · {encoder} · {similarity if not masked else 'mask-aware'} · "
-          f"β = {pipe.beta:.4g}: identity **{batch.identity:.0%}**, one-shot NN ceiling **{batch.nn_ceiling:.0%}**. "
+    md = (f"**{b} damaged queries** ({damage}) · {encoder} · {similarity} · "
+          f"β = {batch.beta:.4g}: identity **{batch.identity:.0%}**, one-shot NN ceiling **{batch.nn_ceiling:.0%}**. "
           f"{c.summary()}")
     if c.n_wrong and bool(hidden.any()) and np.isfinite(c.top_hidden_brightness):
         darker = c.top_hidden_brightness < c.bank_hidden_brightness - 0.05

@@ -9,12 +9,13 @@ one-shot nearest-neighbour ceiling of its representation.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from itertools import zip_longest
 
 import gradio as gr
 import numpy as np
 
-from hen_demo.pipeline import corrupt_query, mask_aware_stream
+from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore import badge, beta_text, ceiling_line, clean_query, preview, show
@@ -30,7 +31,6 @@ from hen_demo.ui.memory_controls import (
     fill_and_stats,
     log_from_beta,
     run_options,
-    similarity_and_mask,
     similarity_choices,
 )
 
@@ -81,15 +81,12 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     state.check_available("dataset", dataset)
     n = check_n(dataset, n)
     clean, _, target = clean_query(dataset, n, "stored memory", index, None)
-    pipes, cfgs, masked = [], [], []
+    pipes = []
     opts = run_options(steps, tol, stream=False)
     for enc, sim, beta, mode in ((enc_a, sim_a, beta_a, mode_a), (enc_b, sim_b, beta_b, mode_b)):
-        sim, m = similarity_and_mask(sim, enc)  # mask-aware with an encoder: ValueError -> gr.Error
-        masked.append(m)
         cfg = state.RESOURCES.memory_config(dataset, enc, n, sim, "softmax", beta, mode or "relative",
                                             progress=lambda f, d="": progress(f, desc=d or "building bank"))
         pipes.append(state.RESOURCES.pipeline(cfg))
-        cfgs.append(cfg)
     # energies are on one scale only when both sides store the same codes with the same similarity and beta
     comparable = enc_a == enc_b and sim_a == sim_b and pipes[0].beta == pipes[1].beta
     kind = corruption_kind(corruption)
@@ -97,9 +94,8 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     query_img, hidden = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0),
                                       fill=fill, stats=stats, return_mask=True)
     target_img = show(np.asarray(pipes[0].bank.images[target]))
-    streams = [mask_aware_stream(p, p.encode_image(query_img), hidden[None], opts, target=target,
-                                 relative=c.beta_relative, beta=c.beta) if m
-               else p.stream(p.encode_image(query_img), opts, target=target) for p, c, m in zip(pipes, cfgs, masked)]
+    streams = [p.stream(p.encode_image(query_img), replace(opts, visible=p.visible_dims(hidden)), target=target)
+               for p in pipes]
     last = [None, None]
     for fa, fb in zip_longest(*streams):
         first = last[0] is None

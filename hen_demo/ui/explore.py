@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
-from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
+from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, memory_thumbnails
 from hen_demo.ui import census_panel, limits, plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
@@ -26,7 +26,6 @@ from hen_demo.ui.memory_controls import (
     corruption_kind,
     fill_and_stats,
     run_options,
-    similarity_and_mask,
 )
 
 SOURCES = ["stored memory", "upload", "caption"]
@@ -194,12 +193,11 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     ``beta_mode`` says how ``beta`` is read: "relative" (calibrated to the bank) or "absolute".
     ``fps`` > 0 paces the frames (slow motion for a retrieval that converges in 2 steps); 0 = unthrottled.
     ``fill``: what hidden pixels become (black, grey, mean-image, noise). The similarity "mask-aware" (raw pixels
-    only) compares the visible pixels alone (``hen_demo.pipeline.mask_aware_stream``).
+    only) compares the visible pixels alone (``MemoryConfig(similarity=MASK_AWARE)``, ``RunOptions.visible``).
     The last message carries every output and, for Replay, the frames of this run.
     """
     t0 = time.perf_counter()
     n = check_n(dataset, n)
-    similarity, masked = similarity_and_mask(similarity, encoder)  # mask-aware + an encoder: ValueError
     opts = run_options(steps, tol)
 
     def bank_progress(fraction, desc=""):
@@ -209,9 +207,6 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
     if source == "caption":
         if not caption or not str(caption).strip():
             raise ValueError("The caption is empty: type a few words describing a stored image.")
-        if masked:
-            raise ValueError("The mask-aware similarity compares visible pixels of an image query; a caption "
-                             "query has none. Choose l2 for caption queries.")
         text_encoder = text_encoder or state.default_text_encoder()
         cfg = res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode, text_encoder=text_encoder,
                                 progress=bank_progress)
@@ -231,14 +226,11 @@ def retrieve(dataset, encoder, similarity, separation, beta, n, steps, tol, sour
                                           fill=fill, stats=stats, return_mask=True)
         clean = resize_square(clean, pipe.image_size)  # the undamaged query at the bank's size
         query, clamp = pipe.encode_image(query_img), None
+        opts.visible = pipe.visible_dims(hidden)  # read by a mask-aware memory only
     skip6 = (gr.skip(),) * 6  # the final-result outputs and the replay frames
     period = 1.0 / float(fps) if fps and float(fps) > 0 else 0.0
     previous, shown_at, replay = None, 0.0, []
-    if masked:
-        frames = mask_aware_stream(pipe, query, hidden[None], opts, target=target,
-                                   relative=cfg.beta_relative, beta=cfg.beta)
-    else:
-        frames = pipe.stream(query, opts, target=target, clamp=clamp)
+    frames = pipe.stream(query, opts, target=target, clamp=clamp)
     plotted_at = -1.0
     for frame in frames:
         # unthrottled: the plots go at most PLOT_HZ times a second (a browser redraws each Plotly plot it gets;

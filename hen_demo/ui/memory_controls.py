@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
-from hen_demo.pipeline import RunOptions
-from hen_demo.pipeline.masked import MASK_AWARE
+from hen_demo.pipeline import MASK_AWARE, RunOptions
 from hen_demo.ui import limits, state
 
 LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
@@ -109,7 +108,7 @@ def build_memory_controls(
             first screen keeps only what a newcomer changes).
         extra_advanced: components created with ``render=False`` to render inside that accordion too.
         beta_mode: how the β box is read at first, "relative" (calibrated) or "absolute".
-        mask_aware: also offer the mask-aware similarity (raw pixels only; see ``similarity_and_mask``).
+        mask_aware: also offer the mask-aware similarity (raw pixels only: ``MemoryConfig`` refuses it with an encoder).
     """
     dataset = dataset or state.DEFAULT_DATASET
     size = state.dataset_size(dataset) or n
@@ -166,20 +165,6 @@ def build_memory_controls(
 def similarity_choices(mask_aware: bool = False) -> list:
     """The similarity dropdown's choices (the engine's, plus the mask-aware baseline where a tab supports it)."""
     return list(state.SIMILARITIES) + ([MASK_AWARE_CHOICE] if mask_aware else [])
-
-
-def similarity_and_mask(similarity: str, encoder: str) -> tuple[str, bool]:
-    """(the engine's similarity, mask-aware?) for a similarity dropdown value and an encoder.
-
-    The mask-aware similarity runs on L2 banks of raw pixels; with an encoder it is a ValueError with the
-    sentence of ``hen_demo.memory.masked.check_mask_aware`` (shown as gr.Error by the tabs).
-    """
-    if similarity == MASK_AWARE:
-        from hen_demo.memory.masked import check_mask_aware
-
-        check_mask_aware(encoder)
-        return "l2", True
-    return similarity, False
 
 
 def fill_and_stats(fill, bank) -> tuple[str, object]:
