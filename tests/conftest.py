@@ -11,3 +11,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def res():
+    """The app's shared encoders / banks / pipelines, one for the whole test session (as one app process has)."""
+    from hen_demo.ui.resources import Resources
+
+    return Resources()

@@ -258,6 +258,14 @@ class HENPipeline:
                 return i
         return None
 
+    def closest_captions(self, text_code: torch.Tensor, k: int = 3) -> list[int]:
+        """The k memories whose stored caption code is nearest (cosine) to ``text_code`` (1, K_t), nearest first."""
+        if self.bank.text_codes is None:
+            raise ValueError("This memory bank has no text codes; build it with a text encoder.")
+        t = torch.as_tensor(text_code, dtype=torch.float32).reshape(1, -1)
+        cos = torch.nn.functional.cosine_similarity(self.bank.text_codes.float(), t, dim=1)  # (N,)
+        return cos.topk(min(int(k), cos.shape[0])).indices.tolist()
+
     def decode_batch(self, states: torch.Tensor) -> np.ndarray:
         """Phi_dec of the image half of states (B, K) -> (B, s, s, 3) uint8 (HEN eq. 7)."""
         return to_uint8(self.encoder.decode(states[:, : self.image_dims].float().cpu()))

@@ -10,20 +10,21 @@ dark; the thumbnails make that visible. Only wiring and presentation here.
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 import torch
 
 from hen_demo.census import attractor_census
-from hen_demo.data import corrupt
-from hen_demo.data.images import to_float_tensor, to_uint8
+from hen_demo.data.corruptions import corruption_mask
+from hen_demo.data.images import to_float_tensor
 from hen_demo.pipeline import memory_thumbnails
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
     check_n,
     corruption_kind,
-    fill_and_stats,
     run_options,
 )
 
@@ -33,8 +34,8 @@ COLUMNS = ["memory", "wrong answers captured", "share of wrong", "hidden-region 
 
 
 @user_errors
-def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount, fill, seed,
-           n_queries: int = N_QUERIES, progress=gr.Progress()):
+def census(res, dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount, fill,
+           seed, n_queries: int = N_QUERIES, progress=gr.Progress()):
     """Census of ``n_queries`` damaged queries of the current bank.
 
     Returns (summary markdown, gallery [(thumbnail, "#i × count")], table rows). The table lists the top
@@ -42,21 +43,22 @@ def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_m
     """
     n = check_n(dataset, n)
     opts = run_options(steps, tol, stream=False)
-    cfg = state.RESOURCES.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
-                                        progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
-    pipe = state.RESOURCES.pipeline(cfg)
+    cfg = res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
+                            progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
+    pipe = res.pipeline(cfg)
     b = min(int(n_queries), pipe.n)
     targets = np.arange(b)
-    kind = corruption_kind(corruption)
-    fill, stats = fill_and_stats(fill, pipe.bank)
-    x, hidden = corrupt(to_float_tensor(np.asarray(pipe.bank.images[:b])), kind=kind, amount=float(amount or 0),
-                        seed=int(seed or 0), fill=fill, stats=stats, return_mask=True)  # (b, 3, H, W), (b, H, W)
-    queries = pipe.encode_images(to_uint8(x))  # (b, K)
+    kind, amount, seed = corruption_kind(corruption), float(amount or 0), int(seed or 0)
+    images = np.asarray(pipe.bank.images[:b])
+    fill = "black" if fill is None else fill
+    # one batch: every query with the same seed, so the hidden masks are corruption_mask's
+    queries = pipe.encode_corrupted(images, kind, amount, seed, fill=fill, batch=b)  # (b, K)
+    hidden = corruption_mask(to_float_tensor(images), kind, amount, seed)  # (b, H, W)
     opts.visible = pipe.visible_dims(hidden)  # read by a mask-aware memory only
     batch = pipe.run(queries, opts, targets=targets)
     c = attractor_census(batch.winner, targets, pipe.bank.images, hidden if bool(hidden.any()) else
                          torch.ones_like(hidden), top=TOP)
-    damage = f"{kind} {float(amount or 0):g}" + (f", {fill} fill" if bool(hidden.any()) else "")
+    damage = f"{kind} {amount:g}" + (f", {fill} fill" if bool(hidden.any()) else "")
     md = (f"**{b} damaged queries** ({damage}) · {encoder} · {similarity} · "
           f"β = {batch.beta:.4g}: identity **{batch.identity:.0%}**, one-shot NN ceiling **{batch.nn_ceiling:.0%}**. "
           f"{c.summary()}")
@@ -91,10 +93,10 @@ class CensusPanel:
                                       elem_classes=["hen-img", "pixelated"])
             self.table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True)
 
-    def wire(self, inputs: list) -> None:
+    def wire(self, res, inputs: list) -> None:
         """inputs: dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount,
         fill, seed (the order of :func:`census`)."""
-        self.button.click(state.gpu(census), inputs, [self.summary, self.gallery, self.table], api_name="census",
+        self.button.click(state.gpu(functools.partial(census, res)), inputs, [self.summary, self.gallery, self.table], api_name="census",
                           concurrency_limit=2)
 
 

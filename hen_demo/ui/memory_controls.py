@@ -7,12 +7,14 @@ types; 0 or a negative value there gives a visible error on Retrieve).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
+from hen_demo.data.bank_build import build_time_note
 from hen_demo.pipeline import MASK_AWARE, RunOptions
 from hen_demo.ui import limits, state
 
@@ -61,7 +63,7 @@ def log_from_beta(beta: float | None):
     return round(min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX), 2)
 
 
-def encoder_note(name: str, n=None) -> str:
+def encoder_note(name: str, n=None, device_type: str = "cpu") -> str:
     """A visible sentence when the chosen encoder cannot be used here; for a slow encoder (the papers' models), how
     long a new bank of ``n`` memories takes on this device before the build starts (``bank_build.build_time_note``);
     empty otherwise."""
@@ -70,10 +72,7 @@ def encoder_note(name: str, n=None) -> str:
             return f"⚠️ **{label}** — pick another encoder; this one cannot be loaded here."
     if n is None:
         return ""
-    from hen_demo.data.bank_build import build_time_note
-
-    device = getattr(state.RESOURCES.device, "type", str(state.RESOURCES.device))
-    cost = build_time_note(name, limits.cap_n(int(n)), device_type=device)
+    cost = build_time_note(name, limits.cap_n(int(n)), device_type=device_type)
     return f"⏱️ {cost}" if cost else ""
 
 
@@ -100,6 +99,7 @@ def build_memory_controls(
     extra_advanced: tuple = (),
     beta_mode: str = "absolute",
     mask_aware: bool = False,
+    res=None,
 ) -> MemoryControls:
     """Create the controls (inside the current Blocks context) and wire their small handlers.
 
@@ -108,6 +108,7 @@ def build_memory_controls(
             first screen keeps only what a newcomer changes).
         extra_advanced: components created with ``render=False`` to render inside that accordion too.
         beta_mode: how the β box is read at first, "relative" (calibrated) or "absolute".
+        res: the app's Resources (its device sets the build-time estimate of a new bank).
         mask_aware: also offer the mask-aware similarity (raw pixels only: ``MemoryConfig`` refuses it with an encoder).
     """
     dataset = dataset or state.DEFAULT_DATASET
@@ -121,7 +122,9 @@ def build_memory_controls(
                      elem_id=eid("dataset"))
     encoder_dd = gr.Dropdown(state.encoder_choices(), value=enc, label=f"{prefix}Encoder Φ_enc / Φ_dec",
                              info="raw pixels = the plain modern Hopfield network", elem_id=eid("encoder"))
-    note = gr.Markdown(encoder_note(enc, min(n, int(size))))
+    device_type = getattr(getattr(res, "device", None), "type", "cpu")
+    note_for = functools.partial(encoder_note, device_type=device_type)
+    note = gr.Markdown(note_for(enc, min(n, int(size))))
     similarity_dd = gr.Dropdown(similarity_choices(mask_aware), value=similarity, label=f"{prefix}Similarity f_sim",
                                 elem_id=eid("similarity"))
     mode = gr.Radio(BETA_MODES, value=beta_mode, label=f"{prefix}β (inverse temperature) is given as",
@@ -158,7 +161,7 @@ def build_memory_controls(
     c.beta.change(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
     c.dataset.change(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
     for trigger in (c.encoder.input, c.n.change):  # the build-time estimate follows the encoder and N
-        trigger(encoder_note, [c.encoder, c.n], c.encoder_note, queue=False, show_progress="hidden", api_name=False)
+        trigger(note_for, [c.encoder, c.n], c.encoder_note, queue=False, show_progress="hidden", api_name=False)
     return c
 
 
