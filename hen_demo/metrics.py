@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from pytorch_msssim import ssim as _ssim
 
+from hen_demo.memory.ties import correct_mask, nearest_of, winner_of_weights
+
 __all__ = [
     "mse",
     "one_minus_ssim",
@@ -28,6 +30,7 @@ __all__ = [
     "nearest_index",
     "verdict_from",
     "nearest_memory",
+    "nearest_with_ties",
     "identity_accuracy",
     "effective_memories",
     "metastable_fraction",
@@ -160,46 +163,58 @@ def one_minus_ssim(a, b, device=None) -> np.ndarray:
 # identity and metastability
 # --------------------------------------------------------------------------------------------
 def nearest_memory(states, patterns, chunk: int = 4096) -> np.ndarray:
-    """Index of the nearest stored pattern (Euclidean) for each state.
+    """Index of the nearest stored pattern (Euclidean) for each state; ties (``memory.ties``): the lowest index.
 
     Uses ||s - xi||^2 = ||s||^2 - 2 s.xi + ||xi||^2 (faster than cdist), chunked over states.
     Args: states (B, K), patterns (N, K). Returns numpy (B,) int64.
     """
+    return nearest_with_ties(states, patterns, chunk)[0]
+
+
+def nearest_with_ties(states, patterns, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(nearest (B,) int64, tied (B,) bool) numpy arrays: :func:`nearest_memory` and whether another memory is
+    as near (within ``memory.ties.DIST_TIE_RTOL``): a state halfway between two memories retrieves neither."""
     s, p = _matrix(states, "states"), _matrix(patterns, "patterns")
     if s.shape[1] != p.shape[1]:
         raise ValueError(f"states have {s.shape[1]} dimensions but patterns have {p.shape[1]}.")
-    if s.shape[0] * p.shape[0] * p.shape[1] > 1e9:  # large banks: float32 matmul (4-8x faster), ties aside
+    if s.shape[0] * p.shape[0] * p.shape[1] > 1e9:  # large banks: float32 matmul (4-8x faster)
         s, p = s.float(), p.float()
     p_sq = (p * p).sum(1)  # (N,)
-    out = []
-    for i in range(0, len(s), chunk):
-        block = s[i : i + chunk]  # (b, K)
-        d = p_sq[None, :] - 2.0 * block @ p.T  # (b, N); ||s||^2 is constant per row
-        out.append(d.argmin(1))
-    return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
+    parts = [nearest_of(s[i : i + chunk], p, p_sq) for i in range(0, len(s), chunk)]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    return (torch.cat([a for a, _ in parts]).numpy().astype(np.int64),
+            torch.cat([b for _, b in parts]).numpy().astype(bool))
 
 
-def nearest_index(states: torch.Tensor, patterns: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+def nearest_index(states: torch.Tensor, patterns: torch.Tensor, chunk: int = 4096,
+                  with_ties: bool = False):
     """argmin_n ||s - xi_n||^2 for states (B, K) against patterns (N, K), on the patterns' device: (B,) int64.
 
-    Torch only (no CPU round trip), via ||xi||^2 - 2 s.xi (||s||^2 is constant per row), in row chunks.
+    Torch only (no CPU round trip), in row chunks; ties (``memory.ties.nearest_of``): the lowest index.
+    with_ties: also return (B,) bool, True where another memory is as near (the query retrieves neither).
     """
     if states.ndim != 2 or patterns.ndim != 2 or states.shape[1] != patterns.shape[1]:
         raise ValueError(f"states (B, K) and patterns (N, K) must share K; got {tuple(states.shape)} and "
                          f"{tuple(patterns.shape)}.")
     s = states.to(patterns.device, patterns.dtype)
     p_sq = (patterns * patterns).sum(1)  # (N,)
-    out = [(p_sq[None] - 2.0 * s[i : i + chunk] @ patterns.T).argmin(1) for i in range(0, s.shape[0], chunk)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=patterns.device)
+    parts = [nearest_of(s[i : i + chunk], patterns, p_sq) for i in range(0, s.shape[0], chunk)]
+    if parts:
+        idx, tied = torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
+    else:
+        idx = torch.zeros(0, dtype=torch.long, device=patterns.device)
+        tied = torch.zeros(0, dtype=torch.bool, device=patterns.device)
+    return (idx, tied) if with_ties else idx
 
 
 def identity_accuracy(states, patterns, targets) -> float:
     """Fraction of states whose nearest stored pattern (L2) is the intended one (targets (B,) int)."""
     t = _to_numpy(targets).astype(np.int64).reshape(-1)
-    nm = nearest_memory(states, patterns)
+    nm, tied = nearest_with_ties(states, patterns)  # a state as near to two memories retrieves neither
     if len(t) != len(nm):
         raise ValueError(f"got {len(nm)} states but {len(t)} targets.")
-    return float((nm == t).mean()) if len(t) else float("nan")
+    return float(correct_mask(nm, tied, t).mean()) if len(t) else float("nan")
 
 
 def _probabilities(weights) -> np.ndarray:
@@ -355,21 +370,26 @@ class RetrievalVerdict:
 
 
 def verdict_from(top_index: int, top_weight: float, n_above: int, n_eff: float, target: int | None = None,
-                 threshold: float = 0.9) -> RetrievalVerdict:
+                 threshold: float = 0.9, tied: bool = False) -> RetrievalVerdict:
     """Classify one retrieval from the statistics of its final weights (computed on the device, see
-    ``hen_demo.memory.hopfield.weight_stats``): the winner (argmax), its weight, how many weights exceed 5 %
-    and 1 / sum p^2. The ONE definition of success: correct = (winner == target); "retrieved" = correct and
-    the winner holds >= threshold; "wrong" = not correct and it holds >= threshold; else "metastable"."""
+    ``hen_demo.memory.hopfield.weight_stats``): the winner, its weight, how many weights exceed 5 %,
+    1 / sum p^2 and whether another memory ties with the winner (``memory.ties``). The ONE definition of
+    success: correct = (winner == target) and not tied; "retrieved" = correct and the winner holds >= threshold;
+    "wrong" = not correct and it holds >= threshold; else "metastable" (a tie is always a mixture)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
     top, w, k = int(top_index), float(top_weight), int(n_above)
-    if w < threshold:
+    if w < threshold or tied:
         kind = "metastable"
         # when the weight is spread so thin that no memory reaches 5 %, count with 1/sum p^2 instead
         k = max(k, 2, int(round(float(n_eff))))
-        text = (f"Metastable: the state is a mixture of about {k} memories; the strongest, #{top}, "
-                f"holds only {w:.0%} of the weight.")
-        if target is not None and top != target:
+        if tied:
+            text = (f"Metastable: the state is a mixture of about {k} memories; #{top} and at least one other "
+                    f"memory hold equal weight ({w:.0%} each), so it retrieves none of them.")
+        else:
+            text = (f"Metastable: the state is a mixture of about {k} memories; the strongest, #{top}, "
+                    f"holds only {w:.0%} of the weight.")
+        if target is not None and top != target and not tied:
             text += f" The intended memory #{target} is not even the strongest."
     elif target is not None and top != target:
         kind = "wrong"
@@ -386,6 +406,6 @@ def verdict(weights, target: int | None = None, threshold: float = 0.9) -> Retri
     if p.shape[0] != 1:
         raise ValueError(f"verdict takes the weights of one query; got {p.shape[0]} rows.")
     p = p[0]
-    top = int(p.argmax())
+    top, tied = (int(v[0]) for v in winner_of_weights(torch.as_tensor(p)[None]))
     return verdict_from(top, float(p[top]), int((p > 0.05).sum()), float(effective_memories(p)[0]), target,
-                        threshold)
+                        threshold, tied=bool(tied))

@@ -1,7 +1,6 @@
 """hen_demo.cache.ByteCache: bounded by bytes (shared buffers once), by idle age, one build per key."""
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -55,21 +54,48 @@ def test_entries_idle_past_max_age_are_dropped():
     assert "new" not in c and built == [1]
 
 
+class _CountingLock:
+    """Wraps the key's build lock: counts the threads that arrived to wait for it (no sleeps: a Condition)."""
+
+    def __init__(self, real, arrived):
+        self.real, self.arrived = real, arrived
+        self.count = 0
+
+    def __enter__(self):
+        with self.arrived:
+            self.count += 1
+            self.arrived.notify_all()
+        return self.real.__enter__()
+
+    def __exit__(self, *exc):
+        return self.real.__exit__(*exc)
+
+
 def test_one_build_per_key_under_concurrency():
+    """Seven threads ask for a key while its first build is held open: all wait for it, one build in all."""
     c = ByteCache(10**6)
-    calls = []
+    calls, building, release, arrived = [], threading.Event(), threading.Event(), threading.Condition()
 
     def make():
         calls.append(1)
-        time.sleep(0.05)
+        building.set()
+        assert release.wait(timeout=60)  # held open until every other thread is waiting on the build
         return arr(10)
 
-    threads = [threading.Thread(target=c.get, args=("k", make)) for _ in range(8)]
-    for t in threads:
+    first = threading.Thread(target=c.get, args=("k", make))
+    first.start()
+    assert building.wait(timeout=60)
+    lock = _CountingLock(c._key_locks["k"], arrived)  # later arrivals take the key's lock from this dict
+    c._key_locks["k"] = lock
+    others = [threading.Thread(target=c.get, args=("k", make)) for _ in range(7)]
+    for t in others:
         t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1
+    with arrived:
+        assert arrived.wait_for(lambda: lock.count == 7, timeout=60)  # all seven wait on the build in progress
+    release.set()
+    for t in [first, *others]:
+        t.join(timeout=60)
+    assert len(calls) == 1 and c.get("k", make).shape == arr(10).shape
 
 
 def test_failed_build_is_not_cached_and_can_be_retried():

@@ -8,7 +8,9 @@ import torch
 
 from hen_demo.data.banks import MemoryBank
 from hen_demo.experiments import uniqueness
-from hen_demo.memory.hetero import hetero_patterns
+from hen_demo.memory.hetero import caption_queries, hetero_patterns
+from hen_demo.memory.ties import TIE_LOG_GAP
+from hen_demo.pipeline import RunOptions
 
 N, K_T = 12, 5
 
@@ -36,11 +38,11 @@ def _bank(seed: int = 0) -> MemoryBank:
                       text_encoder="test", n=N, seed=seed)
 
 
-def _pipe(bank, beta: float, similarity: str = "l2"):
+def _pipe(bank, beta: float, similarity: str = "l2", dtype=None):
     from hen_demo.pipeline import HENPipeline, MemoryConfig
 
     return HENPipeline(MemoryConfig(bank, _PixelEncoder(), similarity=similarity, beta=beta, cross_modal=True,
-                                    text_weight=2.0))
+                                    text_weight=2.0, dtype=dtype))
 
 
 def _reference_weights(bank, a, beta: float, steps: int) -> np.ndarray:
@@ -55,34 +57,86 @@ def _reference_weights(bank, a, beta: float, steps: int) -> np.ndarray:
     return torch.softmax(-beta * torch.cdist(s, xi) ** 2, dim=1).numpy()
 
 
-@pytest.mark.parametrize("condition,beta", [("unique", 0.5), ("shared", 0.5), ("shared", 5.0)])
+def _reference_identity(ref: np.ndarray, a: np.ndarray) -> float:
+    """The documented tie rule (hen_demo.memory.ties), written again in numpy: memories whose weight is within a
+    factor exp(-TIE_LOG_GAP) of the top tie; a tied state retrieves none of them."""
+    near = ref >= ref.max(1, keepdims=True) * np.exp(-TIE_LOG_GAP)  # (B, N)
+    winner, tied = near.argmax(1), near.sum(1) >= 2
+    return float(((winner == a) & ~tied).mean())
+
+
+# Why these cases are stable (no rounding can decide them): with a shared caption, the text halves of a and b are
+# equal and their one-hot image codes orthogonal with equal norms, so their weights satisfy p_a / p_b =
+# exp(2 beta (p_a - p_b)); near the symmetric mixture the difference d = p_a - p_b evolves as d' = tanh(beta d).
+# beta < 1 contracts d (the mixture attracts: any rounding asymmetry dies out); beta > 1 expands it (the mixture
+# is an unstable fixed point and float32 rounding on some CPUs breaks the symmetry), so beta > 1 is tested for
+# what is robust, not against the reference's floats.
+@pytest.mark.parametrize("condition,beta", [("unique", 0.5), ("shared", 0.5), ("unique", 5.0)])
 def test_pipeline_weights_match_an_independent_reference(condition, beta):
     bank = _bank()
     a, b = np.array([0, 2, 4]), np.array([1, 3, 5])
     if condition == "shared":
         bank = uniqueness.shared_bank(bank, a, b)
-    row, out, wab = uniqueness.measure_pairs(_pipe(bank, beta), a, b, steps=200)
+    # float64 through the pipeline (MemoryConfig.dtype), like the reference
+    row, out, wab = uniqueness.measure_pairs(_pipe(bank, beta, dtype=torch.float64), a, b, steps=200)
     ref = _reference_weights(bank, a, beta, steps=200)
     assert np.allclose(wab[:, 0], ref[np.arange(3), a], atol=1e-4)
     assert np.allclose(wab[:, 1], ref[np.arange(3), b], atol=1e-4)
     assert np.isclose(row["weight_a"], ref[np.arange(3), a].mean(), atol=1e-4)
-    # metastable fraction and identity read from the same weights (the pipeline's one definition)
+    # metastable fraction and identity read from the same weights (the pipeline's one definition, ties included)
     assert row["metastable_fraction"] == float((ref.max(1) < 0.9).mean())
-    assert row["identity_accuracy"] == float((ref.argmax(1) == a).mean())
+    assert row["identity_accuracy"] == _reference_identity(ref, a)
+    if condition == "shared":  # an exact tie is a mixture, never a retrieval of a (nor of b)
+        assert row["identity_accuracy"] == 0.0 and out.tied.all()
+
+
+@pytest.mark.parametrize("dtype", [None, torch.float64])
+def test_the_unstable_shared_mixture_ends_in_a_or_b_or_stays_mixed(dtype):
+    """beta = 5 > 1: the symmetric mixture of a and b is unstable. Whatever rounding does, the state keeps all its
+    weight on {a, b} and either stays on the mixture (a tie: no retrieval) or falls into one of the two."""
+    bank = _bank()
+    a, b = np.array([0, 2, 4]), np.array([1, 3, 5])
+    row, out, wab = uniqueness.measure_pairs(_pipe(uniqueness.shared_bank(bank, a, b), 5.0, dtype=dtype), a, b,
+                                             steps=200)
+    assert (wab.sum(1) > 0.99).all()
+    mixed = np.abs(wab[:, 0] - wab[:, 1]) < 1e-3
+    fell = wab.max(1) > 0.99
+    assert (mixed | fell).all()
+    assert row["identity_accuracy"] == float((wab[:, 0] > 0.99).mean())  # only a fall into a retrieves a
+    assert (out.tied == mixed).all()
+
+
+@pytest.mark.parametrize("beta,falls", [(0.5, False), (5.0, True)])
+def test_a_small_push_towards_a_decides_only_above_the_instability(beta, falls):
+    """The same shared pair from a query pushed 0.05 towards a (far above rounding): beta = 5 amplifies the push
+    and retrieves a; beta = 0.5 damps it back to the even mixture of a and b."""
+    bank = uniqueness.shared_bank(_bank(), np.array([0]), np.array([1]))
+    pipe = _pipe(bank, beta)
+    queries, clamp = caption_queries(bank.text_codes[:1], pipe.image_dims, pipe.text_scale)  # [0; c t_a]
+    queries[0, 0] = 0.05  # image half starts a little towards a's one-hot code
+    out = pipe.run(queries, RunOptions(steps=200, topk=1), targets=[0], clamp=clamp)
+    w = pipe.memory.weights(out.states)[0]
+    if falls:
+        assert float(w[0]) > 0.99 and bool(out.correct[0]) and out.verdicts[0].kind == "retrieved"
+    else:
+        assert abs(float(w[0] - w[1])) < 1e-3 and set(w.topk(2).indices.tolist()) == {0, 1}
+        assert not bool(out.correct[0]) and out.verdicts[0].kind == "metastable" and bool(out.tied[0])
 
 
 def test_shared_caption_splits_the_weight_between_a_and_b_and_unique_does_not():
     bank = _bank()
     a, b = np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7])
     unique, _, wu = uniqueness.measure_pairs(_pipe(bank, 5.0), a, b, steps=100)
-    pipe = _pipe(uniqueness.shared_bank(bank, a, b), 5.0)
+    # beta = 0.5: the even mixture attracts (see above), so no rounding can move the shared state off it
+    pipe = _pipe(uniqueness.shared_bank(bank, a, b), 0.5)
     shared, out, ws = uniqueness.measure_pairs(pipe, a, b, steps=100)
     assert (wu[:, 0] > 0.99).all() and (wu[:, 1] < 0.01).all()
     assert unique["identity_accuracy"] == 1.0 and unique["nn_ceiling"] == 1.0
     assert unique["mse_to_a"] < 1e-4 and unique["metastable_fraction"] == 0.0
     # equal image norms and one caption: the state stays on the symmetric mixture of a and b
-    assert np.allclose(ws[:, 0], ws[:, 1], atol=1e-4) and (ws.sum(1) > 0.99).all()
-    assert shared["metastable_fraction"] == 1.0
+    assert np.allclose(ws[:, 0], ws[:, 1], atol=1e-4) and (ws.sum(1) > 0.5).all()
+    assert shared["metastable_fraction"] == 1.0 and shared["identity_accuracy"] == 0.0  # a tie retrieves neither
+    assert shared["nn_ceiling"] == 0.0  # the caption query is exactly as near to a as to b: a tie for NN too
     assert shared["mse_to_average"] < shared["mse_to_a"] and shared["mse_to_average"] < shared["mse_to_b"]
     assert torch.allclose(out.states[:, 27:], pipe.text_scale * bank.text_codes[torch.as_tensor(a)])  # clamped
 

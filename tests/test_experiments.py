@@ -263,8 +263,11 @@ def test_hetero_association_from_text_and_shared_caption_mixture():
     assert torch.allclose(states[:, n:], scale * text, atol=1e-5)  # text half stayed clamped
     shared = text.clone()
     shared[1] = shared[0]  # memories 0 and 1 now carry the same caption
-    patterns, clamp, scale = hetero_patterns(image, shared)
-    mem = HopfieldMemory(patterns, similarity="l2", separation="softmax", beta=50.0)
+    # The even mixture of 0 and 1 is stable only while beta * (p_0 + p_1) < 1 (their weight gap d evolves as
+    # d' = (p_0 + p_1) tanh(beta d)); above that it is an unstable fixed point that rounding decides. So: beta 0.5,
+    # with the text half weighted up (x5) so the other captions still get no weight.
+    patterns, clamp, scale = hetero_patterns(image, shared, text_weight=5.0)
+    mem = HopfieldMemory(patterns, similarity="l2", separation="softmax", beta=0.5)
     states, weights, _, _ = retrieve_batched(mem, caption_queries(shared[:1], n, scale)[0], 100, clamp=clamp)
     assert abs(float(weights[0, 0]) - 0.5) < 0.05 and abs(float(weights[0, 1]) - 0.5) < 0.05
     assert metrics.metastable_fraction(weights) == 1.0

@@ -1,7 +1,6 @@
 """Gradio's image cache with hen_demo.ui.gradio_cache installed: re-sending a picture never rewrites its file."""
 
 import os
-import time
 
 import numpy as np
 from gradio import processing_utils
@@ -23,8 +22,8 @@ def test_the_app_installs_the_content_addressed_cache():
 
 def test_the_same_picture_again_is_not_rewritten_and_a_new_one_is_written_atomically(tmp_path, monkeypatch):
     first = processing_utils.save_img_array_to_cache(_arr(), str(tmp_path), format="png")
-    stamp = os.stat(first).st_mtime_ns
-    time.sleep(0.02)
+    stamp = 1_000_000_000_000_000_000  # an mtime no write can leave behind (set, not waited for)
+    os.utime(first, ns=(stamp, stamp))
     writes = []
     real = gradio_cache.atomic_write
     monkeypatch.setattr(gradio_cache, "atomic_write", lambda path, writer: writes.append(path) or real(path, writer))

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from hen_demo.memory import HopfieldMemory, LinearKernel
+from hen_demo.memory.ties import winner_of_weights
 
 
 def _bank(n=40, k=16, seed=0):
@@ -221,7 +222,10 @@ def test_matmul_and_sdpa_kernels_agree_with_the_reference():
         for method in ("matmul", "sdpa"):
             got = HopfieldMemory(xi, sim, "softmax", beta=0.6, fast_method=method).retrieve(q, steps=8, tol=0)
             torch.testing.assert_close(got.states, ref.states, rtol=1e-4, atol=1e-4)
-            torch.testing.assert_close(got.energies, ref.energies, rtol=1e-4, atol=1e-3)
+            # tol = 0 stops a query only on a bit-exact fixed point, which one kernel's rounding may reach a
+            # step before the other's: compare the steps both ran (a stopped query repeats its last energy)
+            t = min(len(got.energies), len(ref.energies))
+            torch.testing.assert_close(got.energies[:t], ref.energies[:t], rtol=1e-4, atol=1e-3)
 
 
 def test_public_sdpa_fallback_matches_reference():
@@ -291,5 +295,9 @@ def test_final_stats_count_every_weight_above_005_and_break_ties_like_argmax():
     expect = (a.weights > 0.05).sum(dim=-1)
     assert expect.tolist()[:5] == [1, 2, 5, 12, 19] and expect[5] == 0  # 30 copies: each weight 1/30 < 0.05
     assert torch.equal(b.n_above, expect)
-    assert torch.equal(b.top_index, a.weights.argmax(dim=-1))  # the first of the tied copies, as argmax
-    assert torch.equal(a.top_index, b.top_index)
+    # the tie rule (memory.ties), not argmax: the lowest index among copies within 0.1 % of the top weight, so
+    # rounding (or a one-ulp change of the bank) cannot pick another copy
+    winner, tied = winner_of_weights(a.weights)
+    assert torch.equal(b.top_index, winner) and torch.equal(a.top_index, b.top_index)
+    assert b.tied.tolist() == a.tied.tolist() == [False, True, True, True, True, True]
+    assert b.top_index.tolist()[:5] == [0, 1, 3, 8, 20]  # the first copy of each group

@@ -165,20 +165,20 @@ def _fixed_point_check(X, similarity, beta, alpha, sep_name):
 
 def test_exact_retrieval_condition_matches_sparsemax_fixed_points():
     g = torch.Generator().manual_seed(6)
-    X = torch.randn(30, 10, generator=g)
+    X = torch.randn(30, 10, generator=g, dtype=torch.float64)  # exact fixed points: a float64 bank
     _fixed_point_check(X, "dot", beta=0.5, alpha=2.0, sep_name="sparsemax")
 
 
 def test_exact_retrieval_condition_with_learned_kernel_and_entmax15():
     g = torch.Generator().manual_seed(7)
-    X = torch.randn(30, 10, generator=g)
-    kernel = LinearKernel(torch.randn(14, 10, generator=g) / math.sqrt(10))
+    X = torch.randn(30, 10, generator=g, dtype=torch.float64)  # exact fixed points: a float64 bank
+    kernel = LinearKernel(torch.randn(14, 10, generator=g, dtype=torch.float64) / math.sqrt(10))
     _fixed_point_check(X, kernel, beta=0.6, alpha=1.5, sep_name="entmax:1.5")
 
 
 def test_exact_retrieval_condition_with_l2_similarity():
     g = torch.Generator().manual_seed(8)
-    X = torch.randn(25, 6, generator=g)
+    X = torch.randn(25, 6, generator=g, dtype=torch.float64)  # exact fixed points: a float64 bank
     beta = 0.4
     holds, margin = exact_retrieval_condition(X, "l2", beta=beta, alpha=2.0)
     # by hand: K(xi_mu, xi_mu) = 0, so the gap is beta * min_{nu != mu} ||xi_nu - xi_mu||^2

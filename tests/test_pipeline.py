@@ -126,7 +126,8 @@ def test_two_images_bound_to_one_caption_give_a_mixture(pixels):
     # with the image half at 0, both memories score exactly the same on the first step
     frame = next(iter(pipe.stream(query, cfg, clamp=clamp)))  # t = 0: the weights of the query itself
     w = dict(zip(frame.topk_indices, frame.topk_weights))
-    assert w[2] == pytest.approx(w[7], rel=1e-4) and w[2] + w[7] > 0.9
+    # equal up to float32 rounding of logits in the thousands (~1e-4); the tie rule's 1e-3 is the stated bound
+    assert w[2] == pytest.approx(w[7], rel=1e-3) and w[2] + w[7] > 0.9
     assert frame.n_eff == pytest.approx(2.0, rel=0.1)
 
 

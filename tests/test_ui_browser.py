@@ -4,7 +4,6 @@ Skipped (with the reason) when /usr/bin/chromium is not installed; `.ci/run` ins
 """
 
 import os
-import time
 
 import pytest
 
@@ -38,10 +37,9 @@ def test_page_loads_and_a_click_streams_a_retrieval(tmp_path_factory):
             page.wait_for_selector("#explore-energy .js-plotly-plot", timeout=90_000)
             src = page.locator("#explore-state img").first.get_attribute("src")
             assert src and ("/file=" in src or "gradio_api/file" in src or src.startswith("data:image"))
-            # the energy plot has a drawn line with at least the query's point
-            deadline = time.time() + 30
-            while time.time() < deadline and page.locator("#explore-energy .scatterlayer .trace").count() == 0:
-                time.sleep(0.2)
+            # the energy plot has a drawn line with at least the query's point (waits on the DOM, no sleep)
+            page.wait_for_function("document.querySelectorAll('#explore-energy .scatterlayer .trace').length >= 1",
+                                   timeout=30_000)
             assert page.locator("#explore-energy .scatterlayer .trace").count() >= 1
         finally:
             browser.close()
@@ -76,14 +74,14 @@ def _open(browser, url, width=1280, height=720):
 
 
 def _verdict_text(page, timeout_s=120.0, contains="MSE") -> str:
-    deadline = time.time() + timeout_s
-    text = ""
-    while time.time() < deadline:
+    """The verdict's text once it contains ``contains`` (waits on the DOM; the timeout only bounds a hang)."""
+    try:
+        page.wait_for_function("(s) => (document.querySelector('#explore-verdict')?.innerText || '').includes(s)",
+                               arg=contains, timeout=timeout_s * 1000)
+    except Exception as exc:  # playwright's TimeoutError
         text = page.locator("#explore-verdict").inner_text()
-        if contains in text:
-            return text
-        time.sleep(0.3)
-    raise AssertionError(f"no verdict within {timeout_s} s; verdict area shows {text!r}")
+        raise AssertionError(f"no verdict within {timeout_s} s; verdict area shows {text!r}") from exc
+    return page.locator("#explore-verdict").inner_text()
 
 
 def test_at_1280x720_the_query_the_button_and_the_result_are_on_the_first_screen(browser, app_url):
@@ -114,15 +112,12 @@ def test_enter_in_a_number_box_then_retrieve_runs_the_new_query(browser, app_url
         box.fill("100")
         box.press("Enter")
         page.click("#explore-retrieve")
-        # at the click the old verdict is cleared and the status says "running"
-        deadline = time.time() + 5
-        cleared = False
-        while time.time() < deadline and not cleared:
-            cleared = "MSE" not in page.locator("#explore-verdict").inner_text() or \
-                "running" in page.locator("#explore-status").inner_text()
-            time.sleep(0.05)
-        assert cleared, "the previous result stayed on screen after the click"
-        text = _verdict_text(page)
+        # at the click the old verdict is cleared and the status says "running", or the new answer is already in
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#explore-verdict')?.innerText || '';"
+            " const s = document.querySelector('#explore-status')?.innerText || '';"
+            " return !v.includes('MSE') || s.includes('running') || v.includes('#100'); }", timeout=20_000)
+        text = _verdict_text(page, contains="#100")
         assert "#100" in text, text  # the new memory number was used (as the answer or as the wanted one)
     finally:
         page.close()
@@ -131,15 +126,15 @@ def test_enter_in_a_number_box_then_retrieve_runs_the_new_query(browser, app_url
 def test_a_caption_example_switches_the_source_and_retrieves_the_named_image(browser, app_url):
     page = _open(browser, app_url)
     try:
+        # the page's load chain (set_memory -> preview) ends by drawing the query: only then is the page idle
+        page.wait_for_selector("#explore-query img", timeout=60_000)
         page.get_by_text("photos · caption", exact=False).first.click()
-        deadline = time.time() + 20
-        while time.time() < deadline and not page.locator("#explore-source input[value='caption']").is_checked():
-            time.sleep(0.2)
-        assert page.locator("#explore-source input[value='caption']").is_checked()
-        time.sleep(1.0)  # let the example's change events settle (they must not switch the source back)
-        assert page.locator("#explore-source input[value='caption']").is_checked()
+        page.wait_for_function("document.querySelector(\"#explore-source input[value='caption']\")?.checked",
+                               timeout=20_000)
         page.click("#explore-retrieve")
         text = _verdict_text(page, contains="Retrieved #")
+        # the example's change events ran before this answer: none of them switched the source back
+        assert page.locator("#explore-source input[value='caption']").is_checked()
         # the caption names a stored photo (its target is known): the retrieval must land on it
         assert "✓" in text.split("·")[0], text
     finally:

@@ -99,10 +99,10 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                                            stats=stats)  # (N, K)
                 out = mem.retrieve(queries, steps=cfg.steps, topk=1, keep_weights=False)
                 final = metrics.nearest_memory(out.states, codes)  # (N,)
-                nn = metrics.nearest_memory(queries, codes)  # one-shot NN: the representation's ceiling
                 c = attractor_census(final, targets, bank.images, hidden, top=cfg.top)
-                rows.append(dict(base, similarity="l2", fill=fill, identity_accuracy=float((final == targets).mean()),
-                                 nn_ceiling=float((nn == targets).mean()),
+                rows.append(dict(base, similarity="l2", fill=fill,
+                                 identity_accuracy=metrics.identity_accuracy(out.states, codes, targets),
+                                 nn_ceiling=metrics.identity_accuracy(queries, codes, targets),  # one-shot NN
                                  metastable_fraction=float((out.top_weight < 0.9).float().mean()),
                                  **_census_cols(c), seconds=round(time.perf_counter() - t1, 3)))
                 thumbs[(ds, enc_name, "l2", fill)] = (c, bank.images, hidden.numpy())
@@ -120,7 +120,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 nn = mm.similarity_scores(queries).argmax(1).cpu().numpy()  # masked one-shot NN
                 c = attractor_census(final, targets, bank.images, hidden, top=cfg.top)
                 rows.append(dict(base, beta=mm.beta, similarity=MASK_AWARE, fill="any",
-                                 identity_accuracy=float((final == targets).mean()),
+                                 identity_accuracy=metrics.identity_accuracy(out.states, codes, targets),
                                  nn_ceiling=float((nn == targets).mean()),
                                  metastable_fraction=float((out.top_weight < 0.9).float().mean()),
                                  **_census_cols(c), seconds=round(time.perf_counter() - t1, 3)))

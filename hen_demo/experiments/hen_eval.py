@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from hen_demo import metrics
+from hen_demo.memory.ties import correct_mask, winner_of_weights
 
 CONDITION_HELP = "kind[:amount[:fill]], e.g. occlude-bottom:0.5:black, mask-random:0.3, noise:0.3"
 
@@ -132,15 +133,20 @@ def retrieve_batched(memory, queries: torch.Tensor, steps: int, clamp=None, tol:
     return out.states, out.weights, int(out.steps), out.converged
 
 
-def winners(weights: torch.Tensor) -> np.ndarray:
-    """The memory each query chose: argmax_n |p_n| of its final weights (B, N) -> (B,) int64."""
-    return torch.as_tensor(weights).abs().argmax(1).cpu().numpy().astype(np.int64)
+def winners(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The memory each query chose from its final weights (B, N): (argmax_n |p_n| (B,) int64, tied (B,) bool),
+    ties as in ``hen_demo.memory.ties`` (a tied state is a mixture and counts as no retrieval)."""
+    w, tied = winner_of_weights(torch.as_tensor(weights).abs())
+    return w.cpu().numpy().astype(np.int64), tied.cpu().numpy()
 
 
 def nn_ceiling(queries: torch.Tensor, patterns: torch.Tensor, targets: np.ndarray) -> float:
-    """One-shot nearest-neighbour identity: fraction of queries whose L2-nearest memory is the target."""
-    nn = metrics.nearest_index(torch.as_tensor(queries).to(patterns.device, patterns.dtype), patterns).cpu().numpy()
-    return float((nn == np.asarray(targets)).mean()) if len(nn) else float("nan")
+    """One-shot nearest-neighbour identity: fraction of queries whose L2-nearest memory is the target
+    (a query as near to two memories, ``memory.ties``, finds neither)."""
+    nn, tied = metrics.nearest_index(torch.as_tensor(queries).to(patterns.device, patterns.dtype), patterns,
+                                     with_ties=True)
+    ok = correct_mask(nn.cpu().numpy(), tied.cpu().numpy(), np.asarray(targets))
+    return float(ok.mean()) if len(ok) else float("nan")
 
 
 def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch.Tensor, targets: np.ndarray,
@@ -163,7 +169,7 @@ def score_retrieval(states: torch.Tensor, weights: torch.Tensor, patterns: torch
     return dict(
         mse=float(per_mse.mean()),
         one_minus_ssim=float(per_ssim.mean()),
-        identity_accuracy=float((winners(weights) == targets).mean()) if len(targets) else float("nan"),
+        identity_accuracy=float(correct_mask(*winners(weights), targets).mean()) if len(targets) else float("nan"),
         metastable_fraction=metrics.metastable_fraction(weights),
         effective_memories=float(metrics.effective_memories(weights).mean()),
         rank_collapse=metrics.rank_collapse(states[:m], reference=patterns[torch.as_tensor(targets[:m])]),

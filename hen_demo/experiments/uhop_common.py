@@ -48,6 +48,7 @@ import torch.nn.functional as F
 
 from hen_demo import metrics
 from hen_demo.data.corruptions import corrupt
+from hen_demo.memory.ties import correct_mask
 
 # model label -> (similarity, separation); "U-Hop" uses the learned kernel
 BASELINES: dict[str, tuple[str, str]] = {
@@ -313,7 +314,8 @@ def retrieval_scores(memory, queries: torch.Tensor, codes: torch.Tensor, steps: 
     out = memory.retrieve(queries, steps=int(steps))
     targets = np.arange(queries.shape[0])
     err = float(((out.states.float().cpu() - codes[: queries.shape[0]].float()) ** 2).mean())
-    hits = metrics.nearest_memory(out.states, codes) == targets
+    nearest, tied = metrics.nearest_with_ties(out.states, codes)
+    hits = correct_mask(nearest, tied, targets)  # a state as near to two memories retrieves neither
     return err, float(hits.mean()), hits
 
 

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from .separation import Separation
 from .similarity import _CHUNK_ELEMENTS, PreparedSimilarity, accurate, safe_normalize
+from .ties import winner_of_logits
 
 FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
 
@@ -168,7 +169,8 @@ class FastAttentionStep:
 
     def final_stats(self, states: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
         """The final state's softmax statistics without keeping the (B, N) weights: lse (B,), n_eff = 1 / sum p^2,
-        the winner (argmax) and its weight, the count of weights > 0.05, and the top-k (indices, weights).
+        the winner (argmax; ties as in memory.ties) and its weight, the tie flag, the count of weights > 0.05, and
+        the top-k (indices, weights).
 
         Computed in row chunks small enough for the CPU's caches (each chunk's logits are built, reduced and
         dropped), so on large B x N it costs about one matmul instead of the several full-size passes that
@@ -179,7 +181,7 @@ class FastAttentionStep:
         # At most 19 weights can exceed 0.05 (they sum to 1), so the top max(k, 20) logits hold every one of them:
         # one top-k pass gives the winner, the top-k and n_above, with no pass over the (r, N) weights for them.
         kk = min(n, max(int(k), 20))
-        out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "idx", "vals")}
+        out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "tied", "idx", "vals")}
         buf = None  # one cache-sized (rows, N) logits buffer for every chunk
         for i in range(0, states.shape[0], rows):
             q = self.queries(states[i : i + rows])  # (r, D)
@@ -193,8 +195,10 @@ class FastAttentionStep:
             w = (vals - top).exp_().div_(total)  # (r, kk) the largest weights
             out["lse"].append((top + total.log())[:, 0])
             out["n_eff"].append(total[:, 0] ** 2 / torch.linalg.vector_norm(e, dim=-1).square().clamp_min(1e-30))
-            # ties: the first index, as argmax (idx is sorted by value, not by index, among equal logits)
-            out["top_i"].append(torch.where(vals == top, idx, n).amin(dim=-1))
+            # ties (memory.ties): the lowest index among logits within TIE_LOG_GAP of the top, and the flag
+            top_i, tied = winner_of_logits(vals, idx)
+            out["top_i"].append(top_i)
+            out["tied"].append(tied)
             out["top_w"].append(w[:, 0])
             out["n_above"].append((w > 0.05).sum(dim=-1))
             out["idx"].append(idx[:, :k])  # (r, k), (r, 0) for k = 0

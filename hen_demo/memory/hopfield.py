@@ -18,6 +18,7 @@ from .energy import energy_from_lse, hopfield_energy, is_monotone
 from .fastpath import FastAttentionStep, check_fast_method, fast_supported
 from .separation import parse_separation, separate
 from .similarity import _CHUNK_ELEMENTS, LinearKernel, PreparedSimilarity, accurate
+from .ties import winner_of_weights
 
 SDPA_BLOCK_ROWS = 8192  # query block of the flash path (only its final weights pass is (rows, N))
 
@@ -36,9 +37,10 @@ class RetrievalResult:
     n_steps: torch.Tensor | None = None  # (B,) int64 updates run per query
     # from the final weights, computed on the device (see weight_stats)
     n_eff: torch.Tensor | None = None  # (B,) 1 / sum p^2
-    top_index: torch.Tensor | None = None  # (B,) int64 argmax_n p_n
+    top_index: torch.Tensor | None = None  # (B,) int64 the winner: argmax_n p_n, ties as in memory.ties
     top_weight: torch.Tensor | None = None  # (B,) max_n p_n
     n_above: torch.Tensor | None = None  # (B,) int64 count of p_n > 0.05
+    tied: torch.Tensor | None = None  # (B,) bool: another memory ties with the winner (memory.ties): a mixture
 
 
 @dataclass
@@ -54,9 +56,10 @@ class RetrievalStep:
     converged: torch.Tensor  # (B,) bool
     # computed on the device (None from models that do not compute them): the verdict's inputs
     n_eff: torch.Tensor | None = None  # (B,) 1 / sum_n p_n^2 (p renormalised)
-    top_index: torch.Tensor | None = None  # (B,) int64 argmax_n p_n
+    top_index: torch.Tensor | None = None  # (B,) int64 the winner: argmax_n p_n, ties as in memory.ties
     top_weight: torch.Tensor | None = None  # (B,) max_n p_n (renormalised)
     n_above: torch.Tensor | None = None  # (B,) int64 memories with p_n > 0.05
+    tied: torch.Tensor | None = None  # (B,) bool: another memory ties with the winner (memory.ties)
 
 
 @dataclass
@@ -150,14 +153,16 @@ def check_run_options(steps, tol, topk, n_memories: int) -> tuple[int, float, in
     return int(steps), tol, min(int(topk), n_memories)
 
 
-def weight_stats(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The verdict's inputs from weights p (B, N), on p's device: (n_eff = 1 / sum p^2, argmax, max, count > 0.05),
-    rows renormalised to sum 1 first (poly separations are unnormalised). Small CPU tensors (B,)."""
+def weight_stats(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The verdict's inputs from weights p (B, N), on p's device: (n_eff = 1 / sum p^2, winner, its weight,
+    count > 0.05, tied), rows renormalised to sum 1 first (poly separations are unnormalised). The winner and
+    ``tied`` follow the one tie rule (``memory.ties.winner_of_weights``). Small CPU tensors (B,)."""
     pf = accurate(p).abs()
     pf = pf / pf.sum(-1, keepdim=True).clamp_min(1e-30)
     n_eff = 1.0 / (pf * pf).sum(-1).clamp_min(1e-30)
-    top_w, top_i = pf.max(-1)
-    return n_eff.float().cpu(), top_i.cpu(), top_w.float().cpu(), (pf > 0.05).sum(-1).cpu()
+    top_i, tied = winner_of_weights(pf)
+    top_w = pf.amax(-1)
+    return n_eff.float().cpu(), top_i.cpu(), top_w.float().cpu(), (pf > 0.05).sum(-1).cpu(), tied.cpu()
 
 
 def moved_less(new: torch.Tensor, old: torch.Tensor, tol: float) -> torch.Tensor:
@@ -326,16 +331,16 @@ class HopfieldMemory:
             weights = None
             idx, vals = st["idx"].cpu(), st["vals"].float().cpu()  # (B, k)
             n_eff, top_i = st["n_eff"].float().cpu(), st["top_i"].cpu()
-            top_w, n_above = st["top_w"].float().cpu(), st["n_above"].cpu()
+            top_w, n_above, tied = st["top_w"].float().cpu(), st["n_above"].cpu(), st["tied"].cpu()
         else:
             weights = torch.cat([p[2] for p in parts])  # (B, N) on the device
             idx, vals = topk_cpu(weights, k)
-            n_eff, top_i, top_w, n_above = weight_stats(weights)
+            n_eff, top_i, top_w, n_above, tied = weight_stats(weights)
         return RetrievalResult(
             states=torch.cat([p[0] for p in parts]).float().cpu(),
             energies=energies.float().cpu(),
             weights=weights.float().cpu() if keep_weights else None,
-            n_eff=n_eff, top_index=top_i, top_weight=top_w, n_above=n_above,
+            n_eff=n_eff, top_index=top_i, top_weight=top_w, n_above=n_above, tied=tied,
             steps=int(T),
             converged=torch.cat([p[4] for p in parts]).cpu(),
             topk_indices=idx,
@@ -444,8 +449,8 @@ class HopfieldMemory:
 
     def _frame(self, t, s, e, p, converged, k) -> RetrievalStep:
         idx, vals = topk_cpu(p, k)
-        n_eff, top_i, top_w, n_above = weight_stats(p)  # (B,) each, computed on the device
+        n_eff, top_i, top_w, n_above, tied = weight_stats(p)  # (B,) each, computed on the device
         return RetrievalStep(t=t, state=s.float().cpu().clone(), energy=e.float().cpu().clone(),
                              weights=p.clone(), topk_indices=idx, topk_weights=vals,
                              converged=converged.cpu().clone(), n_eff=n_eff, top_index=top_i,
-                             top_weight=top_w, n_above=n_above)
+                             top_weight=top_w, n_above=n_above, tied=tied)

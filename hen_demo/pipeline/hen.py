@@ -12,9 +12,11 @@ For hetero-association (HEN sec. 3.2, Fig. 4) the memories are ``[image code; te
 ``[0; text code]``; the text half is clamped (held at the query) while the image half fills in.
 
 One definition of success, used everywhere: the memory the dynamics chose is the one with the largest final
-weight (``winner``); ``correct = winner == target``, and the verdict (retrieved / metastable / wrong) is read
-from the same weights. Beside every result stands the query's one-shot nearest-neighbour identity
-(``nn_index``: argmin L2 between the query's code and the memories), the ceiling a representation sets.
+weight (``winner``); ``correct = winner == target and not tied``, and the verdict (retrieved / metastable /
+wrong) is read from the same weights. Ties follow ``hen_demo.memory.ties``: memories within 0.1 % of the top
+weight tie, the lowest index is reported, and a tie is a mixture, never a retrieval of either memory.
+Beside every result stands the query's one-shot nearest-neighbour identity (``nn_index``: argmin L2 between
+the query's code and the memories, ties by the same rule), the ceiling a representation sets.
 A single query is a batch of one. Pure of Gradio: the UI, the experiments, the benchmark and the tests call it.
 """
 
@@ -34,6 +36,7 @@ from hen_demo.memory.devices import resolve_device_dtype
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 from hen_demo.memory.hopfield import as_patterns
 from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code, visible_groups
+from hen_demo.memory.ties import correct_mask
 
 from .config import MemoryConfig, RunOptions
 from .queries import resize_image, resize_mask
@@ -60,7 +63,8 @@ class HENResult:
     n_eff: float  # effective number of memories 1 / sum p^2 at the end
     winner: int = -1  # argmax of the final weights: the memory the dynamics chose
     nn_index: int = -1  # one-shot nearest neighbour (L2) of the query's code: the ceiling
-    nn_correct: bool | None = None  # nn_index == target
+    nn_correct: bool | None = None  # nn_index == target and no other memory is as near
+    tied: bool = False  # another memory ties with the winner (memory.ties): a mixture, not correct
     beta: float = float("nan")  # absolute beta used
     beta_relative: float | None = None  # the same beta relative to the bank's calibration
 
@@ -101,17 +105,18 @@ class HENBatch:
     images: np.ndarray  # (B, s, s, 3) uint8 decoded final states
     mse: np.ndarray  # (B,)
     one_minus_ssim: np.ndarray  # (B,)
-    winner: np.ndarray  # (B,) int64 argmax of the final weights
+    winner: np.ndarray  # (B,) int64 argmax of the final weights (ties: memory.ties)
     top_weight: np.ndarray  # (B,) the winner's weight
     n_eff: np.ndarray  # (B,) 1 / sum p^2
     nn_index: np.ndarray  # (B,) one-shot nearest neighbour of each query code (L2)
     targets: np.ndarray | None  # (B,) int64
-    correct: np.ndarray | None  # (B,) bool winner == target
-    nn_correct: np.ndarray | None  # (B,) bool nn_index == target
+    correct: np.ndarray | None  # (B,) bool winner == target and not tied
+    nn_correct: np.ndarray | None  # (B,) bool nn_index == target and not nn-tied
     verdicts: list  # B RetrievalVerdicts
     converged: np.ndarray  # (B,) bool
     steps: int  # the most updates any query ran
     beta: float = float("nan")  # absolute beta used (mask-aware: calibrated on this batch's visible dims)
+    tied: np.ndarray | None = None  # (B,) bool another memory ties with the winner (memory.ties)
 
     @property
     def identity(self) -> float:
@@ -274,9 +279,14 @@ class HENPipeline:
         """One (1, K) state -> (s, s, 3) uint8."""
         return self.decode_batch(state)[0]
 
-    def nearest_neighbour(self, queries: torch.Tensor) -> np.ndarray:
-        """One-shot nearest neighbour (L2, in the memory's space) of each query (B, K): (B,) int64, the ceiling."""
-        return metrics.nearest_index(queries.to(self.device, self.patterns.dtype), self.patterns).cpu().numpy()
+    def nearest_neighbour(self, queries: torch.Tensor, with_ties: bool = False):
+        """One-shot nearest neighbour (L2, in the memory's space) of each query (B, K): (B,) int64, the ceiling.
+
+        with_ties: also (B,) bool, True where another memory is as near (``memory.ties``: the query finds neither).
+        """
+        idx, tied = metrics.nearest_index(queries.to(self.device, self.patterns.dtype), self.patterns,
+                                          with_ties=True)
+        return (idx.cpu().numpy(), tied.cpu().numpy()) if with_ties else idx.cpu().numpy()
 
     def visible_dims(self, hidden) -> torch.Tensor | None:
         """Pixel masks hidden (H, W) or (B, H, W) bool (True = hidden), at any size -> (B, K) bool visible code dims,
@@ -334,12 +344,14 @@ class HENPipeline:
         return [(rows, mask_aware_memory(self.patterns, mask, beta, c.separation, self.device, self.dtype), mask)
                 for mask, rows in visible_groups(v)]
 
-    def _ceiling(self, memory: HopfieldMemory, q: torch.Tensor) -> np.ndarray:
-        """One-shot nearest neighbour of queries q (b, K): L2 in the memory's space, or for a mask-aware memory the
-        memory nearest on the visible dims (argmax of its scores)."""
+    def _ceiling(self, q: torch.Tensor, visible) -> tuple[np.ndarray, np.ndarray]:
+        """One-shot nearest neighbour of queries q (b, K) and whether it ties (``memory.ties``): L2 in the memory's
+        space, or for a mask-aware memory L2 on the ``visible`` (K,) dims (the argmax of its scores)."""
         if self.memory is not None:
-            return self.nearest_neighbour(q)
-        return memory.similarity_scores(q).argmax(1).cpu().numpy()
+            return self.nearest_neighbour(q, with_ties=True)
+        idx, tied = metrics.nearest_index(q[:, visible].to(self.device, self.patterns.dtype),
+                                          self.patterns[:, visible.to(self.device)], with_ties=True)
+        return idx.cpu().numpy(), tied.cpu().numpy()
 
     def _check_targets(self, targets, b: int) -> np.ndarray | None:
         if targets is None:
@@ -366,27 +378,30 @@ class HENPipeline:
         q = q[None] if q.ndim == 1 else q
         t = self._check_targets(targets, q.shape[0])
         b = q.shape[0]
-        states, nn = torch.zeros(b, self.memory_dim), np.zeros(b, np.int64)
+        states, nn, nn_tied = torch.zeros(b, self.memory_dim), np.zeros(b, np.int64), np.zeros(b, bool)
         winner, top_w, n_eff = np.zeros(b, np.int64), np.zeros(b, np.float32), np.zeros(b, np.float32)
-        n_above, converged, steps, beta = np.zeros(b, np.int64), np.zeros(b, bool), 0, self.beta
+        n_above, tied, converged = np.zeros(b, np.int64), np.zeros(b, bool), np.zeros(b, bool)
+        steps, beta = 0, self.beta
         for rows, memory, clamp in self._memories(b, opts):
             r = slice(None) if rows is None else rows.numpy()
             qr = q if rows is None else q[rows]
-            nn[r] = self._ceiling(memory, qr)  # (b,) the query's code, reused
+            nn[r], nn_tied[r] = self._ceiling(qr, clamp)  # (b,) the query's code, reused
             out = memory.retrieve(qr, steps=opts.steps, tol=opts.tol, clamp=clamp, topk=1, keep_weights=False)
             states[r], winner[r], top_w[r], n_eff[r] = out.states, out.top_index, out.top_weight, out.n_eff
-            n_above[r], converged[r], steps = out.n_above, out.converged, max(steps, int(out.steps))
-            beta = float(memory.beta)
+            n_above[r], tied[r], converged[r] = out.n_above, out.tied, out.converged
+            steps, beta = max(steps, int(out.steps)), float(memory.beta)
         images = self.decode_batch(states)  # (B, s, s, 3)
         ref_idx = winner if t is None else t
         refs = np.stack([self._reference(int(i)) for i in ref_idx]) if len(ref_idx) else images
         mse, oms = metrics.image_scores(images, refs, device=self.device)
         verdicts = [metrics.verdict_from(int(winner[i]), float(top_w[i]), int(n_above[i]), float(n_eff[i]),
-                                         None if t is None else int(t[i])) for i in range(len(winner))]
+                                         None if t is None else int(t[i]), tied=bool(tied[i]))
+                    for i in range(len(winner))]
         return HENBatch(states=states, images=images, mse=mse, one_minus_ssim=oms, winner=winner,
                         top_weight=top_w, n_eff=n_eff, nn_index=nn, targets=t,
-                        correct=None if t is None else winner == t, nn_correct=None if t is None else nn == t,
-                        verdicts=verdicts, converged=converged, steps=steps, beta=beta)
+                        correct=None if t is None else correct_mask(winner, tied, t),
+                        nn_correct=None if t is None else correct_mask(nn, nn_tied, t),
+                        verdicts=verdicts, converged=converged, steps=steps, beta=beta, tied=tied)
 
     def stream(self, query: torch.Tensor, options: RunOptions | None = None,
                target: int | None = None, clamp: torch.Tensor | None = None) -> Iterator[HENFrame]:
@@ -398,7 +413,7 @@ class HENPipeline:
         q = torch.as_tensor(query).float().reshape(1, -1)
         t = self._check_targets(None if target is None else [target], 1)
         (_, memory, clamp), = self._memories(1, opts)
-        nn = int(self._ceiling(memory, q)[0])
+        nn, nn_tied = (v[0] for v in self._ceiling(q, clamp))
         energies: list[float] = []
         prev, prev_state, image = None, None, None
         for step in memory.stream(q, steps=opts.steps, tol=opts.tol, clamp=clamp,
@@ -416,26 +431,29 @@ class HENPipeline:
                 yield prev[0]
             prev = (frame, step)
         frame, step = prev
-        frame.result = self._judge(step, frame, None if t is None else int(t[0]), nn, memory.beta)
+        frame.result = self._judge(step, frame, None if t is None else int(t[0]), int(nn), bool(nn_tied),
+                                   memory.beta)
         yield frame
 
-    def _judge(self, step, frame: HENFrame, target: int | None, nn: int, beta: float) -> HENResult:
+    def _judge(self, step, frame: HENFrame, target: int | None, nn: int, nn_tied: bool, beta: float) -> HENResult:
         nearest = int(metrics.nearest_index(step.state[:, : self.image_dims].to(self.device, torch.float32),
                                             self.patterns[:, : self.image_dims].float())[0])
-        winner = int(step.top_index[0])
+        winner, tied = int(step.top_index[0]), step.tied is not None and bool(step.tied[0])
         ref = winner if target is None else target
         recon = self._reference(ref)
         retrieved = frame.image
         if recon.shape != retrieved.shape:  # encoders whose recon is stored at another size
             recon = resize_image(recon, retrieved.shape[0])
         mse, oms = metrics.image_scores(retrieved[None], recon[None], device=self.device)
-        v = metrics.verdict_from(winner, float(step.top_weight[0]), int(step.n_above[0]), float(step.n_eff[0]), target)
+        v = metrics.verdict_from(winner, float(step.top_weight[0]), int(step.n_above[0]), float(step.n_eff[0]), target,
+                                 tied=tied)
         return HENResult(
             retrieved=retrieved, original=np.asarray(self.bank.images[ref]) if target is not None else None,
             reconstruction=recon, mse=float(mse[0]), one_minus_ssim=float(oms[0]), nearest=nearest, target=target,
-            correct=None if target is None else winner == target, verdict=v, steps=int(frame.t),
+            correct=None if target is None else (winner == target and not tied), verdict=v, steps=int(frame.t),
             converged=bool(frame.converged), n_eff=frame.n_eff, winner=winner, nn_index=nn,
-            nn_correct=None if target is None else nn == target, beta=float(beta), beta_relative=self.beta_relative)
+            nn_correct=None if target is None else (nn == target and not nn_tied), tied=tied, beta=float(beta),
+            beta_relative=self.beta_relative)
 
     def retrieve(self, query: torch.Tensor, options: RunOptions | None = None,
                  target: int | None = None, clamp: torch.Tensor | None = None) -> HENFrame:
