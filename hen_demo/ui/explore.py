@@ -161,8 +161,10 @@ def build_tab(res) -> None:
     resuming = resume.click(explore_run.playback, [run, cursor, fps], played, **play_args)
     replaying = replay.click(explore_run.replay, [run, cursor, fps], played, **play_args)
     plays = [playing, resuming, replaying]
-    stop.click(None, None, None, cancels=[computing] + plays, queue=False).then(
-        explore_run.stopped, [run, cursor], [status, verdict], queue=False, show_progress="hidden", **PRIVATE)
+    # Stop: the cancel and the report are two listeners of the click, so the report runs even when Gradio's cancel of
+    # a run that has just ended fails; Pause and Step report after their cancel (the frame on screen at the click)
+    stop.click(None, None, None, cancels=[computing] + plays, queue=False)
+    stop.click(explore_run.stopped, [run, cursor], [status, verdict], queue=False, show_progress="hidden", **PRIVATE)
     pause.click(None, None, None, cancels=plays, queue=False).then(
         explore_run.paused, [run, cursor], status, queue=False, show_progress="hidden", **PRIVATE)
     step.click(None, None, None, cancels=plays, queue=False).then(

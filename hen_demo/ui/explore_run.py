@@ -30,7 +30,6 @@ DEFAULTS = dict(beta=1.0, beta_mode="relative", steps=60, tol=1e-6, corruption="
                 fps=5, fill="black")
 N_OUTPUTS = 12  # query, state, status, energy, top-k, histogram, original, reconstruction, retrieved, verdict,
 # details, run (the frames kept for playback)
-FINAL = slice(6, 11)  # original, reconstruction, retrieved, verdict, details
 
 
 def _query(res, dataset, encoder, similarity, separation, beta, n, source, index, editor, caption, text_encoder,
