@@ -15,6 +15,7 @@ lowers a measurement). It is the honest reference: skinny products run below it,
 own ``peak_fraction`` shows by how much; issue 12 targets >= 0.85 for the fast path. The default sizes are A (N 6000, K 2352, B 256), B (N 15000, same) and C (N 6000, K 192, B 6000). Cases are timed round-robin,
 best of ``--repeats``; process CPU time is reported too (``cpu_s``, ``roofline_fraction_cpu_time``),
 which is the steadier ratio when other jobs share the CPU.
+``--landscape`` times the playground's 200 x 200 energy / basin grid instead (hen_demo.bench_landscape).
 ``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
 """
 
@@ -40,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoders", action="store_true",
                         help="time the papers' encoders at their published sizes instead "
                              "(hen_demo.encoders.bench_encoders; uses --json, --threads, --device)")
+    parser.add_argument("--landscape", action="store_true",
+                        help="time the energy-landscape playground's 200 x 200 grid instead "
+                             "(hen_demo.bench_landscape; uses --json, --threads, --repeats)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"comma-separated NxKxBxT sizes (default {DEFAULT_SIZES})")
     parser.add_argument("--similarities", default="dot,l2", help="comma-separated: dot, l2 (default both)")
@@ -208,6 +212,10 @@ def run(args) -> int:
         from hen_demo.encoders import bench_encoders
         return bench_encoders.main((["--json"] if args.json else []) + (["--threads", str(args.threads)] if args.threads
                                    else []) + (["--device", "cuda"] if args.device == "cuda" else []))
+    if getattr(args, "landscape", False):
+        from hen_demo import bench_landscape
+
+        return bench_landscape.run(args)
     if getattr(args, "ui", False):
         try:
             from hen_demo.ui import bench_ui

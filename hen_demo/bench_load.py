@@ -1,12 +1,15 @@
 """``python -m hen_demo bench --load [--clients 20 --seconds 60] [--json]``: the app under many users.
 
 Launches the app in a child process on a free port of 127.0.0.1 (never another interface), waits until it
-answers, sends one warm-up request, then drives it with ``--clients`` gradio_client sessions, each sending
-default Explore retrievals (``/retrieve``: tiles, the default encoder, N = 1,000, Gaussian noise 0.3, a random
-stored memory and seed) back to back for ``--seconds``; with ``--heavy`` one more user runs U-Hop Stage I
-(300 iterations, a heavy event) back to back meanwhile. It prints completed requests per second, the latency
-p50 / p95, the errors (with a few messages), and the server's resident memory (RSS, from /proc): warm (after the
-warm-up), peak (sampled every 0.2 s during the load) and after (``--settle`` seconds after the load ended).
+answers, sends one warm-up request, then drives it with ``--clients`` gradio_client sessions, each sending the
+app's real default Explore retrieval back to back for ``--seconds``: ``/retrieve`` with every parameter at the
+value its control starts with, as the app's API reports it (:func:`default_request`: what a student's click on
+Retrieve sends on a fresh page); with ``--heavy`` one more user runs U-Hop Stage I (300 iterations, a heavy
+event) back to back meanwhile. It prints completed requests per second, the server's CPU time per request (user
++ system CPU seconds of the server process during the load, from /proc, divided by the completed requests: what
+a room of students costs a small CPU Space), the latency p50 / p95, the errors (with a few messages), and the
+server's resident memory (RSS, from /proc): warm (after the warm-up), peak (sampled every 0.2 s during the load)
+and after (``--settle`` seconds after the load ended).
 
 The machine's load average at the start is printed too: other processes on the same cores slow the app down.
 """
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -59,14 +61,37 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def default_request(rng: random.Random) -> list:
-    """The inputs of one default Explore retrieval, in ``/retrieve``'s order (a random memory and seed)."""
-    from hen_demo.ui import state
-    from hen_demo.ui.explore import DEFAULTS
+def default_request(client, api_name: str = "/retrieve") -> dict:
+    """The app's real default request to ``api_name``: every parameter at its control's initial value, as the
+    running app's API reports it (``parameter_default``), so the bench sends what a click on a fresh page sends."""
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["parameters"]
+    missing = [p["parameter_name"] for p in params if not p.get("parameter_has_default")]
+    if missing:
+        raise RuntimeError(f"{api_name} has parameters without a default value: {', '.join(missing)}.")
+    return {p["parameter_name"]: p["parameter_default"] for p in params}
 
-    return [state.DEFAULT_DATASET, state.default_encoder(), "l2", "softmax", DEFAULTS["beta"], state.DEFAULT_N,
-            DEFAULTS["steps"], DEFAULTS["tol"], "stored memory", rng.randrange(state.DEFAULT_N), None, "",
-            state.default_text_encoder(), DEFAULTS["corruption"], DEFAULTS["amount"], rng.randrange(1000)]
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used so far (all its threads; /proc/PID/stat), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the ")" ending the name: field 3 (state) is fields[0], so utime (14) and stime (15) are [11] and [12]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, below: float = 0.05, window: float = 1.0, timeout: float = 180.0) -> bool:
+    """Wait until process ``pid`` uses less than ``below`` of a core over ``window`` seconds (its background
+    warm-ups are done), at most ``timeout`` seconds; True when it got idle."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        c0 = cpu_seconds(pid)
+        time.sleep(window)
+        c1 = cpu_seconds(pid)
+        if c0 is None or c1 is None or c1 - c0 < below * window:
+            return True
+    return False
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -121,9 +146,12 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
         def client():
             return Client(url, verbose=False, download_files=False, analytics_enabled=False)
 
-        rng = random.Random(0)
-        client().predict(*default_request(rng), api_name="/retrieve")  # warm-up (first request loads lazily)
-        time.sleep(2.0)
+        first = client()
+        request = default_request(first)
+        log("default /retrieve: " + ", ".join(f"{k}={v!r}" for k, v in request.items() if k != "editor"))
+        first.predict(**request, api_name="/retrieve")  # warm-up (first request loads lazily)
+        idle = wait_idle(proc.pid)  # background warm-ups (the caption memories) end before CPU is counted
+        log(f"server idle after the warm-up: {idle}")
         warm = rss_mb(proc.pid)
         peak = [warm or 0.0]
         sampling = threading.Event()
@@ -143,7 +171,6 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
         t_end = time.monotonic() + seconds
 
         def user(i: int):
-            rng_i = random.Random(1000 + i)
             try:
                 c = client()
             except Exception as exc:  # noqa: BLE001 - a refused connection is a measured error
@@ -153,7 +180,7 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
             while time.monotonic() < t_end:
                 t0 = time.monotonic()
                 try:
-                    c.submit(*default_request(rng_i), api_name="/retrieve").result(timeout=request_timeout)
+                    c.submit(**request, api_name="/retrieve").result(timeout=request_timeout)
                     with lock:
                         latencies.append(time.monotonic() - t0)
                 except Exception as exc:  # noqa: BLE001
@@ -175,6 +202,7 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
 
         log(f"{clients} clients{' + 1 heavy' if heavy else ''} for {seconds:.0f} s (load average before: {load_avg})")
         t0 = time.monotonic()
+        cpu0 = cpu_seconds(proc.pid)
         threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(clients)]
         if heavy:
             threads.append(threading.Thread(target=heavy_user, daemon=True))
@@ -183,6 +211,8 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
         for t in threads:
             t.join(seconds + request_timeout + 30)
         elapsed = time.monotonic() - t0
+        cpu1 = cpu_seconds(proc.pid)
+        cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
         time.sleep(max(0.0, settle))
         sampling.set()
         sampler.join(2)
@@ -191,6 +221,8 @@ def run_load(clients: int = 20, seconds: float = 60.0, settle: float = 20.0, sta
             "clients": clients, "seconds": seconds, "elapsed_s": round(elapsed, 2),
             "completed": len(latencies), "errors": len(errors), "error_examples": sorted(set(errors))[:5],
             "requests_per_s": round(len(latencies) / elapsed, 3) if elapsed > 0 else None,
+            "server_cpu_s": _round(cpu, 2),
+            "server_cpu_s_per_request": _round(cpu / len(latencies)) if cpu is not None and latencies else None,
             "p50_s": _round(_percentile(latencies, 0.5)), "p95_s": _round(_percentile(latencies, 0.95)),
             "rss_warm_mb": _round(warm, 1), "rss_peak_mb": _round(peak[0], 1), "rss_after_mb": _round(after, 1),
             "rss_after_over_warm": _round(after / warm if after and warm else None),
@@ -215,7 +247,8 @@ def _round(x, nd: int = 3):
 def format_result(r: dict) -> str:
     lines = [
         f"clients {r['clients']} × {r['seconds']:.0f} s: {r['completed']} completed, {r['errors']} errors, "
-        f"{r['requests_per_s']} requests/s, p50 {r['p50_s']} s, p95 {r['p95_s']} s",
+        f"{r['requests_per_s']} requests/s, server CPU {r.get('server_cpu_s_per_request')} s per request, "
+        f"p50 {r['p50_s']} s, p95 {r['p95_s']} s",
         f"RSS: warm {r['rss_warm_mb']} MB, peak {r['rss_peak_mb']} MB, after {r['settle_s']:.0f} s "
         f"{r['rss_after_mb']} MB ({r['rss_after_over_warm']}× warm)",
         f"machine: {r['cpu_count']} CPUs, load average before the run {r['load_average_before']}",

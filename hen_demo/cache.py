@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 GIB = 1 << 30
 # The default for every cache of the app together: fits a 16 GB Space (cpu-basic) with room for the request
@@ -55,16 +56,11 @@ def budget_from_env(var: str = "HEN_CACHE_BYTES", default: int = DEFAULT_BUDGET)
 
 def _buffer_id(obj) -> tuple | None:
     """(address, nbytes) of the memory a tensor / array really owns, so views of one buffer count once."""
-    try:
-        import torch
-
-        if isinstance(obj, torch.Tensor):
-            if obj.is_meta:
-                return None
-            storage = obj.untyped_storage()
-            return ("t", storage.data_ptr(), storage.nbytes())
-    except ImportError:  # pragma: no cover - torch is a hard dependency of the package
-        pass
+    if isinstance(obj, torch.Tensor):
+        if obj.is_meta:
+            return None
+        storage = obj.untyped_storage()
+        return ("t", storage.data_ptr(), storage.nbytes())
     if isinstance(obj, np.ndarray):
         base = obj
         while isinstance(base.base, np.ndarray):
@@ -100,14 +96,8 @@ def sizeof(obj, seen: set | None = None, _depth: int = 0) -> int:
         return size + sum(sizeof(k, seen, _depth + 1) + sizeof(v, seen, _depth + 1) for k, v in list(obj.items()))
     if isinstance(obj, (list, tuple, set, frozenset)):
         return size + sum(sizeof(v, seen, _depth + 1) for v in list(obj))
-    try:
-        import torch
-
-        if isinstance(obj, torch.nn.Module):
-            return size + sum(sizeof(t, seen, _depth + 1)
-                              for t in list(obj.parameters()) + list(obj.buffers()))
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(obj, torch.nn.Module):
+        return size + sum(sizeof(t, seen, _depth + 1) for t in list(obj.parameters()) + list(obj.buffers()))
     if isinstance(obj, (type(sizeof), type(threading.Lock()))):
         return 0
     fields = getattr(obj, "__dict__", None)

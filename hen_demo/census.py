@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hen_demo.metrics import nearest_memory
+
 
 @dataclass
 class Attractor:
@@ -141,8 +143,6 @@ def attractor_census(final_indices, targets, bank_images, hidden, top: int = 8) 
 def census_of_states(states, patterns, targets, bank_images, hidden, top: int = 8) -> AttractorCensus:
     """``attractor_census`` from retrieved states (B, K): each state's final memory is its L2-nearest pattern
     (the identity criterion of ``metrics.identity_accuracy``). patterns (N, K) are the bank's codes."""
-    from hen_demo.metrics import nearest_memory
-
     return attractor_census(nearest_memory(states, patterns), targets, bank_images, hidden, top=top)
 
 

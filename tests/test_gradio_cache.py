@@ -32,3 +32,11 @@ def test_the_same_picture_again_is_not_rewritten_and_a_new_one_is_written_atomic
     other = processing_utils.save_img_array_to_cache(_arr(1), str(tmp_path), format="png")
     assert other != first and len(writes) == 1 and np.array_equal(np.asarray(Image.open(other)), _arr(1))
 
+
+
+def test_a_small_picture_is_stored_lossless_whatever_format_was_asked(tmp_path):
+    """Pixel art stays crisp (lossy WebP, Gallery's default, smears it: issue 19 §13); large pictures keep theirs."""
+    small = processing_utils.save_img_array_to_cache(_arr(2), str(tmp_path), format="webp")
+    assert small.endswith(".png") and np.array_equal(np.asarray(Image.open(small)), _arr(2))
+    big = np.zeros((gradio_cache.SMALL_SIDE + 1, 8, 3), dtype=np.uint8)
+    assert processing_utils.save_img_array_to_cache(big, str(tmp_path), format="webp").endswith(".webp")

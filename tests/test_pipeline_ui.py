@@ -70,7 +70,8 @@ def test_separability_scores_through_the_pipeline(calls, res):
     from hen_demo.ui import separability
 
     fig, rows = separability.compute.__wrapped__(res, "photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
-    assert calls == [("separability", "pixels", "l2")] and len(rows) == 1
+    # the cosine statistics, then the same queries retrieved as Explore does (L2) for the last two columns
+    assert calls == [("separability", "pixels", "l2"), ("run", "pixels", "l2")] and len(rows) == 1
 
 
 @pytest.mark.slow
@@ -182,7 +183,7 @@ def test_the_census_panel_and_the_browser_run_go_through_the_pipeline(calls, res
     out = list(explore_run.compute.__wrapped__(res, "photos", "pixels", "l2", "softmax", 1.0, 27, 10, 1e-6,
                                                "stored memory", 2, fps=2, progress=_no_progress))
     assert [c[0] for c in calls] == ["stream"]
-    run, cursor = out[-1][11], out[-1][12]
+    run, cursor = out[-1][11], out[-1][-1]
     assert cursor == -1 and run["final"] is not None and len(out) == 2  # the query, then the run kept for playback
     played = list(explore_run.playback.__wrapped__(run, cursor, 0))  # as fast as possible: no sleep
     assert [p[-1] for p in played] == list(range(len(run["frames"])))

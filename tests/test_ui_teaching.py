@@ -1,5 +1,6 @@
 """The teaching tabs' handlers give textbook results, and both tabs work in a headless browser."""
 
+import json
 import math
 import os
 import shutil
@@ -49,7 +50,7 @@ def test_classroom_recall_animation_descends_and_recalls_the_letter():
     editor, query = classroom.corrupt(xi, 2, 0.2, 0)
     frames = list(classroom.animate_recall(xi, editor, query, "asynchronous", 16, 0.0, 4, 0))
     assert len(frames) > 5
-    energies = frames[-1][1].data[0].y  # the full energy curve of the last frame
+    energies = json.loads(frames[-1][1].plot)["data"][0]["y"]  # the full energy curve of the last frame
     assert np.all(np.diff(energies) <= 1e-9)
     assert "stored pattern #2" in frames[-1][2]
     sync = list(classroom.animate_recall(xi, None, query, "synchronous", 1, 0.0, 4, 0))

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import torch
 
+from hen_demo.encoders import get_image_encoder, get_text_encoder
+from hen_demo.encoders.published import n_parameters, save_random_clip, save_random_weights
+
 DEFAULT = "taesd,kl-f8,vq-f8,vq-f16,dvae,clip"
 
 
@@ -39,9 +42,6 @@ def _best(fn, repeats: int, sync) -> float:
 
 def bench_encoder(name: str, images: int = 2, device: str = "cpu", repeats: int = 1, weights_dir=None) -> dict:
     """Time one published-size encoder (random weights, loaded from ``weights_dir``/name through the registry)."""
-    from hen_demo.encoders import get_image_encoder, get_text_encoder
-    from hen_demo.encoders.published import n_parameters, save_random_clip, save_random_weights
-
     root = Path(weights_dir or tempfile.mkdtemp(prefix="hen-bench-enc-"))  # removed below unless given
     folder = root / name
     old = os.environ.get("HEN_WEIGHTS_DIR")

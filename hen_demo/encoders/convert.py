@@ -20,11 +20,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import torch
+import yaml
+from safetensors.torch import save_file
 
 from hen_demo.atomic import atomic_write
+from hen_demo.encoders.dalle import modules_from_state_dicts
 from hen_demo.encoders.safe_unpickle import load_restricted, load_tensors, module_state_dict
 
 DALLE_URLS = {"encoder": "https://cdn.openai.com/dall-e/encoder.pkl",
@@ -69,6 +73,7 @@ def ldm_to_diffusers_config(cfg: dict) -> tuple[str, dict]:
 
 def ldm_to_diffusers_state(sd: dict, config: dict) -> dict:
     """Rename an LDM autoencoder state dict to diffusers names (diffusers' mapping + level attentions)."""
+    # here, not at the top: diffusers costs ~7-9 s to import (-X importtime) and `convert dalle` never needs it
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
     sd = {k: v for k, v in sd.items() if not k.startswith("loss.")}  # discriminator / LPIPS weights
@@ -90,8 +95,7 @@ def ldm_to_diffusers_state(sd: dict, config: dict) -> dict:
 
 
 def convert_ldm(ckpt, config_yaml, out_dir) -> Path:
-    import diffusers
-    import yaml
+    import diffusers  # here, not at the top: ~9 s to import (-X importtime); `convert dalle` never needs it
 
     with open(config_yaml, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
@@ -136,10 +140,6 @@ def dalle_state_dict(path) -> dict[str, torch.Tensor]:
 
 
 def convert_dalle(encoder_pkl, decoder_pkl, out_dir) -> Path:
-    from safetensors.torch import save_file
-
-    from hen_demo.encoders.dalle import modules_from_state_dicts
-
     enc_sd, dec_sd = dalle_state_dict(encoder_pkl), dalle_state_dict(decoder_pkl)
     modules_from_state_dicts(enc_sd, dec_sd)  # strict load: raises ValueError if foreign
     out = Path(out_dir)
@@ -150,7 +150,6 @@ def convert_dalle(encoder_pkl, decoder_pkl, out_dir) -> Path:
 
 
 def _download(url: str, folder: Path) -> Path:
-    import urllib.request
     dest = folder / url.rsplit("/", 1)[-1]
     with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:  # noqa: S310 (fixed https URL)
         shutil.copyfileobj(r, f)

@@ -25,6 +25,7 @@ from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder, squared_distances
@@ -213,8 +214,6 @@ def probe(name: str, weights_dir=None) -> str:
 
 
 def load(name: str, weights_dir=None, image_size: int = 224, embed_dims: int = 3, **kwargs) -> DalleDVAE:
-    from safetensors.torch import load_file
-
     folder = local_folder(name, weights_dir, marker="encoder.safetensors")
     if folder is None or not (folder / "decoder.safetensors").is_file():
         raise EncoderUnavailable(f"{name} is unavailable: {probe(name, weights_dir)}")

@@ -19,6 +19,7 @@ diffusers prefers ``.safetensors`` and loads ``.bin`` files with ``torch.load(we
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ SPECS: dict[str, PretrainedSpec] = {
 
 
 def _cls(name: str):
-    import diffusers
+    import diffusers  # here, not at the top: ~9 s to import (-X importtime); probing and listing must not pay it
     return getattr(diffusers, SPECS[name].cls)
 
 
@@ -128,8 +129,6 @@ class DiffusersAutoencoder(ImageEncoder):
 
 def _check_class(folder, name: str, expected: str) -> None:
     """A folder whose config.json names another model class is refused (it would load with random weights)."""
-    import json
-
     try:
         with open(Path(folder) / "config.json", encoding="utf-8") as f:
             found = json.load(f).get("_class_name")

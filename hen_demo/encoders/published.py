@@ -21,7 +21,16 @@ Configurations (from the projects' released config files):
 
 from __future__ import annotations
 
+import json
+import string
+import tempfile
+from pathlib import Path
+
 import torch
+from safetensors.torch import save_file
+
+from hen_demo.encoders.convert import ldm_to_diffusers_config
+from hen_demo.encoders.dalle import DalleDecoder, DalleEncoder
 
 KL_F8_DIFFUSERS = {
     "in_channels": 3, "out_channels": 3, "latent_channels": 4, "layers_per_block": 2, "norm_num_groups": 32,
@@ -53,8 +62,6 @@ IMAGE_NAMES = ("kl-f8", "vq-f8", "vq-f16", "taesd", "dvae")
 
 def diffusers_config(name: str) -> tuple[str, dict]:
     """(diffusers class name, config kwargs) of the published ``name`` (kl-f8, vq-f8, vq-f16, taesd)."""
-    from hen_demo.encoders.convert import ldm_to_diffusers_config
-
     if name == "kl-f8":
         return "AutoencoderKL", dict(KL_F8_DIFFUSERS)
     if name == "vq-f8":
@@ -68,7 +75,7 @@ def diffusers_config(name: str) -> tuple[str, dict]:
 
 def random_diffusers_model(name: str, seed: int = 0):
     """A diffusers model of ``name``'s published configuration with random weights (eval mode, float32)."""
-    import diffusers
+    import diffusers  # here, not at the top: ~9 s to import (-X importtime); the dvae path never needs it
 
     cls_name, cfg = diffusers_config(name)
     torch.manual_seed(seed)
@@ -79,14 +86,8 @@ def save_random_weights(name: str, folder, seed: int = 0):
     """Write a random-weight model of ``name``'s published architecture in the layout its loader reads from
     ``$HEN_WEIGHTS_DIR/<name>``: a diffusers folder (kl-f8, vq-f8, vq-f16, taesd) or the two safetensors of
     ``convert dalle`` (dvae). Returns the model(s) written."""
-    from pathlib import Path
-
     folder = Path(folder)
     if name == "dvae":
-        from safetensors.torch import save_file
-
-        from hen_demo.encoders.dalle import DalleDecoder, DalleEncoder
-
         torch.manual_seed(seed)
         enc = DalleEncoder(n_hid=DALLE["n_hid"], n_blk=DALLE["n_blk"], vocab=DALLE["vocab"]).eval()
         dec = DalleDecoder(n_init=DALLE["n_init"], n_hid=DALLE["n_hid"], n_blk=DALLE["n_blk"],
@@ -102,7 +103,10 @@ def save_random_weights(name: str, folder, seed: int = 0):
 
 def random_clip_text(seed: int = 0):
     """transformers ``CLIPTextModelWithProjection`` with ViT-B/32's published text configuration, random weights."""
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+    from transformers import (  # here: ~2-4 s to import (-X importtime)
+        CLIPTextConfig,
+        CLIPTextModelWithProjection,
+    )
 
     torch.manual_seed(seed)
     return CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_TEXT)).eval()
@@ -116,12 +120,7 @@ def save_random_clip(folder, seed: int = 0):
     """Write a random-weight CLIP ViT-B/32 text tower + a small character-level tokenizer (the real BPE vocabulary
     cannot be downloaded here; its special tokens keep their real ids 49406 / 49407, which the pooling reads) in the
     layout ``$HEN_WEIGHTS_DIR/clip`` holds. Returns (tokenizer, model)."""
-    import json
-    import string
-    import tempfile
-    from pathlib import Path
-
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTokenizer  # here, not at the top: transformers takes ~2-4 s to import
 
     chars = string.ascii_lowercase + string.digits + ".,!?'-"
     vocab = {}

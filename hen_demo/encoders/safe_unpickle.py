@@ -16,6 +16,12 @@ import types
 from collections import OrderedDict
 
 import torch
+import torch._utils as tu
+
+try:  # a private torch API (torch >= 2.4); other versions fall back to the essentials in _allowed
+    from torch._weights_only_unpickler import _get_allowed_globals
+except ImportError:  # pragma: no cover
+    _get_allowed_globals = None
 
 
 class Stub:
@@ -55,10 +61,8 @@ def _reconstructor(cls, base, state):  # stands in for copyreg._reconstructor: o
 
 def _allowed() -> dict:
     try:
-        from torch._weights_only_unpickler import _get_allowed_globals
         return dict(_get_allowed_globals())
     except Exception:  # pragma: no cover - older/newer torch: fall back to the essentials
-        import torch._utils as tu
         return {"torch._utils._rebuild_tensor_v2": tu._rebuild_tensor_v2,
                 "torch._utils._rebuild_parameter": tu._rebuild_parameter,
                 "collections.OrderedDict": OrderedDict}

@@ -11,10 +11,15 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from hen_demo.assets import assets_dir
 from hen_demo.encoders.base import EncoderUnavailable, ImageEncoder
+from hen_demo.encoders.dvae_small import SmallDVAE
+from hen_demo.encoders.kl_small import SmallKLVAE
+from hen_demo.encoders.robust_small import SmallRobustAE
 from hen_demo.encoders.small_blocks import SmallConfig
+from hen_demo.encoders.vq_small import SmallVQVAE
 
 KINDS = ("vq", "kl", "dvae", "robust")
 LABELS = {"vq": "VQ-VAE small (f4, trained here)", "kl": "KL-VAE small (f4, trained here)",
@@ -61,16 +66,12 @@ def build_model(cfg: SmallConfig) -> torch.nn.Module:
     """The untrained network for ``cfg.kind`` (its weights are loaded by :func:`load`; trained by
     ``hen_demo.training``)."""
     if cfg.kind == "vq":
-        from hen_demo.encoders.vq_small import SmallVQVAE
         return SmallVQVAE(cfg)
     if cfg.kind == "kl":
-        from hen_demo.encoders.kl_small import SmallKLVAE
         return SmallKLVAE(cfg)
     if cfg.kind == "dvae":
-        from hen_demo.encoders.dvae_small import SmallDVAE
         return SmallDVAE(cfg)
     if cfg.kind == "robust":
-        from hen_demo.encoders.robust_small import SmallRobustAE
         return SmallRobustAE(cfg)
     raise ValueError(f"unknown encoder kind {cfg.kind!r}; choose one of: {', '.join(KINDS)}")
 
@@ -84,8 +85,6 @@ def probe(name: str) -> str:
 
 
 def load(name: str, folder=None, **kwargs) -> SmallAutoencoder:
-    from safetensors.torch import load_file
-
     st, js = weights_paths(name, folder)
     if not (st.is_file() and js.is_file()):
         raise EncoderUnavailable(f"{name} is unavailable: {probe(name) if folder is None else f'no weights in {folder}'}")

@@ -49,7 +49,7 @@ class ClipText(TextEncoder):
 
 
 def load(name: str, weights_dir=None, cache_dir=None, **kwargs) -> ClipText:
-    try:
+    try:  # here, not at the top: transformers takes ~2-4 s to import (-X importtime); probing must not pay it
         from transformers import CLIPTextModelWithProjection, CLIPTokenizer
     except ImportError as exc:
         raise EncoderUnavailable(f"clip is unavailable: transformers cannot be imported ({exc})") from exc

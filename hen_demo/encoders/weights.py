@@ -9,8 +9,12 @@ then the hub (only when online).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+import torch
+from huggingface_hub import try_to_load_from_cache
 
 from hen_demo.hub import hub_unavailable_reason
 
@@ -32,7 +36,6 @@ def local_folder(name: str, weights_dir=None, marker: str = "config.json") -> Pa
 def in_hf_cache(repo: str, filename: str, cache_dir=None) -> bool:
     """True when ``repo``'s ``filename`` is in the local Hugging Face cache (never touches the network)."""
     try:
-        from huggingface_hub import try_to_load_from_cache
         hit = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
         return isinstance(hit, str)
     except Exception:
@@ -48,10 +51,6 @@ def weights_digest(modules, samples: int = 4096) -> str:
     ``samples`` evenly spaced values of each (exact bytes, so no float reduction-order noise). Cheap for
     100M-parameter models, and the same for the same weights wherever they were loaded from; it goes into
     encoder fingerprints, which key bank caches and are checked against precomputed banks."""
-    import hashlib
-
-    import torch
-
     h = hashlib.sha256()
     for m in modules:
         for key, t in m.state_dict().items():

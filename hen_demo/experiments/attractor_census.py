@@ -13,14 +13,29 @@ digits are held-out sets (nothing is trained or tuned on them).
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+from plotly.subplots import make_subplots
 
+from hen_demo import metrics
+from hen_demo.census import attractor_census
+from hen_demo.data import build_bank
+from hen_demo.data.corruptions import corruption_mask, encode_corrupted, fill_stats
+from hen_demo.data.images import to_float_tensor
+from hen_demo.encoders import get_image_encoder
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
+from hen_demo.experiments.plotting import FONT, PLOTLY_FONT
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
+from hen_demo.memory import HopfieldMemory, calibrated_beta
+from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code
 
 NAME = "attractor-census"
 TITLE = "Attractor census — where occluded queries go wrong, at calibrated β"
@@ -62,17 +77,6 @@ def _encoders(names):
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    import torch
-
-    from hen_demo import metrics
-    from hen_demo.census import attractor_census
-    from hen_demo.data import build_bank
-    from hen_demo.data.corruptions import corruption_mask, encode_corrupted, fill_stats
-    from hen_demo.data.images import to_float_tensor
-    from hen_demo.encoders import get_image_encoder
-    from hen_demo.memory import HopfieldMemory, calibrated_beta
-    from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = _encoders(cfg.encoders)
@@ -154,11 +158,6 @@ def _census_cols(c) -> dict:
 def _figures(table: pd.DataFrame, thumbs: dict, top: int):
     """PNG: thumbnails of the top attractors with their counts, one row per cell. HTML: the same images in plotly
     (go.Image panels) above bars of identity vs the NN ceiling."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from hen_demo.experiments.plotting import PLOTLY_FONT
-
     # the PNG: every representation under the black fill (the failure), raw pixels under the other fills and
     # with the mask-aware similarity (the contrast); the HTML shows every cell
     png_keys = [k for k in thumbs if k[3] == "black" or k[1] == "pixels"]
@@ -192,11 +191,6 @@ def _figures(table: pd.DataFrame, thumbs: dict, top: int):
 
 def _png_uri(image) -> str:
     """A uint8 (H, W, 3) image as a PNG data URI (a tenth of the size of plotly's pixel-array JSON)."""
-    import base64
-    import io
-
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -205,9 +199,9 @@ def _png_uri(image) -> str:
 def _thumbnail_png(table: pd.DataFrame, thumbs: dict, keys: list, top: int):
     """Matplotlib figure: per cell, its numbers and the top attractors' thumbnails (count, share of the wrong
     answers), the hidden region outlined in red."""
+    # here, not at the top: matplotlib takes ~1.2 s to import and the app imports every experiment module
+    # for its title
     from matplotlib.figure import Figure
-
-    from hen_demo.experiments.plotting import FONT
 
     n_rows = max(len(keys), 1)
     mfig = Figure(figsize=(1.1 * top + 3.6, 1.15 * n_rows + 0.8))

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from hen_demo.assets import assets_dir
 from hen_demo.atomic import atomic_write, atomic_write_text
+from hen_demo.experiments.plotting import write_html
 
 # which offline stand-in played which of the papers' models / datasets
 PAPER_ENCODER_FOR = {
@@ -86,8 +88,6 @@ class ExperimentResult:
 
 def shipped_weight_files() -> dict[str, Path]:
     """Shipped encoder name -> its weight file (``assets/encoders/<name>.safetensors``) for those present."""
-    from hen_demo.data.offline import assets_dir
-
     folder = assets_dir() / "encoders"
     return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
 
@@ -161,7 +161,7 @@ def _where(config: dict) -> str:
     """Where the run happened, in words."""
     dev = str(config.get("device") or "cpu")
     if dev.startswith("cuda"):
-        import torch
+        import torch  # here: the registry (and the app's experiments tab) import this module without torch (~4 s)
 
         name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "a CUDA GPU"
         return f"{name} (retrieval), {os.cpu_count()} CPU threads"
@@ -217,8 +217,6 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
         atomic_write(paths["png"], lambda tmp: result.mpl_figure.savefig(tmp, dpi=110, bbox_inches="tight",
                                                                           format="png"))
     if result.figure is not None:
-        from hen_demo.experiments.plotting import write_html  # plotly.js beside, never a CDN (offline)
-
         write_html(result.figure, paths["html"])
     atomic_write_text(paths["md"], section_markdown(result))
     meta = {

@@ -17,6 +17,8 @@ import pandas as pd
 
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
+from hen_demo.memory.classical import CLASSICAL_CAPACITY, DenseAssociativeMemory, flip_bits, random_bipolar
+from hen_demo.memory.dense import dam_capacity_estimate
 
 NAME = "classical-capacity"
 TITLE = "Slides 002 — classical Hopfield capacity (≈0.14·D) and dense associative memory growth with n"
@@ -51,8 +53,6 @@ class Config:
 
 def measure(D: int, P: int, n: int, flip: float, trials: int, seed: int, max_cues: int, sweeps: int) -> dict:
     """Recall statistics for P random patterns of dimension D in a memory with F_n (asynchronous descent)."""
-    from hen_demo.memory.classical import DenseAssociativeMemory, flip_bits, random_bipolar
-
     recall, overlap, ident, spur, count = 0, 0.0, 0, 0, 0
     for trial in range(trials):
         xi = random_bipolar(P, D, seed=int(np.random.SeedSequence([seed, D, P, n, trial]).generate_state(1)[0]))
@@ -73,9 +73,6 @@ def measure(D: int, P: int, n: int, flip: float, trials: int, seed: int, max_cue
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.memory.classical import CLASSICAL_CAPACITY
-    from hen_demo.memory.dense import dam_capacity_estimate
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     rows = []

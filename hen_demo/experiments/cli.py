@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tqdm import tqdm
+
 from hen_demo.experiments.registry import (
     DEFAULT_RESULTS,
     EXPERIMENTS,
@@ -112,8 +114,6 @@ class _bar:
     """tqdm progress bar fed by progress(fraction, description) callbacks."""
 
     def __init__(self, name: str):
-        from tqdm import tqdm
-
         self._t = tqdm(total=1000, desc=name, leave=False, file=sys.stderr)
 
     def __call__(self, fraction: float, desc: str = "") -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hen_demo.data import build_bank
+from hen_demo.encoders import get_image_encoder, list_text_encoders
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import bank_head, beta_settings, evaluate
@@ -70,8 +71,6 @@ class Config:
 
 def resolve_text_encoders(names) -> tuple[list[str], list[str]]:
     """Available text encoders among ``names`` (default: clip if reachable, minilm, pixelized) and notes."""
-    from hen_demo.encoders import list_text_encoders
-
     infos = {i.name: i for i in list_text_encoders()}
     wanted = list(names) if names else ["clip", "minilm", "pixelized"]
     run, notes = [], []
@@ -91,8 +90,6 @@ def resolve_text_encoders(names) -> tuple[list[str], list[str]]:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.encoders import get_image_encoder
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)

@@ -20,6 +20,7 @@ batched on the memory's device (``metrics.image_scores``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -27,15 +28,15 @@ import numpy as np
 import torch
 
 from hen_demo import metrics
+from hen_demo.data.corruptions import CORRUPTIONS, FILLS, HIDING
 from hen_demo.memory.ties import correct_mask, winner_of_weights
+from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
 
 CONDITION_HELP = "kind[:amount[:fill]], e.g. occlude-bottom:0.5:black, mask-random:0.3, noise:0.3"
 
 
 def parse_condition(text: str) -> tuple[str, float, str]:
     """``"kind[:amount[:fill]]"`` -> (kind, amount, fill); amount defaults to 0.5, fill to black."""
-    from hen_demo.data.corruptions import CORRUPTIONS, FILLS
-
     parts = [p.strip() for p in str(text).split(":")]
     kind = parts[0]
     if kind not in CORRUPTIONS:
@@ -52,15 +53,11 @@ def parse_condition(text: str) -> tuple[str, float, str]:
 
 def fill_label(kind: str, fill: str) -> str:
     """The fill as a table shows it: the fill name where pixels are hidden, "-" for noise / no corruption."""
-    from hen_demo.data.corruptions import HIDING
-
     return fill if kind in HIDING else "-"
 
 
 def bank_head(bank, n: int):
     """The first ``n`` memories of a bank (nested banks for scale-out and cross-modal), sharing storage."""
-    import dataclasses
-
     if n >= len(bank.codes):
         return bank
     tc = None if bank.text_codes is None else bank.text_codes[:n]
@@ -79,8 +76,6 @@ def evaluate(bank, encoder, queries: torch.Tensor, targets, similarity: str = "l
     ``beta_mode``). ``nn_ceiling``: the queries' one-shot nearest-neighbour identity (the representation's
     ceiling); ``rank_collapse`` on the first min(B, rank_size) states (SVD cost).
     """
-    from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
-
     t0 = time.perf_counter()
     pipe = HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, beta=beta, beta_relative=beta_relative,
                                     device=device, cross_modal=cross_modal, text_weight=text_weight))

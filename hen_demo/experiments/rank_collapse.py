@@ -19,10 +19,12 @@ import torch
 
 from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted
+from hen_demo.encoders import get_image_encoder
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import beta_settings, evaluate, evaluate_memory
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
+from hen_demo.memory.kmn import KernelMemoryNetwork
 
 NAME = "rank-collapse"
 TITLE = "HEN rank of the recovered pattern matrix vs beta, and the KMN baseline"
@@ -72,8 +74,6 @@ def _median_nn_distance(x: torch.Tensor, sample: int = 1000) -> float:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.encoders import get_image_encoder
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
@@ -105,8 +105,6 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
             done += 1
     notes = list(skipped)
     if cfg.kmn:
-        from hen_demo.memory.kmn import KernelMemoryNetwork
-
         if cfg.kmn_encoder in banks:
             bank, enc, queries = banks[cfg.kmn_encoder]
         else:

@@ -59,7 +59,9 @@ def make_config(name: str, size: str = "full", overrides: dict | None = None):
     # --beta-relative gives a list (the sweep's beta_relatives); a single-beta experiment takes its one value
     rel = overrides.pop("beta_relative", None)
     if rel is not None:
-        from hen_demo.memory.calibration import check_relative  # a plain ValueError for <= 0, NaN, text
+        # a plain ValueError for <= 0, NaN, text. Imported here: hen_demo.memory brings torch (~4 s), and listing
+        # or configuring experiments (CLI, the app's tab) imports this module without it
+        from hen_demo.memory.calibration import check_relative
 
         rels = [check_relative(r) for r in (list(rel) if isinstance(rel, (list, tuple)) else [rel])]
         if "beta_relatives" in fields and overrides.get("beta_relatives") is None:

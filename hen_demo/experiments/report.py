@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hen_demo.atomic import atomic_write_text
+from hen_demo.experiments.base import file_sha256, shipped_weight_files
 from hen_demo.experiments.registry import EXPERIMENTS
 
 PAPER_REF = {
@@ -117,8 +118,6 @@ def _freshness(name: str, meta: dict, current: dict[str, str]) -> Freshness:
 def section_freshness(results: str | os.PathLike = "results") -> dict[str, Freshness]:
     """Freshness of every result folder under ``results`` that has a meta.json (sha256 of each weight file
     computed once)."""
-    from hen_demo.experiments.base import file_sha256, shipped_weight_files
-
     root = Path(results)
     metas = {p.name: m for p in sorted(root.iterdir()) if p.is_dir() and (m := _read_meta(p)) is not None} \
         if root.exists() else {}

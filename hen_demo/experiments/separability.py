@@ -24,6 +24,7 @@ import pandas as pd
 from hen_demo import metrics
 from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted, fill_stats
+from hen_demo.encoders import get_image_encoder
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import beta_settings, evaluate, fill_label, parse_condition
@@ -72,8 +73,6 @@ class Config:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.encoders import get_image_encoder
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)

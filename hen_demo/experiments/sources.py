@@ -4,6 +4,8 @@ which offline stand-in played which of the papers' models and datasets."""
 
 from __future__ import annotations
 
+from hen_demo.data import list_datasets
+from hen_demo.encoders import list_image_encoders
 from hen_demo.experiments.base import stand_in_note
 
 # the offline image encoders, in the order the papers list their counterparts (raw image first)
@@ -18,8 +20,6 @@ def resolve_encoders(names: list[str] | tuple[str, ...] | None, include_pretrain
 
     Returns (names to run, notes): unavailable ones are skipped and the note says why.
     """
-    from hen_demo.encoders import list_image_encoders
-
     infos = {i.name: i for i in list_image_encoders()}
     wanted = list(names) if names else list(OFFLINE_IMAGE_ENCODERS) + [
         e for e in EXTENSION_IMAGE_ENCODERS if e in infos and infos[e].available] + (
@@ -40,8 +40,6 @@ def resolve_encoders(names: list[str] | tuple[str, ...] | None, include_pretrain
 
 def check_dataset(name: str, n: int) -> int:
     """Largest usable n <= requested for ``name`` (raises ValueError when the dataset is unavailable)."""
-    from hen_demo.data import list_datasets
-
     infos = {i.name: i for i in list_datasets()}
     base = name.split(":")[0]
     info = infos.get(name) or infos.get(base)

@@ -19,6 +19,7 @@ import torch
 
 from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted, fill_stats
+from hen_demo.encoders import get_image_encoder
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import beta_settings, evaluate, fill_label
@@ -56,8 +57,6 @@ class Config:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.encoders import get_image_encoder
-
     t_start = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)

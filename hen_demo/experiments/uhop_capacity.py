@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from hen_demo.experiments import plotting
-from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
+from hen_demo.experiments.base import ExperimentResult, config_dict, markdown_table, null_progress
 from hen_demo.experiments.uhop_common import (
     ALL_MODELS,
     BETA_NOTE,
@@ -145,8 +145,6 @@ PAPER = (
 def sse_pivot(mean: pd.DataFrame, x: str, values: str = "sse", rows=None) -> str:
     """Markdown: ``values`` (default the sum-of-squares error) per model (columns) at every dataset / protocol /
     beta setting / x (rows)."""
-    from hen_demo.experiments.base import markdown_table
-
     mean = with_beta_label(mean if rows is None else mean[rows])
     keys = [k for k in ("dataset", "protocol", "β") if k in mean] + [x]
     wide = mean.pivot_table(index=keys, columns="model", values=values, sort=False).reset_index()

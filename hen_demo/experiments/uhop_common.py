@@ -47,8 +47,13 @@ import torch
 import torch.nn.functional as F
 
 from hen_demo import metrics
+from hen_demo.data import load_dataset
 from hen_demo.data.corruptions import corrupt
+from hen_demo.data.images import to_float_tensor
+from hen_demo.memory import HopfieldMemory, calibrated_beta
+from hen_demo.memory.calibration import check_relative
 from hen_demo.memory.ties import correct_mask
+from hen_demo.memory.uhop import fit_uhop_kernel
 
 # model label -> (similarity, separation); "U-Hop" uses the learned kernel
 BASELINES: dict[str, tuple[str, str]] = {
@@ -79,9 +84,6 @@ VECTOR_DATASETS = {
 
 def load_vectors(dataset: str, n: int, seed: int = 0) -> torch.Tensor:
     """n images of ``dataset`` as vectors (n, K) in [0, 1] (28x28 grey for digit sets, else 32x32x3)."""
-    from hen_demo.data import load_dataset
-    from hen_demo.data.images import to_float_tensor
-
     if dataset not in VECTOR_DATASETS:
         raise ValueError(f"U-Hop experiments take one of {', '.join(VECTOR_DATASETS)}; got {dataset!r}.")
     _, side, grey = VECTOR_DATASETS[dataset]
@@ -215,9 +217,6 @@ def model_beta(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
     NN (L2) has no beta (NaN).
     """
     if beta_relative is not None:
-        from hen_demo.memory import calibrated_beta
-        from hen_demo.memory.calibration import check_relative
-
         r = check_relative(beta_relative)
         if model not in CALIBRATION:
             raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
@@ -235,8 +234,6 @@ def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
 
     ``beta_relative`` None: every model at the absolute ``beta`` (U-Hop App. F.2). Set: each model at
     ``beta_relative`` times its own calibrated beta (``model_beta``); the value used is ``memory.beta``."""
-    from hen_demo.memory import HopfieldMemory
-
     if model not in ALL_MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(ALL_MODELS)}.")
     if model == UHOP and fit is None:
@@ -255,8 +252,6 @@ def make_memory(model: str, patterns: torch.Tensor, beta: float = 1.0, fit=None,
 def beta_runs(beta: float | None, beta_relatives) -> list[tuple[str, float | None]]:
     """[("absolute", None)] for the paper's beta (when ``beta`` is set) + [("relative", r)] per relative beta.
     A relative beta <= 0 or not finite is a ValueError."""
-    from hen_demo.memory.calibration import check_relative
-
     rels = [] if beta_relatives is None else (list(beta_relatives) if isinstance(beta_relatives, (list, tuple))
                                               else [beta_relatives])
     out = [("absolute", None)] if beta is not None else []
@@ -324,8 +319,6 @@ def fit_kernel(patterns: torch.Tensor, iterations: int, seed: int = 0, t: float 
     """U-Hop Stage I (Alg. 1) with the paper's settings (SGD, lr 1, t = 2) under ``protocol``: "official" starts
     from a Gaussian W and decays the step as the official code does; ``fit_fraction`` (default 1) is the share of
     memories Stage I sees."""
-    from hen_demo.memory.uhop import fit_uhop_kernel
-
     official = check_protocol(protocol) == "official"
     return fit_uhop_kernel(patterns, iterations=iterations, lr=lr, t=t, seed=seed,
                            lr_schedule="official" if official else "constant",

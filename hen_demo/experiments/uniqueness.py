@@ -31,11 +31,13 @@ import torch
 from hen_demo import metrics
 from hen_demo.data import build_bank
 from hen_demo.data.images import to_uint8
+from hen_demo.encoders import get_image_encoder
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import beta_settings
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders
 from hen_demo.memory.hetero import caption_queries
+from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
 
 NAME = "uniqueness"
 TITLE = "HEN Fig. 6 — two images bound to one caption recall a mixture"
@@ -95,8 +97,6 @@ def measure_pairs(pipe, a_idx, b_idx, steps: int) -> tuple[dict, object, np.ndar
     Returns (row of means, the HENBatch, final weights (pairs, 2) on a and b). The weights are the memory's
     ``Sep(β sim(Ξ, s_T))`` at the pipeline's final states (HEN eq. 2).
     """
-    from hen_demo.pipeline import RunOptions
-
     a, b = np.asarray(a_idx, dtype=np.int64), np.asarray(b_idx, dtype=np.int64)
     bank, k_img = pipe.bank, pipe.image_dims
     queries, clamp = caption_queries(bank.text_codes[torch.as_tensor(a)], k_img, pipe.text_scale)  # [0; c t_a]
@@ -116,9 +116,6 @@ def measure_pairs(pipe, a_idx, b_idx, steps: int) -> tuple[dict, object, np.ndar
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
-    from hen_demo.encoders import get_image_encoder
-    from hen_demo.pipeline import HENPipeline, MemoryConfig
-
     t0 = time.perf_counter()
     progress = progress or null_progress
     encoders, skipped = resolve_encoders(cfg.encoders)
@@ -178,7 +175,9 @@ def _examples_figure(examples: dict):
     """Rows: encoder / similarity / beta; each pair shows image a, image b, and what the shared caption recalled."""
     encs = list(examples)
     k = max((len(v[0]) for v in examples.values()), default=1)
-    from matplotlib.figure import Figure  # not pyplot, imported here: see plotting
+    # here, not at the top: matplotlib takes ~1.2 s to import and the app imports every experiment module
+    # for its title; Figure, not pyplot
+    from matplotlib.figure import Figure
 
     height = 1.5 * len(encs) + 0.4
     fig = Figure(figsize=(1.3 * 3 * k, height))

@@ -35,6 +35,7 @@ import math
 import numpy as np
 import torch
 
+from .hopfield import BETA_MAX, as_patterns
 from .similarity import LinearKernel
 
 CALIBRATION_C = 300.0  # beta * median gap at relative = 1 (tuned on tiles / photos only)
@@ -64,8 +65,6 @@ def score_gaps(patterns, similarity: str = "l2", max_rows: int = MAX_ROWS, seed:
     Returns:
         (n,) float64 gaps (may contain values <= 0: duplicates, or out-scored memories for dot).
     """
-    from .hopfield import as_patterns  # the engine's validation of a bank (finite, 2-D, numeric)
-
     if isinstance(similarity, LinearKernel):  # K(u, v) = <Wu, Wv>: dot product of the features (U-Hop eq. 2.1)
         xi = as_patterns(patterns, torch.device("cpu"), torch.float64)  # (N, K)
         if xi.shape[1] != similarity.dim:
@@ -119,8 +118,6 @@ def calibrated_beta(patterns, relative: float = 1.0, similarity: str = "l2") -> 
         ValueError: relative <= 0 or not finite, bad patterns, no positive gap (all memories identical), or a
             beta outside the engine's range (``hopfield.BETA_MAX``).
     """
-    from .hopfield import BETA_MAX
-
     r = check_relative(relative)
     g = score_gaps(patterns, similarity)
     g = g[g > 0]

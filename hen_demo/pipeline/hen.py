@@ -90,6 +90,7 @@ class HENFrame:
     converged: bool
     similarity_histogram: SimilarityHistogram | None = None  # cos(state, every memory), for the UI's plot
     result: HENResult | None = None  # set on the last frame only
+    state: torch.Tensor | None = None  # (K,) CPU float32 latent state s_hat(t) (the retrieval map projects it)
 
     @property
     def cos_hist(self) -> np.ndarray | None:
@@ -426,7 +427,7 @@ class HENPipeline:
                              topk_indices=step.topk_indices[0].tolist(), topk_weights=step.topk_weights[0].tolist(),
                              n_eff=float(step.n_eff[0]), converged=bool(step.converged[0]),
                              similarity_histogram=SimilarityHistogram(self.cosine_histogram(step.state)[0],
-                                                                      HIST_EDGES))
+                                                                      HIST_EDGES), state=step.state[0])
             if prev is not None:
                 yield prev[0]
             prev = (frame, step)

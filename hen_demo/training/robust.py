@@ -3,7 +3,7 @@
 Data: offline ``tiles`` ONLY (crops of the scikit-image / scikit-learn photographs). Faces (lfw_subset)
 and digits are held-out test sets: never trained on, never used for a choice; they are measured once at
 the end (``held_out_table``). Choices were made on the tiles of the held-out photographs
-(``training.small.HELD_OUT_PHOTOS``). Damage is applied at the 64×64 tile resolution and the pair is then resized
+(``training.common.HELD_OUT_PHOTOS``). Damage is applied at the 64×64 tile resolution and the pair is then resized
 to the encoder's 32×32 input, as a query is at retrieval time (``corruptions.encode_corrupted``).
 
 Identity protocol (``identity_cell``): memory = the clean images' codes, queries = the damaged copies'
@@ -20,10 +20,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hen_demo import metrics
+from hen_demo.assets import assets_dir
 from hen_demo.atomic import atomic_write
+from hen_demo.data import offline
+from hen_demo.data.corruptions import corrupt
 from hen_demo.encoders.base import resize_images
+from hen_demo.encoders.registry import get_image_encoder
+from hen_demo.encoders.robust_small import SmallRobustAE, damage
+from hen_demo.encoders.shipped import SmallAutoencoder
+from hen_demo.encoders.small_blocks import SmallConfig
 from hen_demo.images import to_float_tensor
-from hen_demo.training.small import optimizer_step, warmup_cosine_lr
+from hen_demo.memory import HopfieldMemory, calibrated_beta
+from hen_demo.training.common import HELD_OUT_PHOTOS, evaluate, optimizer_step, save_model, warmup_cosine_lr
 
 # (label, corruption kind, amount, fill): the cells of the model card
 CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom half", "occlude-bottom", 0.5, "grey"),
@@ -32,9 +41,6 @@ CELLS = (("black bottom half", "occlude-bottom", 0.5, "black"), ("grey bottom ha
 
 def tiles_only(max_tiles: int | None = None, seed: int = 0):
     """(train uint8 (N, 64, 64, 3) tiles of the training photographs, held-out tiles uint8 (512, 64, 64, 3))."""
-    from hen_demo.data import offline
-    from hen_demo.training.small import HELD_OUT_PHOTOS
-
     specs = offline.tile_specs()
     names = [n for n, _ in offline.source_photos()]
     held = {names.index(n) for n in HELD_OUT_PHOTOS}
@@ -49,7 +55,6 @@ def tiles_only(max_tiles: int | None = None, seed: int = 0):
 
 def _damaged_queries(images_u8: np.ndarray, kind: str, amount: float, fill, seed: int = 0) -> torch.Tensor:
     """Float (N, 3, H, W) damaged copies; fill "grey" puts the set's mean level where "black" puts 0."""
-    from hen_demo.data.corruptions import corrupt
     x = to_float_tensor(images_u8)
     d = corrupt(x, kind=kind, amount=amount, seed=seed)
     if fill == "grey":
@@ -75,9 +80,6 @@ def _occluded(x: torch.Tensor, kind: str, amount: float) -> torch.Tensor:
 @torch.no_grad()
 def identity_cell(encoder, images_u8: np.ndarray, kind: str, amount: float, fill=None, retrieve: bool = True) -> dict:
     """{"identity": HEN retrieval at calibrated β, "nn": one-shot NN identity, "beta": β} for one cell."""
-    from hen_demo import metrics
-    from hen_demo.memory import HopfieldMemory, calibrated_beta
-
     mem = encoder.encode(to_float_tensor(images_u8))  # (N, K)
     q = encoder.encode(_damaged_queries(images_u8, kind, amount, fill))  # (N, K)
     target = np.arange(len(images_u8))
@@ -93,9 +95,6 @@ def identity_cell(encoder, images_u8: np.ndarray, kind: str, amount: float, fill
 def held_out_table(encoder_names=("robust-small", "pixels", "kl-small"), sets=("faces", "digits"),
                    encoders: dict | None = None, log=print) -> dict:
     """{set: {cell label: {encoder: identity_cell}}} on the held-out faces (200) and digits (1,797)."""
-    from hen_demo.data import offline
-    from hen_demo.encoders.registry import get_image_encoder
-
     encoders = dict(encoders or {})
     for n in encoder_names:
         encoders.setdefault(n, None)
@@ -121,18 +120,12 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
                  measure_held_out: bool = True, nce_weight: float = 0.02, nce_tau: float = 0.1,
                  inpaint_weight: float = 0.5, **cfg_kwargs) -> dict:
     """Train robust-small on tiles (module docstring); saves weights, JSON and model card like ``train.train``."""
-    from hen_demo.encoders.robust_small import SmallRobustAE, damage
-    from hen_demo.encoders.shipped import SmallAutoencoder
-    from hen_demo.encoders.small_blocks import SmallConfig
-    from hen_demo.training.small import save_model
-
     if threads:
         torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     cfg = SmallConfig(kind="robust", **cfg_kwargs)
-    from hen_demo.assets import assets_dir
     out_dir = Path(out_dir or assets_dir() / "encoders")
     train_u8, held_tiles = tiles_only(max_tiles, seed)
     grey = float(train_u8.mean() / 255.0)
@@ -172,7 +165,6 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
             atomic_write(ckpt, lambda tmp: torch.save(state, tmp))
     seconds = time.perf_counter() - t0
     model.eval().to("cpu")
-    from hen_demo.training.small import HELD_OUT_PHOTOS, evaluate
     rec = evaluate(model, {"tiles": held_tiles})
     enc = SmallAutoencoder(model, name, f"{name}:training", {})
     tiles_id = {label: identity_cell(enc, held_tiles, k, a, f, retrieve=False) for label, k, a, f in CELLS}
@@ -184,10 +176,10 @@ def train_robust(minutes: float = 25.0, max_steps: int = 100000, batch: int = 64
         "held_out_photos": list(HELD_OUT_PHOTOS),
         "nce_weight": nce_weight, "nce_tau": nce_tau, "inpaint_weight": inpaint_weight, "grey": round(grey, 4),
         "final_train_logs": {k: round(v, 6) for k, v in ema.items()}}}
-    save_model(model, cfg, out_dir, name, record)  # weights first: a failure while measuring loses nothing
+    save_model(model, cfg, out_dir, name, record, model_card)  # weights first: a failure while measuring loses nothing
     if measure_held_out:
         record["held_out_identity"] = held_out_table(encoders={name: enc, "pixels": None, "kl-small": None}, log=log)
-        save_model(model, cfg, out_dir, name, record)
+        save_model(model, cfg, out_dir, name, record, model_card)
     return record
 
 

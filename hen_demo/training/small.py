@@ -17,27 +17,35 @@ of the budget used. Outputs (atomic writes): ``<out>/<name>.safetensors`` (weigh
 from __future__ import annotations
 
 import json
-import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from safetensors.torch import load_file
 
-from hen_demo.atomic import atomic_write
+from hen_demo.assets import assets_dir
+from hen_demo.data import emoji, offline
 from hen_demo.encoders.base import squared_distances
+from hen_demo.encoders.kl_small import SmallKLVAE
 from hen_demo.encoders.shipped import KINDS, build_model  # the architectures live with the loader
 from hen_demo.encoders.small_blocks import SmallConfig
-from hen_demo.images import to_float_tensor, to_uint8
-
-HELD_OUT_PHOTOS = ("chelsea", "coins", "rocket")
+from hen_demo.images import to_float_tensor
+from hen_demo.training.common import (  # noqa: F401  (HELD_OUT_PHOTOS, evaluate: this module's API too)
+    HELD_OUT_PHOTOS,
+    evaluate,
+    optimizer_step,
+    reconstruct,
+    resize_u8,
+    save_model,
+    warmup_cosine_lr,
+)
+from hen_demo.training.robust import train_robust  # --kind robust's own trainer; robust never imports small
 
 
 def training_data(max_tiles: int | None = None):
     """(train uint8 (N, 64, 64, 3), held-out dict name -> uint8 array)."""
-    from hen_demo.data import offline
-
     specs = offline.tile_specs()
     names = [n for n, _ in offline.source_photos()]
     held = {names.index(n) for n in HELD_OUT_PHOTOS}
@@ -51,24 +59,12 @@ def training_data(max_tiles: int | None = None):
     tiles_test = offline.load_tiles(test_idx)[0]
     # emoji: every 6th glyph is held out for the card. Faces and digits are held-out TEST sets of the whole
     # project: nothing is trained on them; they are only measured, in full.
-    from hen_demo.data import emoji
-
     emoji_imgs = emoji.load_emoji()[0]
     e_test = np.arange(len(emoji_imgs)) % 6 == 0
     digits = offline.load_digits()[0]
     faces = offline.load_faces()[0]
     train = np.concatenate([tiles_train, emoji_imgs[~e_test]])
     return train, {"tiles": tiles_test, "emoji": emoji_imgs[e_test], "digits": digits, "faces": faces}
-
-
-@torch.no_grad()
-def reconstruct(model, images_u8: np.ndarray, batch: int = 64) -> np.ndarray:
-    model.eval()
-    out = []
-    for i in range(0, len(images_u8), batch):
-        x = to_float_tensor(images_u8[i:i + batch])
-        out.append(to_uint8(model.decode_latent(model.encode_latent(x))))
-    return np.concatenate(out)
 
 
 def _kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> torch.Tensor:
@@ -95,7 +91,6 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
     logit_v = (2 e_v·m - |e_v|²) / t, i.e. the nearest embedding to the KL mean m gets the largest logit
     (a linear map of the encoder features, so it fits the 1×1 output convolution exactly).
     """
-    from safetensors.torch import load_file
     cfg: SmallConfig = model.cfg
     kl_sd = load_file(str(Path(kl_path).with_suffix(".safetensors")))
     G, dg, V, C = cfg.groups, cfg.group_dim, cfg.codebook_size, cfg.latent_channels
@@ -109,7 +104,6 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
     own.update(body)
     model.load_state_dict(own)
     # posterior means of a sample of training images, split into channel groups
-    from hen_demo.encoders.kl_small import SmallKLVAE
     kl = SmallKLVAE(SmallConfig(**{**cfg.__dict__, "kind": "kl"}))
     kl.load_state_dict(kl_sd)
     rng = np.random.default_rng(seed)
@@ -142,62 +136,17 @@ def warm_start_from_kl(model, kl_path, train_u8: np.ndarray, seed: int = 0) -> s
     return f"copied encoder body/decoder, k-means token embeddings ({V}), logit scale 1/{t:.3g}"
 
 
-def evaluate(model, held: dict) -> dict:
-    from hen_demo import metrics
-    res = {}
-    for name, imgs in held.items():
-        imgs = _resize(imgs, model.cfg.image_size)
-        rec = reconstruct(model, imgs)
-        mse = float(metrics.mse(imgs, rec).mean())  # at the encoder's resolution (originals resized to it)
-        ssim = float(1.0 - metrics.one_minus_ssim(imgs, rec).mean())
-        res[name] = {"n": int(len(imgs)), "mse": round(mse, 6), "ssim": round(ssim, 4)}
-    return res
-
-
 def save_grid(model, held: dict, path: str, per_row: int = 8) -> None:
     """PNG: rows of originals above their reconstructions, for each held-out set."""
-    from PIL import Image
     rows = []
     for imgs in held.values():
-        pick = _resize(imgs[:per_row], model.cfg.image_size)
+        pick = resize_u8(imgs[:per_row], model.cfg.image_size)
         rec = reconstruct(model, pick)
         rows += [np.concatenate(list(pick), 1), np.concatenate(list(rec), 1)]
     Image.fromarray(np.concatenate(rows, 0)).resize((per_row * 128, len(rows) * 128), Image.NEAREST).save(path)
 
 
-def _resize(images_u8: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (N, H, W, 3) -> (N, size, size, 3), antialiased (the encoder's own input resize)."""
-    from hen_demo.encoders.base import resize_images
-    if images_u8.shape[1] == size:
-        return images_u8
-    return np.concatenate([to_uint8(resize_images(to_float_tensor(images_u8[i:i + 512]), size))
-                           for i in range(0, len(images_u8), 512)])
-
-
-def save_model(model, cfg: SmallConfig, out_dir, name: str, record: dict) -> None:
-    from safetensors.torch import save_file
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(out / f"{name}.safetensors", lambda tmp: save_file(state, tmp))
-    meta = {"name": name, "config": asdict(cfg), "code_dim": cfg.code_dim,
-            "latent_shape": [cfg.latent_channels, cfg.grid, cfg.grid], **record}
-
-    def wj(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=1)
-    atomic_write(out / f"{name}.json", wj)
-
-    def wm(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(model_card(name, cfg, meta))
-    atomic_write(out / f"{name}.md", wm)
-
-
 def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
-    if cfg.kind == "robust":
-        from hen_demo.training.robust import model_card as robust_card
-        return robust_card(name, cfg, meta)
     what = {"vq": "VQ-VAE: straight-through vector quantisation, EMA codebook (data-initialised, dead entries "
                   "restarted), commitment loss. Memory code = pre-quantisation latent; decode quantises first.",
             "kl": "KL-VAE: Gaussian posterior, small KL weight. Memory code = posterior mean; decoded directly.",
@@ -239,24 +188,6 @@ def model_card(name: str, cfg: SmallConfig, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def warmup_cosine_lr(opt, lr: float, step: int, progress: float, warm: int = 50) -> float:
-    """Set and return the learning rate at ``step``: linear warm-up over ``warm`` steps, then a cosine from lr
-    down to 5 % of it as ``progress`` (the larger of the step and time fractions of the budget) goes 0 -> 1."""
-    cur = lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-    for g in opt.param_groups:
-        g["lr"] = cur
-    return cur
-
-
-def optimizer_step(opt, loss, logs: dict, ema: dict) -> None:
-    """One Adam step on ``loss`` and the running (EMA 0.95) averages of the logged terms, updated in place."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    for k, v in logs.items():
-        ema[k] = v if k not in ema else 0.95 * ema[k] + 0.05 * v
-
-
 def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int = 32, lr: float = 2e-3,
           seed: int = 0, threads: int | None = 1, out_dir=None, name: str | None = None, log=print,
           grid_png: str | None = None, max_tiles: int | None = None, device: str = "cpu", init_from=None,
@@ -270,11 +201,10 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
     rng = np.random.default_rng(seed)
     cfg = SmallConfig(kind=kind, **cfg_kwargs)
     name = name or f"{kind}-small"
-    from hen_demo.assets import assets_dir
     out_dir = out_dir or assets_dir() / "encoders"
     t_data = time.perf_counter()
     train_u8, held = training_data(max_tiles)
-    train_u8 = _resize(train_u8, cfg.image_size)
+    train_u8 = resize_u8(train_u8, cfg.image_size)
     log(f"[{name}] data: {len(train_u8)} training images, held-out "
         f"{ {k: len(v) for k, v in held.items()} } ({time.perf_counter() - t_data:.1f} s)")
     dev = torch.device(device)
@@ -313,7 +243,7 @@ def train(kind: str, minutes: float = 10.0, max_steps: int = 100000, batch: int 
         "train_images": int(len(train_u8)), "held_out_photos": list(HELD_OUT_PHOTOS),
         "init_from": str(init_from) if init_from else None,
         "final_train_logs": {k: round(v, 6) for k, v in ema.items()}}}
-    save_model(model, cfg, out_dir, name, record)
+    save_model(model, cfg, out_dir, name, record, model_card)
     if grid_png:
         save_grid(model, held, grid_png)
     return record
@@ -347,7 +277,6 @@ def run(args) -> int:
     extra = {k: getattr(args, k) for k in ("channels", "latent_channels", "codebook_size", "tau_start")
              if getattr(args, k) is not None}
     if args.kind == "robust":  # its own trainer: damaged -> clean pairs, tiles only (training/robust.py)
-        from hen_demo.training.robust import train_robust
         extra.pop("tau_start", None)
         extra.pop("codebook_size", None)
         rec = train_robust(minutes=args.minutes, max_steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,

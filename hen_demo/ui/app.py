@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, limits
+from hen_demo.ui import gradio_cache, gradio_skip, limits, theme
 from hen_demo.ui.resources import Resources
 
 # (label, module) in the order they appear
@@ -38,13 +38,12 @@ TABS: list[tuple[str, str]] = [
 # the tabs whose build_tab takes the shared Resources (they build banks and pipelines)
 WITH_RESOURCES = {"Explore", "Compare", "Separability", "Text → Image", "U-Hop"}
 
-# the app's CSS lives in style.css beside this file (presentation, owned with the tab layouts)
-CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+# the app's CSS: the font and size variables (hen_demo.ui.theme), then style.css beside this file
+CSS = theme.css_variables() + (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
 HEADER = """# HEN Explorer — associative memories you can watch work
-Store images as memories of a modern Hopfield network, query with a damaged image or a caption, and watch the
-retrieval unfold step by step. **HEN** (Hopfield Encoding Networks) runs the dynamics in an encoder's latent
-space; *raw pixels* is the plain modern Hopfield network, prone to metastable mixtures.
+Images stored as memories of a modern Hopfield network, recalled from a damaged image or a caption, step by step.
+**HEN** runs the dynamics in an encoder's latent space; *raw pixels* is the plain modern Hopfield network.
 """
 
 PUBLIC_NOTE = """
@@ -59,6 +58,7 @@ HOUSEKEEPING_S = 30.0  # how often idle cache entries are dropped and freed memo
 
 limits.configure_pil()  # before any image is opened: PIL refuses decompression bombs
 gradio_cache.install()  # re-sending a picture never rewrites a cached file a browser is reading
+gradio_skip.install()  # a streamed gr.skip() rebuilds no component (issue 19 §14)
 
 
 def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
@@ -82,12 +82,15 @@ def build_app(warm: bool = True, tabs: list[str] | None = None, res: Resources |
     res = Resources() if res is None else res
     if warm:
         warm_up(res)
+        warm_captions_in_background(res)
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
-        for label, module_name in available_tabs(tabs):
-            module = importlib.import_module(module_name)
-            with gr.Tab(label):
-                module.build_tab(res) if label in WITH_RESOURCES else module.build_tab()
+        # "wrap": on a phone every tab stays in the bar (on two rows), none hidden behind a "⋯" menu
+        with gr.Tabs(overflow_behavior="wrap", elem_id="hen-tabs"):
+            for label, module_name in available_tabs(tabs):
+                module = importlib.import_module(module_name)
+                with gr.Tab(label):
+                    module.build_tab(res) if label in WITH_RESOURCES else module.build_tab()
     demo.resources = res
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
@@ -112,6 +115,31 @@ def warm_up(res: Resources) -> float:
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
     return time.perf_counter() - t0
+
+
+def warm_captions_in_background(res: Resources) -> threading.Thread:
+    """Load the default text encoder and the Text → Image tab's default caption memories in a daemon thread,
+    so the app starts as fast as before and the first caption click does not wait ~15 s for them (issue 19
+    §13). A click that comes earlier waits for the same build (the shared cache builds each key once)."""
+    from hen_demo.ui import state, text2image
+
+    def work():
+        t0 = time.perf_counter()
+        try:
+            d = text2image.DEFAULTS
+            text_encoder, encoder = state.default_text_encoder(), state.default_encoder()
+            res.text_encoder(text_encoder, encoder)
+            res.pipeline(res.memory_config(text2image.DEFAULT_DATASET, encoder, d["n"], d["similarity"], "softmax",
+                                           d["beta"], d["beta_mode"], text_encoder=text_encoder,
+                                           text_weight=d["text_weight"]))
+            print(f"HEN Explorer: text encoder {text_encoder} and caption memories ready after "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+        except ValueError as exc:  # e.g. no text encoder here: the tab says so when used
+            print(f"caption warm-up skipped: {exc}", flush=True)
+
+    thread = threading.Thread(target=work, name="hen-warm-captions", daemon=True)
+    thread.start()
+    return thread
 
 
 def configure_logging() -> None:
@@ -145,7 +173,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, sh
     if getattr(demo, "resources", None) is not None:
         start_housekeeping(demo.resources.cache)
     kwargs.setdefault("max_file_size", limits.MAX_FILE_SIZE)
-    return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(),
+    return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=theme.theme(),
                        show_error=True, **kwargs)
 
 

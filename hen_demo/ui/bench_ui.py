@@ -3,7 +3,7 @@
 Measures, on the default dataset (emoji) with N = 1,000 memories and the shipped encoder (raw pixels if none is
 trained), through the app's own functions and then in a real browser:
 
-1. **first frame**: time from the call of the Explore tab's streaming function (``explore.retrieve``, exactly
+1. **first frame**: time from the call of the Explore tab's streaming function (``explore_run.retrieve``, exactly
    what the Retrieve button calls) with the tab's defaults to its first streamed frame. In the browser: from the
    click on Retrieve until the network-state image first changes on the page. Target (issue 10): ≤ 0.5 s.
 2. **frames per second, playback unthrottled** (the playback slider at 0): a long run (absolute β small enough
@@ -78,7 +78,7 @@ def start_to_ready(timeout: float = 120.0) -> float:
 
 
 def _explore_args(encoder: str, index: int, unthrottled: bool, steps: int = FPS_STEPS, beta: float = FPS_BETA) -> list:
-    """The positional inputs of ``explore.retrieve``: the tab's defaults (a stored memory, its corruption, the
+    """The positional inputs of ``explore_run.retrieve``: the tab's defaults (a stored memory, its corruption, the
     calibrated beta, playback at its default pace), or the unthrottled frames/s run (absolute ``beta``, tol 0,
     ``steps``, fps 0)."""
     from hen_demo.ui import explore, state
@@ -93,7 +93,7 @@ def _explore_args(encoder: str, index: int, unthrottled: bool, steps: int = FPS_
 
 
 def stream_timings(encoder: str, queries: int = 5, steps: int = FPS_STEPS, beta: float = FPS_BETA) -> dict:
-    """First-frame latency (the tab's defaults) and unthrottled frames/s of ``explore.retrieve``."""
+    """First-frame latency (the tab's defaults) and unthrottled frames/s of ``explore_run.retrieve``."""
     from hen_demo.ui import explore_run, state
     from hen_demo.ui.resources import Resources
 
@@ -229,7 +229,7 @@ def run(args) -> int:
     report["start_to_ready_s"] = [round(start_to_ready(), 2) for _ in range(2)]
     print(f"start to ready: {report['start_to_ready_s']} s (first run may build the bank cache)", file=sys.stderr)
     report["stream"] = stream_timings(encoder)
-    print(f"explore.retrieve: {report['stream']}", file=sys.stderr)
+    print(f"explore_run.retrieve: {report['stream']}", file=sys.stderr)
     report["browser"] = browser_timings()
     print(f"in chromium: {report['browser']}", file=sys.stderr)
     s, h = report["stream"], report["browser"] or report["stream"]

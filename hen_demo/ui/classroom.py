@@ -1,12 +1,13 @@
 """Classroom tab: associative memory from first principles, in the order of the lecture slides (slides 002),
-as six numbered sub-tabs ("steps"), each drawn on the first visit of the tab (no empty panel before a click):
+as seven numbered sub-tabs ("steps"), each drawn on the first visit of the tab (no empty panel before a click):
 
 1. store bipolar patterns (letters, digits, random, or drawn) with the Hebbian rule and look at W;
 2. correlation-matrix recall of a masked query: Kohonen (g = identity) vs Amari (g = sgn);
 3. the Hopfield energy and asynchronous recall, animated neuron by neuron (synchronous as an option);
 4. capacity (~0.14 D) and spurious states; 5. dense associative memory F_n and Minerva 2;
-6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention.
-Steps 4-6 live in :mod:`hen_demo.ui.classroom_capacity`. No math here: it calls hen_demo.memory.classical
+6. the modern Hopfield network's log-sum-exp energy and its one-step update as attention;
+7. its energy landscape in the plane: memories placed by hand, basins, mixtures, paths.
+Steps 4-6 live in :mod:`hen_demo.ui.classroom_capacity`, step 7 in :mod:`hen_demo.ui.landscape`. No math here: it calls hen_demo.memory.classical
 and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 """
 
@@ -24,7 +25,7 @@ from hen_demo.memory.classical import (
     flip_bits,
     random_bipolar,
 )
-from hen_demo.ui import classroom_capacity, pacing
+from hen_demo.ui import classroom_capacity, landscape, pacing
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
@@ -36,7 +37,7 @@ from hen_demo.ui.patterns import (
     text_patterns,
 )
 from hen_demo.ui.plots import as_plot
-from hen_demo.ui.teaching_figures import energy_trace_figure, energy_trace_spec, weight_matrix_figure
+from hen_demo.ui.teaching_figures import energy_trace_spec, weight_matrix_figure
 
 LATEX = [
     {"left": "$$", "right": "$$", "display": True},
@@ -179,34 +180,59 @@ def _relax(patterns, editor_value, query, mode, sweeps, seed):
     return xi, trace, asynchronous
 
 
+def _xlabel(asynchronous: bool) -> str:
+    return "single-neuron updates" if asynchronous else "synchronous steps"
+
+
 def _final_view(xi, trace, asynchronous):
-    """The picture, the energy figure and the verdict once the network has stopped (the animation's last frame)."""
+    """The picture, the energy plot and the verdict once the network has stopped (the animation's last frame,
+    drawn like every other frame: a plotly dict, so it arrives as fast as they do)."""
     x = trace.update_index.astype(float)
     e = trace.energies
-    xlabel = "single-neuron updates" if asynchronous else "synchronous steps"
     verdict = classify_state(trace.final, xi)
     how = (("a full sweep" if asynchronous else "a synchronous step") + " changed nothing: a fixed point"
            if trace.converged
            else "a 2-cycle (synchronous oscillation)" if trace.cycle else "stopped at the sweep limit")
     status = (f"**Final state:** {verdict.text}. Energy {e[0]:.0f} → {e[-1]:.0f} after {int(x[-1])} "
-              f"{xlabel}; {how}.")
-    fig = energy_trace_figure(x, e, x_max=float(x[-1]), y_range=(float(e.min()), float(e.max())), xaxis=xlabel,
-                              flips=x[1:][trace.flipped] if asynchronous else None)
+              f"{_xlabel(asynchronous)}; {how}.")
+    fig = as_plot(energy_trace_spec(x, e, x_max=float(x[-1]), y_range=(float(e.min()), float(e.max())),
+                                    xaxis=_xlabel(asynchronous), flips=x[1:][trace.flipped] if asynchronous else None))
     return state_image(trace.final), fig, status
 
 
 @user_errors
-def recall_first_view(patterns, editor_value, query, mode, sweeps, seed):
-    """The recall panel before any click: where the current query ends, with its whole energy curve."""
-    xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
-    picture, fig, status = _final_view(xi, trace, asynchronous)
-    status = status.replace("**Final state:**", "**Where this query ends:**", 1)
-    return picture, fig, status + " Press **Recall (animate)** to watch it happen neuron by neuron."
+def recall_start_view(patterns, editor_value, query, mode, sweeps, seed):
+    """The recall panel before Recall is pressed: the start state and its energy only (issue 19 §8: the end
+    state and the energy curve are the reveal, shown by the animation, not before it). ``sweeps`` and ``seed``
+    are the animation's; the start view does not depend on them."""
+    if patterns is None:
+        raise ValueError("Store some patterns first.")
+    net = HebbianHopfield(np.asarray(patterns), zero_diagonal=True)
+    q = query_from_editor(editor_value, query)
+    e0 = float(net.energy(q))  # Hopfield energy of the start state (slides 002)
+    # one dot on axes set around it (a lone point drawn as a line would not show); the y range says nothing
+    # about where the energy will end
+    pad = max(0.1 * abs(e0), 1.0)
+    asynchronous = mode == "asynchronous"
+    spec = energy_trace_spec([0.0], [e0], x_max=float(q.size if asynchronous else 12), y_range=(e0 - pad, e0 + pad),
+                             xaxis=_xlabel(asynchronous))
+    spec["data"][0].update(mode="markers", marker=dict(size=14), name="start")
+    fig = as_plot(spec)
+    status = (f"**Start state** (the query): energy E = {e0:.0f}. Press **Recall (animate)** to watch the network "
+              "relax neuron by neuron.")
+    return state_image(q), fig, status
+
+
+# seconds between frames by default: the browser redraws the state picture and the energy plot for every frame,
+# and much faster than this the frames pile up in the page, which then stalls and jumps (issue 19 §8)
+FRAME_S = 0.06
 
 
 @user_errors
 def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps, seed):
-    """Generator: yields (state picture, energy figure, status text) while the network relaxes."""
+    """Generator: yields (state picture, energy figure, status text) while the network relaxes, one frame every
+    ``delay`` seconds by the clock (the next frame is computed during the wait), the final view included, so
+    frames arrive evenly; ``delay`` 0 sends them as fast as they are made."""
     xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
     x = trace.update_index.astype(float)
     e = trace.energies
@@ -215,16 +241,21 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     frames = list(range(0, len(e), step))
     if frames[-1] != len(e) - 1:
         frames.append(len(e) - 1)
-    xlabel = "single-neuron updates" if asynchronous else "synchronous steps"
-    for k in pacing.paced(frames, period=float(delay or 0)):
-        flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
-        highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
-        fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
-                                        flips=flips))
-        status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
-                  f"E = {e[k]:.0f}")
-        yield state_image(trace.states[k], highlight=highlight), fig, status
-    yield _final_view(xi, trace, asynchronous)
+    xlabel = _xlabel(asynchronous)
+
+    def views():
+        for k in frames:
+            flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
+            highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
+            fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
+                                            flips=flips))
+            status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
+                      f"E = {e[k]:.0f}")
+            yield state_image(trace.states[k], highlight=highlight), fig, status
+        yield _final_view(xi, trace, asynchronous)
+
+    # hen_demo.ui.pacing: each view is computed, then sent when its time comes (frames arrive evenly)
+    yield from pacing.paced(views(), period=max(float(delay or 0.0), 0.0))
 
 
 # ----------------------------------------------------------------------------- first views
@@ -269,7 +300,7 @@ def build_tab() -> None:
     drawn = gr.State(False)  # this session's first views are on screen
 
     gr.Markdown(INTRO, latex_delimiters=LATEX, elem_classes="hen-intro")
-    with gr.Tabs(elem_id="classroom-steps"):
+    with gr.Tabs(elem_id="classroom-steps", overflow_behavior="wrap"):
         with gr.Tab("1 · Store (Hebb)", elem_id="classroom-step1"):
             with gr.Row():
                 with gr.Column(scale=3, min_width=320):
@@ -330,11 +361,12 @@ def build_tab() -> None:
                 mode = gr.Radio(["asynchronous", "synchronous"], value="asynchronous", label="Updates")
             with gr.Row():
                 per_frame = gr.Slider(1, 128, value=8, step=1, label="Neurons per frame (speed)")
-                delay = gr.Slider(0.0, 0.5, value=0.03, step=0.01, label="Delay between frames (s)")
+                delay = gr.Slider(0.0, 0.5, value=FRAME_S, step=0.01, label="Delay between frames (s)")
                 sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
         sections = classroom_capacity.build_sections(patterns, LATEX)
+        playground = landscape.build_step()
 
     store_inputs = [source, letters, digit_count, random_count, drawings]
     store_outputs = [patterns, stored_img, weights_plot, info, corr_index, rec_index, sections.attn_index]
@@ -349,7 +381,7 @@ def build_tab() -> None:
     recall_inputs = [patterns, editor, query, mode, per_frame, delay, sweeps, run_seed]
     recall_outputs = [live_img, energy_plot, status]
     recall_btn.click(animate_recall, recall_inputs, recall_outputs)
-    preview = (recall_first_view, [patterns, editor, query, mode, sweeps, run_seed], recall_outputs)
+    preview = (recall_start_view, [patterns, editor, query, mode, sweeps, run_seed], recall_outputs)
     plumbing = {"api_visibility": "private", "show_progress": "hidden"}
 
     # after storing: Kohonen/Amari, a noisy query, where it relaxes to, and the attention demo follow the patterns
@@ -361,7 +393,7 @@ def build_tab() -> None:
 
     # the first visit draws every panel (cheap ones first; the capacity curves ~1 s, cached per process)
     if demo is not None:
-        first = [(store, store_inputs, store_outputs), *chain_steps, *sections.first_views]
+        first = [(store, store_inputs, store_outputs), *chain_steps, *sections.first_views, playground.first_view]
         (fn, inputs, outputs), rest = first[0], first[1:]
         event = _first_visit_trigger(demo, outer_tab, _unless_drawn(fn, len(outputs)), [drawn, *inputs],
                                      outputs, **plumbing)

@@ -217,9 +217,9 @@ def build_tab(res) -> None:
         ],
         example_labels=[
             f"emoji · 40 % masked · pixels vs {enc} (encoding helps)",
-            "faces (held out) · bottom half black · pixels vs robust-small (our extension)",
-            f"tiles · bottom half black · mask-aware pixels vs {enc} (the plain encoder fails)",
-            f"emoji · noise σ 0.3 · pixels vs {enc} (both fine: encoding barely helps noise)",
+            "faces (held out) · bottom black · pixels vs robust-small",
+            f"tiles · bottom black · mask-aware pixels vs {enc}",
+            f"emoji · noise σ 0.3 · pixels vs {enc} (both fine)",
         ],
         inputs=[dataset, n, index, corruption, amount, fill, enc_a, sim_a, enc_b, sim_b],
         cache_examples=False,

@@ -14,7 +14,7 @@ import functools
 import gradio as gr
 
 from hen_demo.pipeline import MASK_AWARE
-from hen_demo.ui import census_panel, explore_query, explore_run, pacing, state
+from hen_demo.ui import census_panel, explore_query, explore_run, pacing, retrieval_map, state
 from hen_demo.ui.explore_query import EDITOR
 from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import FILL_CHOICES, QUERY_CORRUPTIONS, build_memory_controls
@@ -85,6 +85,8 @@ def build_tab(res) -> None:
         with gr.Column(scale=5, min_width=320):
             energy = gr.Plot(label="Energy and top-k weights", show_label=False, elem_id="explore-energy")
             hist = gr.Plot(label="Cosine similarity to every memory", show_label=False, elem_id="explore-hist")
+            route = gr.Plot(label="Retrieval map", show_label=False, elem_id="explore-map")
+            gr.Markdown(retrieval_map.CAPTION, elem_id="explore-map-caption")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             topk_gallery = gr.Gallery(label="Memories holding ≥ 1 % of the weight (stored originals)", columns=5,
@@ -142,10 +144,11 @@ def build_tab(res) -> None:
 
     inputs = mc.inputs() + [source, index, editor, caption, text_encoder, corruption, amount, seed, fps,
                             mc.beta_mode, fill]
-    frame_panels = [state_img, status, energy, topk_gallery, hist]  # frames.FRAME_PANELS: add a per-frame panel here
+    frame_panels = [state_img, status, energy, topk_gallery, hist]  # frames.FRAME_PANELS
     final_panels = [original, recon, retrieved, verdict, details]
-    outputs = [query_img] + frame_panels + final_panels + [run]
-    played = frame_panels + final_panels + [cursor]
+    # the retrieval map (issue 21) goes last: the API's 13th output, a per-frame panel of playback too
+    outputs = [query_img] + frame_panels + final_panels + [run, route]
+    played = frame_panels + final_panels + [route, cursor]
     # the API endpoint: the same run, answered at full speed, its last message complete
     api = gr.Button(visible=False)
     api.click(state.gpu(functools.partial(explore_run.retrieve, res)), inputs, outputs, api_name="retrieve",
@@ -228,11 +231,11 @@ def _examples(mc, source, index, caption, corruption, amount, fill) -> None:
         example_labels=[
             f"emoji · {enc} · 40 % pixels masked (encoder wins)",
             "emoji · raw pixels · 40 % pixels masked (pixels fail)",
-            "faces (held out) · robust-small (our extension) · bottom half black",
+            "faces (held out) · robust-small (ours) · bottom half black",
             "faces (held out) · raw pixels · bottom half black",
-            f"tiles · {enc} · bottom half black: every plain representation fails → run the census",
-            "tiles · raw pixels · mask-aware L2 (our baseline) · bottom half black",
-            "emoji · raw pixels · noise σ 0.3 (pixels are fine: encoding barely helps noise)",
+            f"tiles · {enc} · bottom black: plain codes fail → census",
+            "tiles · raw pixels · mask-aware L2 (ours) · bottom black",
+            "emoji · raw pixels · noise σ 0.3 (noise is easy for pixels)",
             slow_label,
             "photos · caption: “Chelsea, a tabby cat …”",
         ],
@@ -252,5 +255,4 @@ SLOW_BETA, SLOW_AMOUNT = 0.025, 0.6
 def slow_example(encoder: str) -> tuple[list, str]:
     return (["emoji", encoder, "l2", "relative", SLOW_BETA, 1000, "stored memory", 25, "", "mask-random", SLOW_AMOUNT,
              "black"],
-            f"SLOW TO SETTLE · emoji · {encoder} · soft β ({SLOW_BETA:g} × calibrated) · 60 % masked: ~13 iterations "
-            "through mixtures (try Pause / Step)")
+            f"SLOW TO SETTLE · {encoder} · soft β {SLOW_BETA:g}× · 60 % masked")

@@ -19,17 +19,18 @@ from hen_demo.pipeline import corrupt_query
 from hen_demo.ui import pacing, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore_query import clean_query
-from hen_demo.ui.frames import frame_record, frame_view, state_verdict, status_line
+from hen_demo.ui.frames import frame_record, frame_view, map_view, state_verdict, status_line
 from hen_demo.ui.memory_controls import check_n, corruption_kind, fill_and_stats, run_options
 from hen_demo.ui.present import result_markdown, show, verdict_view
+from hen_demo.ui.retrieval_map import RetrievalMap
 
 # Measured on emoji, N = 1,000, L2, calibrated beta (relative 1), 200 queries, 40 % of pixels masked black:
 # kl-small 99.5 % identity (NN ceiling 99.5 %), raw pixels 0.5 % (ceiling 0.5 %): a contrast that holds at fair
 # beta (tests/test_app_claims.py). (Gaussian noise sigma 0.3 gives no contrast there: both 99.5 %.)
 DEFAULTS = dict(beta=1.0, beta_mode="relative", steps=60, tol=1e-6, corruption="mask-random", amount=0.4, index=25,
                 fps=5, fill="black")
-N_OUTPUTS = 12  # query, state, status, energy, top-k, histogram, original, reconstruction, retrieved, verdict,
-# details, run (the frames kept for playback)
+N_OUTPUTS = 13  # query, state, status, energy, top-k, histogram, original, reconstruction, retrieved, verdict,
+# details, run (the frames kept for playback), retrieval map
 
 
 def _query(res, dataset, encoder, similarity, separation, beta, n, source, index, editor, caption, text_encoder,
@@ -84,26 +85,29 @@ def _run(res, query_args: dict, steps, tol, fps: float, live: bool, progress):
     pipe, query, clamp, query_img, clean, target, visible = _query(res, progress=progress, **query_args)
     opts.visible = visible  # read by a mask-aware memory only
     throttle, records, prev, skip = pacing.PlotThrottle(), [], None, gr.skip()
-    run = {"frames": records, "final": None, "query": show(query_img)}
+    route = RetrievalMap(pipe.bank, pipe.image_dims, res.cache)  # the path on the bank's PCA map (issue 21)
+    # the map holds only references to the shared bank and its cached projection
+    run = {"frames": records, "final": None, "query": show(query_img), "map": route}
     for frame in pipe.stream(query, opts, target=target, clamp=clamp):
-        rec = frame_record(frame, pipe.bank, opts.steps, target, prev)
+        rec = frame_record(frame, pipe.bank, opts.steps, target, prev, route)
         records.append(rec)
         seconds = time.perf_counter() - t0
         if frame.result is not None:
             run["final"] = final_outputs(frame, query_img, clean)
             if live or not fps:
                 view = frame_view(rec, status_line(rec, seconds=seconds))
-                yield (run["query"],) + view + run["final"] + (run,), len(records) - 1
+                yield (run["query"],) + view + run["final"] + (run, map_view(route, rec)), len(records) - 1
             else:  # the browser plays it back next, from the start
                 status = (f"computed {rec['t']} steps in {seconds:.2f} s · playing back at {fps:g} frames / s "
                           "(**Pause**, **Step**, **Resume** and **Stop** act on the playback)")
-                yield (run["query"], skip, status) + (skip,) * 3 + (None, None, None, "", None, run), -1
+                yield (run["query"], skip, status) + (skip,) * 3 + (None, None, None, "", None, run, skip), -1
         elif frame.t == 0:
             view = frame_view(rec, status_line(rec, seconds=seconds))
-            yield (run["query"],) + view + (None, None, None, "", None, run), 0
+            yield (run["query"],) + view + (None, None, None, "", None, run, map_view(route, rec)), 0
         elif live or not fps:
-            view = frame_view(rec, status_line(rec, seconds=seconds), prev, throttle.due())
-            yield (skip,) + view + (skip,) * 5 + (run,), len(records) - 1
+            due = throttle.due()
+            view = frame_view(rec, status_line(rec, seconds=seconds), prev, due)
+            yield (skip,) + view + (skip,) * 5 + (run, map_view(route, rec, due)), len(records) - 1
         prev = rec
 
 
@@ -118,7 +122,7 @@ def _query_args(dataset, encoder, similarity, separation, beta, n, source, index
 def retrieve(res, dataset, encoder, similarity, separation, beta, n, steps, tol, source, index, editor=None,
              caption=None, text_encoder=None, corruption=None, amount=None, seed=None, fps=DEFAULTS["fps"],
              beta_mode=DEFAULTS["beta_mode"], fill=DEFAULTS["fill"], progress=gr.Progress()):
-    """The ``/retrieve`` endpoint: stream one HEN retrieval as fast as it is computed (12 outputs per message).
+    """The ``/retrieve`` endpoint: stream one HEN retrieval as fast as it is computed (13 outputs per message).
 
     ``beta_mode``: how ``beta`` is read, "relative" (calibrated to the bank) or "absolute". ``fps``: the
     browser's playback speed, 0 or 0.5-30 frames / s (checked here; an API answer is never paced). ``fill``: what
@@ -137,7 +141,7 @@ def compute(res, dataset, encoder, similarity, separation, beta, n, steps, tol, 
             caption=None, text_encoder=None, corruption=None, amount=None, seed=None, fps=DEFAULTS["fps"],
             beta_mode=DEFAULTS["beta_mode"], fill=DEFAULTS["fill"], progress=gr.Progress()):
     """The browser's Retrieve: the run of :func:`retrieve` at full speed; at fps > 0 it sends the query and keeps
-    the frames for :func:`playback`. Yields the 12 outputs and the index of the frame on screen."""
+    the frames for :func:`playback`. Yields the 13 outputs and the index of the frame on screen."""
     fps = pacing.check_fps(fps)
     args = _query_args(dataset, encoder, similarity, separation, beta, n, source, index, editor, caption,
                        text_encoder, corruption, amount, seed, beta_mode, fill)
@@ -170,22 +174,22 @@ def _final_or_skip(run, k: int) -> tuple:
 @user_errors
 def playback(run, cursor, fps, restart: bool = False):
     """Play the frames after ``cursor`` (all of them with ``restart``) at ``fps`` (0: as fast as possible), then
-    the final panels. Yields the 5 frame panels, the 5 final panels and the cursor."""
+    the final panels. Yields the 5 frame panels, the 5 final panels, the map and the cursor."""
     if not run or not run.get("frames"):
         raise ValueError("Nothing to play yet: press Retrieve first.")
     frames = run["frames"]
     at = -1 if cursor is None else int(cursor)
     if at >= len(frames) - 1 and not restart:  # the end is on screen (or a refused run left the last one there)
-        yield (gr.skip(),) * 11
+        yield (gr.skip(),) * 12
         return
     start = 0 if restart else at + 1
     fps = pacing.check_fps(fps)
     if restart:  # the final panels go until the end is reached again
-        yield (gr.skip(),) * 5 + (None, None, None, "", None, -1)
+        yield (gr.skip(),) * 5 + (None, None, None, "", None, gr.skip(), -1)
     prev = frames[start - 1] if start > 0 and not restart else None
     for k in pacing.paced(range(start, len(frames)), fps):
         rec = frames[k]
-        yield frame_view(rec, status_line(rec), prev) + _final_or_skip(run, k) + (k,)
+        yield frame_view(rec, status_line(rec), prev) + _final_or_skip(run, k) + (map_view(run.get("map"), rec), k)
         prev = rec
 
 
@@ -208,7 +212,8 @@ def step_once(run, cursor):
     rec = frames[k]
     status = (status_line(rec) if k == len(frames) - 1 else
               status_line(rec, "paused at") + " · **Step**: one more iteration · **Resume**: play on")
-    return frame_view(rec, status, frames[at] if 0 <= at == k - 1 else None) + _final_or_skip(run, k) + (k,)
+    return (frame_view(rec, status, frames[at] if 0 <= at == k - 1 else None) + _final_or_skip(run, k)
+            + (map_view(run.get("map"), rec), k))
 
 
 def paused(run, cursor):

@@ -18,13 +18,18 @@ import gradio as gr
 from hen_demo import metrics
 from hen_demo.pipeline import HENFrame
 from hen_demo.ui import plots
+from hen_demo.ui.retrieval_map import RetrievalMap
 from hen_demo.ui.present import ALL_WEIGHT, TOPK_MIN_WEIGHT, badge, show, topk_items, verdict_view
 
 FRAME_PANELS = ("state", "status", "energy", "topk", "hist")  # the order frame_view returns them in
 
 
-def frame_record(frame: HENFrame, bank, steps: int, target: int | None, previous: dict | None = None) -> dict:
-    """What playback needs of one frame. Thumbnails are shared with ``previous`` when the top-k did not change."""
+def frame_record(frame: HENFrame, bank, steps: int, target: int | None, previous: dict | None = None,
+                 route: RetrievalMap | None = None) -> dict:
+    """What playback needs of one frame. Thumbnails are shared with ``previous`` when the top-k did not change;
+    ``route``: the run's retrieval map, which gets the frame's point (the record keeps the path so far)."""
+    if route is not None:
+        route.add(frame)
     hist = frame.similarity_histogram
     w = list(frame.topk_weights)
     v = metrics.verdict_from(frame.topk_indices[0], w[0], sum(x > 0.05 for x in w), frame.n_eff, target)
@@ -35,7 +40,22 @@ def frame_record(frame: HENFrame, bank, steps: int, target: int | None, previous
             "topk": previous["topk"] if same else topk_items(bank, frame.topk_indices, w, target),
             "n_eff": float(frame.n_eff), "converged": bool(frame.converged), "n": int(bank.codes.shape[0]),
             "steps": int(steps), "target": target, "verdict": verdict_view(v, target),
-            "hist": None if hist is None else (np.asarray(hist.counts).tolist(), np.asarray(hist.edges).tolist())}
+            "hist": None if hist is None else (np.asarray(hist.counts).tolist(), np.asarray(hist.edges).tolist()),
+            "path": None if route is None else [np.asarray(p) for p in route.path]}
+
+
+def map_view(route: RetrievalMap | None, rec: dict, plot: bool = True):
+    """The retrieval map (issue 21) with the record's path so far and its top-k ringed; skip without a map."""
+    if route is None or rec.get("path") is None or not plot:
+        return gr.skip()
+    route.path = list(rec["path"])
+    return plots.as_plot(route.spec(_held(rec), rec["target"]))
+
+
+def _held(rec: dict) -> list[int]:
+    """The top-k memories holding at least TOPK_MIN_WEIGHT of the weight (at least the strongest)."""
+    held = [i for i, w in zip(rec["topk_indices"], rec["topk_weights"]) if w >= TOPK_MIN_WEIGHT]
+    return held or [rec["topk_indices"][0]]
 
 
 def status_line(rec: dict, how: str = "", seconds: float | None = None) -> str:
@@ -61,10 +81,9 @@ def frame_view(rec: dict, status: str, previous: dict | None = None, plot: bool 
     gallery = gr.skip() if previous is not None and previous["topk"] is rec["topk"] else rec["topk"]
     energy = hist = gr.skip()
     if plot:
-        held = [(i, w) for i, w in zip(rec["topk_indices"], rec["topk_weights"]) if w >= TOPK_MIN_WEIGHT]
-        held = held or [(rec["topk_indices"][0], rec["topk_weights"][0])]  # only memories holding weight
-        energy = plots.as_plot(plots.dynamics_spec(rec["energies"], [i for i, _ in held], [w for _, w in held],
-                                                   rec["target"]))
+        held = _held(rec)  # only memories holding weight
+        weights = dict(zip(rec["topk_indices"], rec["topk_weights"]))
+        energy = plots.as_plot(plots.dynamics_spec(rec["energies"], held, [weights[i] for i in held], rec["target"]))
         if rec["hist"] is not None:
             hist = plots.as_plot(plots.similarity_histogram_spec(rec["hist"][0], rec["hist"][1], t=rec["t"],
                                                                  n=rec["n"]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from hen_demo.ui.landscape import STEP_LABEL
+
 LATEX = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
@@ -81,5 +83,27 @@ answers and the state stays a mixture of both (HEN Fig. 6).
 """
 
 
+LANDSCAPE_LINK = ("**See eq. 1 and 2 at work in the plane:** the Classroom's step 7 draws the energy of memories you "
+                  "place by hand, the basin each start falls into, and the mixtures (metastable states) that appear "
+                  "when β is small.")
+
+# a client-side jump (no server round trip): open the Classroom tab, then its step 7 once it is on the page
+OPEN_LANDSCAPE_JS = """() => {
+  const tab = (text) => [...document.querySelectorAll('button[role="tab"]')].find(b => b.textContent.trim().startsWith(text));
+  const outer = tab('Classroom');
+  if (outer) outer.click();
+  let tries = 0;
+  const open = () => {
+    const step = tab('%STEP%');
+    if (step) { step.click(); step.scrollIntoView({block: 'start'}); } else if (tries++ < 50) setTimeout(open, 100);
+  };
+  open();
+}""".replace("%STEP%", STEP_LABEL)
+
+
 def build_tab() -> None:
+    with gr.Row():
+        gr.Markdown(LANDSCAPE_LINK, scale=4)
+        gr.Button("Open the energy-landscape playground", scale=1, elem_id="howto-landscape").click(
+            None, None, None, js=OPEN_LANDSCAPE_JS)
     gr.Markdown(TEXT, latex_delimiters=LATEX)

@@ -18,6 +18,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from hen_demo.ui.theme import (
+    FONT_FAMILY,
+    PLOT_AXIS_TITLE_PX,
+    PLOT_FONT_PX,
+    PLOT_TITLE_PX,
+    PROJECTOR_FONT_PX,
+    PROJECTOR_TITLE_PX,
+)
+
 # one colour per configuration / distribution, reused across tabs so A is always A
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SELF_COLOR, CROSS_COLOR = COLORS[1], COLORS[0]  # HEN Fig. 3: red = self, blue = cross
@@ -26,20 +35,25 @@ _AXIS = dict(gridcolor="#e6e6e6", zerolinecolor="#cccccc", linecolor="#999999")
 
 
 def base_layout(title: str, height: int, xaxis: str, yaxis: str, projector: bool = False, **extra) -> dict:
-    """The layout every figure of the app shares; ``projector``: the teaching tabs' large fonts and margins."""
+    """The layout every figure of the app shares; ``projector``: the teaching tabs' large fonts and margins.
+
+    Ticks and legends are at least ``theme.PLOT_FONT_PX`` (16 px) and axis titles a little larger, readable at
+    the back of a room at 1280×720 (issue 19 §9); the font is the page's (``theme.FONT_FAMILY``).
+    """
     # no named template on purpose: copying one costs ~10 ms per figure
-    font_size, title_size = (17, 20) if projector else (12, 14)
+    font_size, title_size = (PROJECTOR_FONT_PX, PROJECTOR_TITLE_PX) if projector else (PLOT_FONT_PX, PLOT_TITLE_PX)
+    axis_title = dict(size=max(font_size, PLOT_AXIS_TITLE_PX))
     layout = dict(
         title=dict(text=title, font=dict(size=title_size)),
         height=height,
-        margin=dict(l=70, r=20, t=60, b=60) if projector else dict(l=55, r=15, t=40, b=45),
+        margin=dict(l=75, r=20, t=60, b=65) if projector else dict(l=65, r=15, t=40, b=55),
         paper_bgcolor="white",
         plot_bgcolor="white",
-        font=dict(family="sans-serif", size=font_size, color="#333"),
-        xaxis=dict(title=dict(text=xaxis), **_AXIS),
-        yaxis=dict(title=dict(text=yaxis), **_AXIS),
+        font=dict(family=FONT_FAMILY, size=font_size, color="#333"),
+        xaxis=dict(title=dict(text=xaxis, font=axis_title), **_AXIS),
+        yaxis=dict(title=dict(text=yaxis, font=axis_title), **_AXIS),
         legend=dict(orientation="h", yanchor="bottom", y=1.02 if projector else 1.0, xanchor="right", x=1.0,
-                    **({"font": dict(size=15)} if projector else {})),
+                    font=dict(size=font_size)),
     )
     layout.update(extra)
     return layout
@@ -163,10 +177,14 @@ def histogram_grid_spec(
     for c, name in enumerate(names):
         ax = "" if c == 0 else str(c + 1)
         lo = c * (width + gap)
-        layout[f"xaxis{ax}"] = dict(domain=[lo, lo + width], anchor=f"y{ax}", title=dict(text=xaxis), **_AXIS)
-        layout[f"yaxis{ax}"] = dict(anchor=f"x{ax}", **_AXIS, **({"title": dict(text="density")} if c == 0 else {}))
+        axis_title = dict(font=dict(size=PLOT_AXIS_TITLE_PX))
+        layout[f"xaxis{ax}"] = dict(domain=[lo, lo + width], anchor=f"y{ax}", title=dict(text=xaxis, **axis_title),
+                                    **_AXIS)
+        layout[f"yaxis{ax}"] = dict(anchor=f"x{ax}", **_AXIS,
+                                    **({"title": dict(text="density", **axis_title)} if c == 0 else {}))
         layout["annotations"].append(dict(text=name, x=lo + width / 2, y=1.0, xref="paper", yref="paper",
-                                          xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=13)))
+                                          xanchor="center", yanchor="bottom", showarrow=False,
+                                          font=dict(size=PLOT_AXIS_TITLE_PX)))
         for i, (series, v) in enumerate(panels.get(name, {}).items()):
             data.append(dict(type="histogram", x=_floats(v), name=series, legendgroup=series, showlegend=c == 0,
                              histnorm="probability density", nbinsx=nbins, opacity=0.6,
@@ -178,7 +196,7 @@ def histogram_grid_spec(
         pad = 0.02 * (hi - lo) if hi > lo else 0.05
         for c in range(cols):
             layout[f"xaxis{'' if c == 0 else c + 1}"]["range"] = [lo - pad, hi + pad]
-    layout["legend"].update(font=dict(size=14), y=1.12, bgcolor="rgba(255,255,255,0.8)")
+    layout["legend"].update(font=dict(size=PLOT_FONT_PX), y=1.12, bgcolor="rgba(255,255,255,0.8)")
     layout["margin"]["t"] = 90
     return dict(data=data, layout=layout)
 
@@ -189,7 +207,7 @@ def dynamics_spec(
     indices: Sequence[int],
     weights: Sequence[float],
     target: int | None = None,
-    height: int = 300,
+    height: int = 260,
 ) -> dict:
     """Energy curve so far (left) and the top-k weights pₙ (right) in one figure.
 
@@ -203,12 +221,12 @@ def dynamics_spec(
     layout["xaxis"].update(e["layout"]["xaxis"], domain=[0.0, 0.56])
     layout["xaxis2"] = dict(k["layout"]["xaxis"], domain=[0.7, 1.0], anchor="y2")
     layout["yaxis2"] = dict(k["layout"]["yaxis"], anchor="x2")
-    layout["margin"]["t"] = 35
+    layout["margin"].update(t=35, l=80)  # room for 16 px ticks beside the axis title
     layout["annotations"] = [
         dict(text="Energy so far", x=0.28, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
-             showarrow=False, font=dict(size=14)),
+             showarrow=False, font=dict(size=PLOT_AXIS_TITLE_PX)),
         dict(text="Top-k weights pₙ", x=0.85, y=1.0, xref="paper", yref="paper", xanchor="center",
-             yanchor="bottom", showarrow=False, font=dict(size=14)),
+             yanchor="bottom", showarrow=False, font=dict(size=PLOT_AXIS_TITLE_PX)),
     ]
     return dict(data=data, layout=layout)
 
@@ -219,7 +237,7 @@ def similarity_histogram_spec(
     edges: Sequence[float],
     t: int | None = None,
     n: int | None = None,
-    height: int = 230,
+    height: int = 205,
 ) -> dict:
     """Bars of how many memories have each cosine similarity cos(ŝ⁽ᵗ⁾, ξ̂ₙ) with the current state.
 
@@ -242,7 +260,8 @@ def similarity_histogram_spec(
     title = "Cosine similarity of the state to every memory" + (f" (t = {t})" if t is not None else "")
     layout = base_layout(title, height, "cos(ŝ⁽ᵗ⁾, ξ̂ₙ)", "memories (log)", showlegend=False, bargap=0)
     layout["xaxis"]["range"] = [e[0], e[-1]] if e else [-1, 1]
-    layout["yaxis"].update(type="log", range=[-0.1, math.log10(top) + 0.1])
+    # decades only: the minor 2 / 5 labels of a log axis crowd each other at 16 px
+    layout["yaxis"].update(type="log", range=[-0.1, math.log10(top) + 0.1], dtick=1)
     layout["margin"]["t"] = 35
-    layout["title"]["font"]["size"] = 13
+    layout["title"]["font"]["size"] = PLOT_AXIS_TITLE_PX
     return dict(data=data, layout=layout)

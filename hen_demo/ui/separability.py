@@ -1,8 +1,15 @@
-"""Separability tab: self vs cross cosine similarity of queries and memories (HEN Fig. 3).
+"""Separability tab: self vs cross cosine similarity of damaged queries and memories (HEN Fig. 3), beside the
+same queries' retrieval as Explore runs it.
 
-For each chosen encoder: the N memories xi_j = Phi_enc(x_j) and the N corrupted queries s_i(0) =
+For each chosen encoder: the N memories xi_j = Phi_enc(x_j) and the N damaged queries s_i(0) =
 Phi_enc(corrupt(x_i)); c_ij = cos(s_i(0), xi_j). Red: self pairs (i = j); blue: cross pairs (i != j).
 The less the two histograms overlap, the better separated the attractor basins (HEN sec. 3.1).
+
+Cosine ignores the length of a code and Explore's retrieval (L2) does not, so the two can disagree (issue 19
+§6: masking pixels black shortens a raw-pixel query, which keeps its angle to its own memory but moves it, in
+L2, nearer to darker images). Beside the cosine statistics the table therefore gives, for the same damaged
+queries, the L2 nearest memory (the one-shot ceiling) and the identity of the retrieval itself (L2, calibrated
+beta, Explore's steps), both from ``HENPipeline.run``.
 """
 
 from __future__ import annotations
@@ -12,18 +19,37 @@ import functools
 import gradio as gr
 import numpy as np
 
-from hen_demo.pipeline import MemoryConfig
+from hen_demo.pipeline import MemoryConfig, RunOptions
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
+RETRIEVAL_QUERIES = 500  # damaged queries also retrieved (L2, calibrated beta) for the last two columns
+RETRIEVAL_STEPS = 60  # Explore's default T
+
+HEADERS = ["encoder", "cosine overlap", "d′", "cosine: nearest = own memory", "mean self cos", "mean cross cos",
+           "L2: nearest = own memory (NN ceiling)", "retrieval identity (L2, calibrated β)"]
+
+INTRO = """**What this tab measures.** Every stored image *i* is damaged with the corruption below (by default Explore's
+damage) and encoded, giving the query ŝ⁽⁰⁾ᵢ. Its **cosine** similarity with its own
+memory ξ̂ᵢ is drawn in **red** (self), with every other memory ξ̂ⱼ in **blue** (cross). Overlapping histograms mean
+overlapping attractor basins, i.e. metastable mixtures (HEN Fig. 3); *overlap* is the shared area of the two
+normalised histograms. With amount 0 the queries are the clean images themselves.
+
+**Why it can disagree with Explore.** Cosine ignores a code's length; Explore retrieves with **L2**, which does not.
+Masking raw pixels black shortens the query: it keeps its angle to its own memory (cosine says *separable*) while in
+L2 it lands nearer to darker images, and retrieval fails. The last two columns are the same damaged queries
+retrieved as Explore does it: the L2 nearest memory (the one-shot ceiling) and the retrieval's identity accuracy
+at calibrated β (first {m} queries, {t} steps)."""
 
 
 @user_errors
 def compute(res, dataset, encoders, n, corruption, amount, seed, progress=gr.Progress()):
-    """Histograms and a table (encoder, overlap, d', fraction nearest own memory) for each encoder."""
+    """Histograms and a table for each encoder: the cosine statistics (overlap, d', fraction nearest own memory,
+    mean self / cross cosine) and, for the same damaged queries, the L2 nearest-neighbour identity and the
+    identity of the retrieval at calibrated beta (``HEADERS``)."""
     if not encoders:
         raise ValueError("Choose at least one encoder.")
     state.check_available("dataset", dataset)
@@ -45,19 +71,23 @@ def compute(res, dataset, encoders, n, corruption, amount, seed, progress=gr.Pro
         queries = pipe.encode_corrupted(bank.images, kind, float(amount or 0), int(seed or 0), batch=BATCH,
                                         progress=step)  # (n, K): query i is the cue of memory i
         s = pipe.separability(queries, max_cross=100_000)
+        # the same damaged queries retrieved as Explore does (L2 at calibrated beta): nearest memory and identity
+        progress((e + 0.9) / len(encoders), desc=f"{name}: retrieving the damaged queries")
+        m = min(n, RETRIEVAL_QUERIES)
+        l2 = res.pipeline(MemoryConfig(bank, res.encoder(name), similarity="l2", beta_relative=1.0,
+                                       device=res.device))
+        r = l2.run(queries[:m], RunOptions(steps=RETRIEVAL_STEPS, topk=1), targets=np.arange(m))
         label = next((lab for lab, v in state.encoder_choices() if v == name), name)
         panels[f"{name}: overlap {s.overlap:.2f}"] = {"self i=j": s.self_cos, "cross i≠j": s.cross_cos}
         rows.append([label, round(s.overlap, 3), round(s.d_prime, 2), round(s.margin_fraction, 3),
-                     round(float(np.mean(s.self_cos)), 3), round(float(np.mean(s.cross_cos)), 3)])
+                     round(float(np.mean(s.self_cos)), 3), round(float(np.mean(s.cross_cos)), 3),
+                     round(float(r.nn_ceiling), 3), round(float(r.identity), 3)])
     fig = plots.as_plot(plots.histogram_grid_spec(panels, title=f"cos(ŝ⁽⁰⁾ᵢ, ξ̂ⱼ), {dataset}, N={n}, query: {kind} {amount}"))
     return fig, rows
 
 
 def build_tab(res) -> None:
-    gr.Markdown("How far apart are the memories as the network sees them? For every stored image *i*, the "
-                "corrupted query ŝ⁽⁰⁾ᵢ is compared (cosine) with its own memory ξ̂ᵢ (**red**, self) and with all "
-                "others ξ̂ⱼ (**blue**, cross). Overlapping histograms mean overlapping attractor basins, i.e. "
-                "metastable mixtures (HEN Fig. 3). *Overlap* = shared area of the two normalised histograms.")
+    gr.Markdown(INTRO.format(m=RETRIEVAL_QUERIES, t=RETRIEVAL_STEPS), elem_id="separability-intro")
     choices = [(lab, v) for lab, v in state.encoder_choices() if "(unavailable" not in lab]
     missing = [v for lab, v in state.encoder_choices() if "(unavailable" in lab]
     available = [v for _, v in choices]
@@ -74,9 +104,9 @@ def build_tab(res) -> None:
                                 info=("Not available here: " + ", ".join(missing) + " (the Explore tab's encoder "
                                       "list says why)") if missing else None)
     go = gr.Button("Compute", variant="primary")
-    fig = gr.Plot(label="Histograms")
-    table = gr.Dataframe(headers=["encoder", "overlap", "d′", "nearest = own memory", "mean self cos",
-                                  "mean cross cos"], interactive=False, label="Separation")
+    fig = gr.Plot(label="Histograms", elem_id="separability-plot")
+    table = gr.Dataframe(headers=HEADERS, interactive=False, label="Separation (cosine) and retrieval (L2)",
+                         wrap=True, elem_id="separability-table", elem_classes=["hen-table"])
     inputs = [dataset, encoders, n, corruption, amount, seed]
     compute_ = functools.partial(compute, res)
     go.click(compute_, inputs, [fig, table], api_name="separability", concurrency_limit=2)

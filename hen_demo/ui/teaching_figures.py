@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from hen_demo.ui.plots import COLORS, base_layout
+from hen_demo.ui.theme import PROJECTOR_FONT_PX
 
 
 def _style(fig: go.Figure, title: str, xaxis: str, yaxis: str, height: int) -> go.Figure:
@@ -22,7 +23,8 @@ def weight_matrix_figure(weights: np.ndarray, title: str = "Hebbian weights W = 
     w = np.asarray(weights, dtype=float)
     peak = float(np.abs(w).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=w, colorscale="RdBu_r", zmin=-peak, zmax=peak,
-                               colorbar=dict(title="W_ij", thickness=14)))
+                               colorbar=dict(title=dict(text="W<sub>ij</sub>", side="right"),
+                                             thickness=14)))  # beside the bar: never over a tick
     _style(fig, title, "neuron j", "neuron i", height)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
@@ -77,11 +79,11 @@ def capacity_figure(load: Sequence[float], series: Mapping[str, Sequence[float]]
         # labels just above the plot area (never over the curves), alternately right and left of their line
         fig.add_vline(x=xpos, line=dict(color="#444", width=2, dash="dash" if k % 2 == 0 else "dot"))
         fig.add_annotation(x=xpos, y=1.0, yref="paper", yanchor="bottom", xanchor="left" if k % 2 == 0 else "right",
-                           yshift=22 * (k // 2), text=label, showarrow=False, font=dict(size=15),
+                           yshift=22 * (k // 2), text=label, showarrow=False, font=dict(size=PROJECTOR_FONT_PX),
                            bgcolor="rgba(255,255,255,0.8)")
     if current is not None:
         fig.add_vline(x=current, line=dict(color=COLORS[4], width=3), annotation_text="your N",
-                      annotation_position="left", annotation_font=dict(size=15, color=COLORS[4]))
+                      annotation_position="left", annotation_font=dict(size=PROJECTOR_FONT_PX, color=COLORS[4]))
     _style(fig, title, xaxis, "fraction", height)
     # the legend below the axis title: several entries in rows above the plot would cover the title
     rows = -(-(len(series) + (len(markers) if log_x else 0)) // 3)
@@ -100,7 +102,8 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, yaxis
     """Vertical bars (e.g. attention weights softmax(β Ξ s) over memories); bar ``highlight`` in green."""
     colors = [COLORS[2] if i == highlight else "#6b8fb8" for i in range(len(values))]
     fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=colors,
-                           text=[f"{v:.2f}" for v in values], textposition="outside", textfont=dict(size=15)))
+                           text=[f"{v:.2f}" for v in values], textposition="outside",
+                           textfont=dict(size=PROJECTOR_FONT_PX)))
     _style(fig, title, "memory μ", yaxis, height)
     if y_max is not None:
         fig.update_yaxes(range=[0, y_max * 1.15])

@@ -136,7 +136,7 @@ def build_tab(res) -> None:
             go = gr.Button("Recall from caption", variant="primary")
             targets = gr.Gallery(label="Stored image(s) the caption names", columns=2, height=200,
                                  allow_preview=False, object_fit="contain", buttons=[],
-                                 elem_classes=["hen-img", "pixelated"])
+                                 elem_classes=["hen-img", "pixelated"], elem_id="t2i-targets")
         with gr.Column(scale=5, min_width=360):
             state_img = gr.Image(label="Image half Φ_dec(ŝ_I⁽ᵗ⁾)", height=220, interactive=False, buttons=[],
                                  elem_classes=["hen-img", "pixelated"])

@@ -36,8 +36,14 @@ MAX_EVAL = 200  # queries used for the before/after numbers
 MAX_COS_PAIRS = 20_000  # cosine pairs drawn for the histograms
 BIG = 224  # px side the Stage II images are upscaled to (nearest neighbour), readable on a projector
 
-TEXT = r"""
+LEAD = r"""
 ## U-Hop: learn the similarity, then retrieve
+**Stage I** learns a kernel that pushes the stored memories apart; **Stage II** retrieves with it, next to the plain
+modern Hopfield network on the same damaged queries. Press **Run**; how it works is explained below the results.
+"""
+
+TEXT = r"""
+### How U-Hop works
 U-Hop (Wu, Hu, Hsiao & Liu) replaces the dot product by a learned kernel $\mathcal K(u,v) = \langle Wu, Wv\rangle$
 with feature map $\Phi(x) = Wx$ (eq. 2.1) and retrieves with $x \leftarrow \Xi\,\operatorname{Sep}(\beta\,\mathcal K(\Xi, x))$
 (eq. 2.4). **Stage I** (Alg. 1) takes gradient steps on the **separation loss** (Def. 2.2)
@@ -95,7 +101,8 @@ def run_uhop(res, dataset, encoder_name, n, kind, amount, iterations, lr, t, bet
                 "energy", "status"]
         return tuple(kw.get(k, skip) for k in keys)
 
-    yield frame(status=f"Building the memory bank ({dataset}, {encoder_name}, N = {n}) …")
+    yield frame(status=f"Building the memory bank ({dataset}, {encoder_name}, N = {n}) …",
+                plain=gr.update(label="plain MHN"), uhop=gr.update(label="U-Hop"))  # last run's ✓ / ✗ cleared
     bank = res.bank(dataset, encoder_name, n, progress=prog)
     encoder = res.encoder(encoder_name)
     codes = bank.codes.float().cpu()  # (N, K)
@@ -218,7 +225,14 @@ def run_uhop(res, dataset, encoder_name, n, kind, amount, iterations, lr, t, bet
     res_p, res_u = last_p.result, last_u.result
     yield frame(status=f"Done. Query #{q_idx} ({how}): plain MHN's strongest memory #{res_p.winner} "
                        f"({'correct' if res_p.correct else 'wrong'}), U-Hop's #{res_u.winner} "
-                       f"({'correct' if res_u.correct else 'wrong'}).")
+                       f"({'correct' if res_u.correct else 'wrong'}).",
+                plain=gr.update(label=result_label("plain MHN", res_p.winner, res_p.correct, q_idx)),
+                uhop=gr.update(label=result_label("U-Hop", res_u.winner, res_u.correct, q_idx)))
+
+
+def result_label(model: str, winner: int, correct: bool, target: int) -> str:
+    """The Stage II picture's label once it has stopped: the memory it settled on, ✓ or ✗ (issue 19 §12)."""
+    return f"{model}: #{winner} ✓" if correct else f"{model}: #{winner} ✗ (wanted #{target})"
 
 
 def latent_choice() -> tuple[str, str]:
@@ -232,7 +246,7 @@ def latent_choice() -> tuple[str, str]:
 
 def build_tab(res) -> None:
     """The U-Hop tab (called inside ``with gr.Tab("U-Hop"):``)."""
-    gr.Markdown(TEXT, latex_delimiters=LATEX)
+    gr.Markdown(LEAD, latex_delimiters=LATEX)
     with gr.Row():
         dataset = gr.Dropdown(state.dataset_choices(), value="digits", label="Dataset")
         encoder = gr.Dropdown(state.encoder_choices(), value="pixels", label="Memory space (encoder)")
@@ -275,6 +289,7 @@ def build_tab(res) -> None:
         target_img = gr.Image(label="target memory", interactive=False, height=220, buttons=[],
                              elem_classes=["hen-img", "pixelated"])
     energy_plot = gr.Plot(label="Energy")
+    gr.Markdown(TEXT, latex_delimiters=LATEX)  # the explanation after the controls and results (issue 19 §12)
 
     inputs = [dataset, encoder, n, kind, amount, iterations, lr, t, beta, steps, query_index, beta_mode]
     outputs = [loss_plot, hist_plot, table, margin_plot, exact_text, exact_gallery, query_img, plain_img, uhop_img,
