@@ -19,6 +19,7 @@ from pathlib import Path
 # command name -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("hen_demo.ui.app", "start the Gradio app"),
+    "retrieve": ("hen_demo.ui.retrieve_cli", "run the Explore retrieval a link describes; write its figure / GIF / MP4"),
     "bench": ("hen_demo.bench", "time the retrieval engine (and the app with --ui)"),
     "experiment": ("hen_demo.experiments.cli", "run one of the papers' experiments"),
     "report": ("hen_demo.experiments.report", "build REPRODUCTION.md from experiment outputs"),

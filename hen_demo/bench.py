@@ -2,7 +2,8 @@
 
 For each size (N memories, K dimensions, B queries, T steps) and each device (CPU, and CUDA when
 present) it times ``HopfieldMemory.retrieve`` on the fast path (scaled_dot_product_attention) and on
-the plain reference path (matmul -> separation -> matmul), for dot and L2 similarity with softmax,
+the plain reference path (matmul -> separation -> matmul), for dot and L2 similarity with softmax, and a plain
+``softmax(beta S X^T) X`` loop (``plain_loop``, what ml-jku/hopfield-layers computes; the reference row),
 and the roofline: T x (two torch.mm of the same shapes, B x K x N and B x N x K). GFLOP/s counts
 4 B N K T floating point operations (two matmuls of 2 B N K per step), the issue's convention; a
 retrieval also computes the energies and one final pass for the weights, which count against it.
@@ -15,6 +16,9 @@ lowers a measurement). It is the honest reference: skinny products run below it,
 own ``peak_fraction`` shows by how much; issue 12 targets >= 0.85 for the fast path. The default sizes are A (N 6000, K 2352, B 256), B (N 15000, same) and C (N 6000, K 192, B 6000). Cases are timed round-robin,
 best of ``--repeats``; process CPU time is reported too (``cpu_s``, ``roofline_fraction_cpu_time``),
 which is the steadier ratio when other jobs share the CPU.
+Time to an answer (``answer`` per size): at ``--answer-beta`` (150) with early stopping (tol 1e-6) the fast path's
+median time beside the plain loop's, and ``of_steps_plus_one`` = that time / ((s + 1) x the fixed-work run's
+step time) for an answer in s steps (issue 24: <= 1, the final statistics cost at most one more pass).
 ``--landscape`` times the playground's 200 x 200 energy / basin grid instead (hen_demo.bench_landscape).
 ``--ui`` runs the app's benchmark instead (hen_demo.ui.bench_ui, owned by the UI workstream).
 """
@@ -23,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -51,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to run: all = CPU and CUDA when present")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats per case; the best is kept")
     parser.add_argument("--beta", type=float, default=0.01, help="inverse temperature of the benchmark memory")
+    parser.add_argument("--answer-beta", type=float, default=150.0,
+                        help="beta of the time-to-answer rows (early stopping at tol 1e-6; default 150)")
     parser.add_argument("--fast-method", default="auto", choices=["auto", "sdpa", "matmul"],
                         help="fast-path kernel: auto (sdpa on CPU, fused matmul elsewhere), sdpa, matmul")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -77,13 +85,14 @@ def _parse_sizes(text: str) -> list[tuple[int, int, int, int]]:
 
 def _interleaved(cases: dict, device: torch.device, repeats: int) -> dict:
     """Time every case ``repeats`` times, round-robin (so a burst of load elsewhere hits all cases
-    alike), after one warm-up call each. Returns {name: (best wall s, best CPU s, last result)}."""
+    alike), after one warm-up call each. Returns {name: (best wall s, best CPU s, last result, median wall s)}."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    best = {}
+    best, walls = {}, {}
     for name, fn in cases.items():
         out = fn()
         sync()
         best[name] = [float("inf"), float("inf"), out]
+        walls[name] = []
     for _ in range(max(1, repeats)):
         for name, fn in cases.items():
             wall, cpu = time.perf_counter(), time.process_time()
@@ -92,7 +101,39 @@ def _interleaved(cases: dict, device: torch.device, repeats: int) -> dict:
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             entry = best[name]
             entry[0], entry[1], entry[2] = min(entry[0], wall), min(entry[1], cpu), out
-    return {k: tuple(v) for k, v in best.items()}
+            walls[name].append(wall)
+    return {k: (*v, statistics.median(walls[k])) for k, v in best.items()}
+
+
+@dataclass
+class PlainAnswer:
+    """What ``plain_loop`` returns: the states, the updates run, and the final weights' top-k."""
+
+    states: torch.Tensor  # (B, K)
+    n_steps: torch.Tensor  # (B,) updates run (the same for every query: the loop stops when all have)
+    topk_indices: torch.Tensor  # (B, k)
+
+
+def plain_loop(patterns: torch.Tensor, queries: torch.Tensor, similarity: str, beta: float, steps: int,
+               tol: float = 0.0, k: int = 5) -> PlainAnswer:
+    """The reference a user would write (what ml-jku/hopfield-layers computes): s <- softmax(beta sim(X, s)) X
+    (HEN eq. 2) with torch.softmax, ``steps`` updates or until every query moved <= tol * max(1, ||s||), then the
+    final weights' top-k (the engine's answer holds the same). L2 logits drop the per-query constant beta ||s||^2."""
+    sq = (patterns * patterns).sum(-1) if similarity == "l2" else None  # (N,)
+
+    def logits(s):  # (B, N)
+        return beta * (s @ patterns.T) if sq is None else beta * (2.0 * (s @ patterns.T) - sq)
+
+    s, n = queries, 0
+    for _ in range(steps):
+        new = torch.softmax(logits(s), dim=-1) @ patterns  # (B, K)
+        n += 1
+        moved = (new - s).norm(dim=-1) <= tol * s.norm(dim=-1).clamp_min(1.0)
+        s = new
+        if tol > 0 and bool(moved.all()):
+            break
+    idx = torch.topk(torch.softmax(logits(s), dim=-1), k, dim=-1).indices
+    return PlainAnswer(s, torch.full((s.shape[0],), n), idx)
 
 
 def _peak_case(device: torch.device, side: int = PEAK_SIDE):
@@ -111,7 +152,7 @@ def _peak_entry(wall: float, cpu: float, side: int = PEAK_SIDE) -> dict:
 
 def gemm_peak(device: torch.device, repeats: int = 3, side: int = PEAK_SIDE) -> dict:
     """GFLOP/s of one square (side x side) float32 torch.mm on ``device`` (best wall and CPU time of repeats)."""
-    wall, cpu, _ = _interleaved({"peak": _peak_case(device, side)}, device, repeats)["peak"]
+    wall, cpu, _, _ = _interleaved({"peak": _peak_case(device, side)}, device, repeats)["peak"]
     return _peak_entry(wall, cpu, side)
 
 
@@ -136,7 +177,7 @@ def apply_peak(row: dict, peak: dict) -> None:
     row["peak_fraction"] = min(paths["fast"]["peak_fraction"] for paths in row["paths"].values())
 
 
-def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> tuple[dict, dict]:
+def _bench_size(n, k, b, t, device, sims, repeats, beta, method, answer_beta=150.0) -> tuple[dict, dict]:
     """Time one size; returns its row and the GEMM peak measured in the same round-robin (``apply_peak`` adds
     the peak fractions once the run's best peak is known)."""
     g = torch.Generator().manual_seed(0)
@@ -158,28 +199,45 @@ def _bench_size(n, k, b, t, device, sims, repeats, beta, method) -> tuple[dict, 
         return lambda: mem.retrieve(queries, steps=t, tol=0.0, topk=5, fast=fast, keep_weights=False)
 
     cases = {"roofline": roofline, "peak": _peak_case(device)}
-    kernels = {}
+    answers, kernels = {}, {}
     for sim in sims:
         mem = HopfieldMemory(patterns, sim, "softmax", beta=beta, device=device, fast_method=method)
         kernels[sim] = mem._fast_step.kernel(b, device) if mem._fast_step is not None else None
         cases[(sim, "fast")] = retrieval(mem, True)
         cases[(sim, "reference")] = retrieval(mem, False)
+        cases[(sim, "plain")] = lambda sim=sim: plain_loop(patterns, queries, sim, beta, t)
+        # time to an answer: a sharp beta, early stopping (tol 1e-6), the same top-k and statistics
+        sharp = HopfieldMemory(patterns, sim, "softmax", beta=answer_beta, device=device, fast_method=method)
+        answers[(sim, "fast")] = lambda m=sharp: m.retrieve(queries, steps=t, topk=5, keep_weights=False)
+        answers[(sim, "plain")] = lambda sim=sim: plain_loop(patterns, queries, sim, answer_beta, t, 1e-6)
+    cases.update({("answer",) + key: fn for key, fn in answers.items()})
     timings = _interleaved(cases, device, repeats)
-    mm_time, mm_cpu, _ = timings.pop("roofline")
-    peak_wall, peak_cpu, _ = timings.pop("peak")
+    mm_time, mm_cpu, _, _ = timings.pop("roofline")
+    peak_wall, peak_cpu, _, _ = timings.pop("peak")
+    answer = {key[1:]: timings.pop(key) for key in list(timings) if key[0] == "answer"}
     row = {"N": n, "K": k, "B": b, "T": t, "device": str(device), "fast_method": method,
            "roofline": {"time_s": mm_time, "cpu_s": mm_cpu, "gflops": flops / mm_time / 1e9}, "paths": {}}
-    for (sim, path), (secs, cpu, res) in timings.items():
+    for (sim, path), (secs, cpu, res, median) in timings.items():
         done = int(res.n_steps.sum())  # updates actually run (queries may reach an exact fixed point)
         work = 4.0 * n * k * done
         row["paths"].setdefault(sim, {})[path] = {
-            "time_s": secs, "cpu_s": cpu, "gflops": work / secs / 1e9, "updates": done,
+            "time_s": secs, "median_s": median, "cpu_s": cpu, "gflops": work / secs / 1e9, "updates": done,
             "roofline_fraction": (work / secs) / (flops / mm_time),
             "roofline_fraction_cpu_time": (work / cpu) / (flops / mm_cpu) if cpu > 0 and mm_cpu > 0 else None,
         }
         if path == "fast" and kernels.get(sim):
             row["paths"][sim][path]["kernel"] = kernels[sim]  # the kernel "auto" picked for this shape
     row["roofline_fraction"] = min(row["paths"][sim]["fast"]["roofline_fraction"] for sim in sims)
+    row["answer_beta"], row["answer"] = answer_beta, {}
+    for (sim, path), (secs, _, res, median) in answer.items():
+        updates = int(res.n_steps.max())
+        entry = {"time_s": secs, "median_s": median, "steps": updates}
+        if path == "fast":  # the issue's budget: s steps answered within (s + 1) step times of the fixed-work run
+            step_s = row["paths"][sim]["fast"]["median_s"] / t
+            entry.update(step_s=step_s, of_steps_plus_one=median / ((updates + 1) * step_s))
+        row["answer"].setdefault(sim, {})[path] = entry
+    for sim, entries in row["answer"].items():
+        entries["fast_over_plain"] = entries["fast"]["median_s"] / entries["plain"]["median_s"]
     return row, _peak_entry(peak_wall, peak_cpu)
 
 
@@ -199,6 +257,11 @@ def _print_table(rows: list[dict]) -> None:
                       f"{v['roofline_fraction']:>13.2f}" + (f"{cpu:>12.2f}" if cpu is not None else f"{'-':>12}")
                       + (f"{pk:>9.2f}" if pk is not None else "") + (f"{pkc:>12.2f}" if pkc is not None else "")
                       + (f"  [{v['kernel']}]" if v.get("kernel") else ""))
+        for sim, a in r.get("answer", {}).items():
+            f, pl = a["fast"], a["plain"]
+            print(head + f"{sim + ' answer':<15}{f['median_s']:>9.3f}  fast path, beta {r['answer_beta']:g}, tol 1e-6: "
+                  f"{f['steps']} steps in {f['of_steps_plus_one']:.2f} x (steps + 1) step times; plain loop "
+                  f"{pl['median_s']:.3f} s ({pl['steps']} steps): fast / plain {a['fast_over_plain']:.2f} (medians)")
         print(head + f"fast path roofline_fraction (worst similarity): {r['roofline_fraction']:.2f}"
               + (f", peak_fraction: {r['peak_fraction']:.2f}" if "peak_fraction" in r else ""))
 
@@ -250,7 +313,8 @@ def run(args) -> int:
         for n, k, b, t in sizes:
             if not args.json:
                 print(f"timing N={n} K={k} B={b} T={t} on {device} ...", file=sys.stderr, flush=True)
-            row, peak_here = _bench_size(n, k, b, t, device, sims, args.repeats, args.beta, args.fast_method)
+            row, peak_here = _bench_size(n, k, b, t, device, sims, args.repeats, args.beta, args.fast_method,
+                                         args.answer_beta)
             device_rows.append(row)
             measured.append(peak_here)
         # the peak: the best of the square GEMMs timed before and inside every size's round-robin

@@ -166,10 +166,12 @@ def chunk_size_for(batch: int, cost: float | None) -> int:
 
 # ---- chunks -------------------------------------------------------------------------------------------
 class ChunkStore:
-    """Partial results of one bank build (cache key ``key``) under ``banks_dir/<key>.part/``."""
+    """Partial results of one bank build (cache key ``key``) under ``banks_dir/<key><suffix>/`` (suffix ".part": a
+    cached bank's build, merged and removed at the end; "": an out-of-core bank whose chunks are the bank,
+    ``data.bank_shards``)."""
 
-    def __init__(self, banks_dir, key: str) -> None:
-        self.folder = Path(banks_dir) / f"{key}.part"
+    def __init__(self, banks_dir, key: str, suffix: str = ".part") -> None:
+        self.folder = Path(banks_dir) / f"{key}{suffix}"
 
     def _chunks(self) -> list[tuple[int, int, Path]]:
         if not self.folder.is_dir():
@@ -182,6 +184,15 @@ class ChunkStore:
             except ValueError:
                 continue
         return sorted(out)
+
+    def contiguous(self, n: int) -> list[tuple[int, int, Path]]:
+        """The chunk files (start, end, path) contiguous from item 0 and within n items, without reading them."""
+        done, out = 0, []
+        for a, b, p in self._chunks():
+            if a == done and b <= n:
+                out.append((a, b, p))
+                done = b
+        return out
 
     def resume(self, code_dim: int, n: int) -> tuple[int, list[torch.Tensor], list[np.ndarray]]:
         """(items done, codes per chunk, reconstructions per chunk) from the chunks contiguous from item 0."""
@@ -201,10 +212,13 @@ class ChunkStore:
             done = b
         return done, codes, recon
 
-    def write(self, start: int, codes: torch.Tensor, recon: np.ndarray) -> Path:
+    def write(self, start: int, codes: torch.Tensor, recon: np.ndarray | None = None) -> Path:
+        """Write items [start, start + len(codes)) atomically (``recon`` None: codes only, an out-of-core bank)."""
         end = start + codes.shape[0]
         path = self.folder / f"chunk-{start:07d}-{end:07d}.safetensors"
-        tensors = {"codes": codes.contiguous(), "recon": torch.from_numpy(np.ascontiguousarray(recon))}
+        tensors = {"codes": codes.contiguous()}
+        if recon is not None:
+            tensors["recon"] = torch.from_numpy(np.ascontiguousarray(recon))
         return atomic_write(path, lambda tmp: save_file(tensors, tmp))
 
     def clear(self) -> None:

@@ -188,5 +188,23 @@ def load(name: str, weights_dir=None, image_size: int | None = None, cache_dir=N
         errors.append(f"hub: {reason}")
     else:
         errors.append(spec.note)
-    raise EncoderUnavailable(f"{name} is unavailable: " + "; ".join(errors))
+    raise EncoderUnavailable(f"{name} is unavailable: its weights are not on this machine and could not be "
+                             f"downloaded. Pick a shipped encoder (kl-small, vq-small), or put the weights in "
+                             f"$HEN_WEIGHTS_DIR/{name}. Details: " + "; ".join(errors))
+
+
+def needs_download(name: str, weights_dir=None, cache_dir=None) -> bool:
+    """True when loading ``name`` (one of the papers' diffusers models) will download its weights from the hub:
+    they are neither in a local folder nor in the Hugging Face cache. Never touches the network."""
+    spec = SPECS.get(name)
+    if spec is None or not spec.sources or local_folder(name, weights_dir) is not None:
+        return False
+    return not any(in_hf_cache(repo, _cfg_file(sub), cache_dir) for repo, sub in spec.sources)
+
+
+def loading_note(name: str) -> str:
+    """The progress text while encoder ``name`` loads: a first-use download says so (it can take minutes)."""
+    if needs_download(name):
+        return f"downloading the {name} weights from the Hugging Face hub (first use only; this can take minutes)"
+    return f"loading the {name} encoder"
 

@@ -168,9 +168,12 @@ def _where(config: dict) -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} threads"
 
 
-def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | None = None) -> str:
-    """The markdown section for REPRODUCTION.md (paths relative to the results folder's parent)."""
+def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | None = None,
+                     folder: str | None = None) -> str:
+    """The markdown section for REPRODUCTION.md (paths relative to the results folder's parent; ``folder``: the
+    results sub-folder when it is not the experiment's name, e.g. a variant "scale-out-at-scale")."""
     name = result.name
+    where = folder or name
     table = summary_table if summary_table is not None else (
         result.summary if result.summary is not None else result.table)
     cfg = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("out",))
@@ -185,8 +188,8 @@ def section_markdown(result: ExperimentResult, summary_table: pd.DataFrame | Non
         "",
         markdown_table(table),
         "",
-        f"![{name}](results/{name}/{name}.png) · [interactive plot](results/{name}/{name}.html) · "
-        f"[CSV](results/{name}/{name}.csv)",
+        f"![{name}](results/{where}/{name}.png) · [interactive plot](results/{where}/{name}.html) · "
+        f"[CSV](results/{where}/{name}.csv)",
         "",
         "**Reading:** " + result.findings.strip(),
         "",
@@ -218,7 +221,7 @@ def write_outputs(result: ExperimentResult, out_dir: str | os.PathLike) -> dict[
                                                                           format="png"))
     if result.figure is not None:
         write_html(result.figure, paths["html"])
-    atomic_write_text(paths["md"], section_markdown(result))
+    atomic_write_text(paths["md"], section_markdown(result, folder=out.name))
     meta = {
         "name": name,
         "title": result.title,

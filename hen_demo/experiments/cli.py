@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tqdm import tqdm
@@ -31,6 +32,12 @@ def _floats(text: str) -> list[float]:
 
 def _ints(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
+
+
+def _counts(text: str) -> int | list[int]:
+    """'1000' -> 1000; '1e4,1e5,1e6' -> [10000, 100000, 1000000]."""
+    values = [int(float(x)) for x in text.split(",") if x.strip()]
+    return values[0] if len(values) == 1 else values
 
 
 def _names(text: str) -> list[str]:
@@ -56,7 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="beta relative to each bank's calibration (1 = calibrated sharpness), comma-separated "
                              "for the beta sweep; runs beside the absolute beta")
     parser.add_argument("--fill", default=None, help="what hidden pixels become: black, grey, mean-image, noise")
-    parser.add_argument("--n", type=int, default=None, help="number of memories")
+    parser.add_argument("--n", type=_counts, default=None,
+                        help="number of memories (scale-out: comma-separated bank sizes, e.g. 1e4,1e5,1e6, streamed "
+                             "from disk)")
+    parser.add_argument("--sharded", action="store_true", default=None,
+                        help="scale-out --n: split each bank over the torchrun ranks (run under torchrun)")
     parser.add_argument("--sizes", type=_ints, default=None, help="comma-separated memory-set sizes")
     parser.add_argument("--steps", type=int, default=None, help="retrieval update steps T_f")
     parser.add_argument("--seed", type=int, default=None)
@@ -67,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args) -> dict:
     ov = {k: getattr(args, k) for k in ("dataset", "encoders", "text_encoder", "betas", "beta", "beta_relative",
-                                         "fill", "n", "sizes", "steps", "seed", "device")}
+                                         "fill", "n", "sizes", "steps", "seed", "device", "sharded")}
     for item in args.set:
         if "=" not in item:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
@@ -94,6 +105,8 @@ def run(args) -> int:
             continue
         out = args.out if (args.out and len(names) == 1) else (
             f"{args.out}/{name}" if args.out else DEFAULT_RESULTS / name)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 writes the outputs
+            out = False
         print(f"[{name}] {size} run: {cfg}", flush=True)
         bar = _bar(name)
         try:

@@ -18,21 +18,38 @@ FONT = dict(title=17, panel=15, axis=14, tick=12, legend=12)  # matplotlib point
 PLOTLY_FONT = dict(family="sans-serif", size=16)
 PLOTLY_JS = "plotly.min.js"  # one shared copy in the results folder, referenced by every HTML figure
 
+DASHES = ("solid", "dash", "dot", "dashdot")  # plotly names; matplotlib takes the same four below
+_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 
 
+def check_series(d: pd.DataFrame, x: str, name: str) -> None:
+    """ValueError when one plotted line would visit an x value twice (it would zigzag between two settings that
+    belong on separate lines: group the table by more columns)."""
+    repeated = d[x][d[x].duplicated()]
+    if len(repeated):
+        raise ValueError(f"The line {name!r} has several points at {x} = {repeated.iloc[0]}; draw one line per "
+                         "setting (add the column that differs to the grouping).")
+
+
 def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str], title: str,
                  logx: bool = False, logy: bool | list[bool] = False, y_labels: list[str] | None = None,
-                 x_label: str | None = None, vline: float | None = None):
-    """One panel per metric in ``ys``; one line per value of ``group`` (column name or list of names).
+                 x_label: str | None = None, vline: float | None = None, dash: str | None = None):
+    """One panel per metric in ``ys``; one line per value of ``group`` (column name or list of names), and per
+    value of ``dash`` when given: same colour per group, solid / dashed / dotted per ``dash`` value (e.g. the beta
+    mode, as the U-Hop figures draw it). A line never visits an x twice (``check_series``).
 
     Returns (plotly Figure, matplotlib Figure).
     """
     groups = [group] if isinstance(group, str) else list(group)
     df = df.copy()
     df["_label"] = df[groups].astype(str).agg(" · ".join, axis=1) if groups else "all"
-    labels = list(dict.fromkeys(df["_label"]))
+    colors = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(dict.fromkeys(df["_label"]))}
+    styles = {v: DASHES[i % len(DASHES)] for i, v in enumerate(dict.fromkeys(df[dash].astype(str)))} if dash else {}
+    df["_style"] = df[dash].astype(str) if dash else ""
+    df["_line"] = df["_label"] + (" · " + df["_style"] if dash else "")
+    labels = list(dict.fromkeys(df["_line"]))
     logys = logy if isinstance(logy, list) else [logy] * len(ys)
     y_labels = y_labels or ys
     x_label = x_label or x
@@ -44,13 +61,15 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
 
     mfig = Figure(figsize=(5.4 * len(ys), 4.4))
     axes = mfig.subplots(1, len(ys), squeeze=False)
-    for gi, lab in enumerate(labels):
-        d = df[df["_label"] == lab].sort_values(x)
-        color = PALETTE[gi % len(PALETTE)]
+    for lab in labels:
+        d = df[df["_line"] == lab].sort_values(x)
+        check_series(d, x, lab)
+        color, style = colors[d["_label"].iloc[0]], styles.get(d["_style"].iloc[0], "solid")
         for j, y in enumerate(ys):
             pfig.add_trace(go.Scatter(x=d[x], y=d[y], mode="lines+markers", name=lab, legendgroup=lab,
-                                      showlegend=(j == 0), line=dict(color=color)), row=1, col=j + 1)
-            axes[0, j].plot(d[x], d[y], marker="o", ms=3, color=color, label=lab if j == 0 else None)
+                                      showlegend=(j == 0), line=dict(color=color, dash=style)), row=1, col=j + 1)
+            axes[0, j].plot(d[x], d[y], marker="o", ms=3, color=color, ls=_MPL_DASH[style],
+                            label=lab if j == 0 else None)
     for j, y in enumerate(ys):
         ax = axes[0, j]
         ax.set_title(y_labels[j], fontsize=FONT["panel"])
@@ -62,8 +81,9 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
         if logx:
             ax.set_xscale("log")
             pfig.update_xaxes(type="log", row=1, col=j + 1)
-        if logys[j]:
+        if logys[j]:  # symlog keeps exact zeros on the plot; nothing below 0 exists
             ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)
             pfig.update_yaxes(type="log", row=1, col=j + 1)
         if vline is not None:
             ax.axvline(vline, color="k", ls="--", lw=0.8)
@@ -80,8 +100,6 @@ def line_figures(df: pd.DataFrame, x: str, ys: list[str], group: str | list[str]
     return pfig, mfig
 
 
-DASHES = ("solid", "dash", "dot", "dashdot")  # plotly names; matplotlib takes the same four below
-_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
 
 
 def facet_line_figures(df: pd.DataFrame, x: str, ys: list[str], facets: list[str], color: str, dash: str | None,
@@ -115,6 +133,7 @@ def facet_line_figures(df: pd.DataFrame, x: str, ys: list[str], facets: list[str
                                      sort=False):
             d = d.sort_values(x)
             name = f"{cv} · {dv}" if dash else cv
+            check_series(d, x, f"{facet} · {name}")
             for i, y in enumerate(ys):
                 pfig.add_trace(go.Scatter(x=d[x], y=d[y], mode="lines+markers", name=name, legendgroup=name,
                                           showlegend=name not in shown and i == 0,

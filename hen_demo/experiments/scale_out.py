@@ -17,7 +17,7 @@ import pandas as pd
 
 from hen_demo.data import build_bank
 from hen_demo.data.corruptions import encode_corrupted, fill_stats
-from hen_demo.experiments import plotting
+from hen_demo.experiments import plotting, scale_out_large
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.experiments.hen_eval import bank_head, beta_settings, evaluate, fill_label
 from hen_demo.experiments.sources import check_dataset, notes_for, resolve_encoders, sub_progress
@@ -52,6 +52,11 @@ class Config:
     fill: str = "black"  # what the hidden half becomes (black = the paper's occlusion; grey, mean-image, noise)
     seed: int = 0
     device: str | None = None
+    # at scale (scale_out_large): banks of these N, streamed from disk; sharded over torchrun ranks when `sharded`
+    n: list[int] | None = None  # None: HEN Table 1 above; e.g. [10**4, 10**5, 10**6] (n_queries default 64 there)
+    sharded: bool = False  # split each bank over the torchrun ranks (gloo on CPU, NCCL on GPU)
+    threads: int | None = None  # torch CPU threads per process (None: torch's choice)
+    bank_dir: str | None = None  # where the at-scale bank's shards live (default <cache>/ooc/...)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -63,6 +68,11 @@ class Config:
 
 
 def run(cfg: Config, progress=None) -> ExperimentResult:
+    if cfg.n is not None:  # beyond Table 1: out-of-core / sharded banks of 10^4-10^7 memories
+        cfg.n = [int(cfg.n)] if isinstance(cfg.n, (int, float)) else [int(v) for v in cfg.n]
+        return scale_out_large.run(cfg, progress)
+    if cfg.sharded:
+        raise ValueError("--sharded applies to the at-scale run: give the bank sizes with --n, e.g. --n 1e4,1e5.")
     from hen_demo.encoders import get_image_encoder
     t0 = time.perf_counter()
     progress = progress or null_progress
@@ -99,7 +109,8 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     table = pd.DataFrame(rows, columns=COLUMNS)
     pfig, mfig = plotting.line_figures(
         table, "n", ["one_minus_ssim", "mse", "identity_accuracy", "metastable_fraction"], "encoder", TITLE,
-        y_labels=["1 − SSIM", "MSE", "identity accuracy", "metastable fraction"], x_label="memories N")
+        y_labels=["1 − SSIM", "MSE", "identity accuracy", "metastable fraction"], x_label="memories N",
+        dash="beta_mode")  # one line per (encoder, beta mode): solid absolute, dashed calibrated
     progress(1.0, "done")
     return ExperimentResult(
         name=NAME, title=TITLE, table=table, figure=pfig, mpl_figure=mfig, findings=_findings(table),

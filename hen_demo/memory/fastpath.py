@@ -39,12 +39,14 @@ pre-scales the queries (beta folded into the (B, K) side, never a pass over the 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from .separation import Separation
 from .similarity import _CHUNK_ELEMENTS, PreparedSimilarity, accurate, safe_normalize
-from .ties import winner_of_logits
+from .ties import winner_of_weights
 
 FAST_SIMILARITIES = ("dot", "l2", "cosine", "kernel")
 
@@ -63,6 +65,18 @@ SDPA_MIN_SCORES = 8_000_000  # B x N from which "auto" takes flash sdpa on the C
 # final_stats' chunk, ~8 MB of float32 logits: measured on this CPU (issue 12), 0.5 / 2 / 8 / 32 MB took
 # 60 / 35 / 28 / 28 ms at (N 6000, K 2352, B 256) and 200 / 116 / 105 / 104 ms at (N 6000, K 192, B 6000)
 STATS_CHUNK_ELEMENTS = 1 << 21
+# Shifted logits are clamped from below before exp (``exp_floor``): on this CPU (torch 2.13, AVX2) exp of arguments
+# below about -88 (results denormal or 0) leaves the vectorised kernel and ran 100-500x slower (1 thread, 2M floats:
+# 0.5 ms in [-10, 0], 278 ms in [-103, -88], 109 ms in [-2000, -110]), and products of denormals (the squares of
+# n_eff, the weights times the values) take a slow microcode path too; at beta = 150 most logits of a (B, N)
+# matrix are there, so one exp pass cost more than the step's two matmuls.
+
+
+def exp_floor(dtype: torch.dtype) -> float:
+    """The clamp for shifted logits l - max: exp of it and its square stay normal numbers (-40.7 for float32,
+    -351 for float64). Each clamped weight is at most exp(floor) (4e-18 in float32) where it was smaller, so a
+    sum (>= 1) changes by at most N exp(floor): below float32 rounding up to N = 10^9."""
+    return 0.5 * math.log(torch.finfo(dtype).tiny) + 3.0
 
 
 def check_fast_method(method: str) -> None:
@@ -163,7 +177,7 @@ class FastAttentionStep:
         """Softmax weights (B, N) (at least float32) and lse (B,) of the logits, from one pass over them."""
         logits = self._logits(self.queries(states))  # (B, N)
         top = logits.amax(dim=-1, keepdim=True)  # (B, 1); subtracting the max keeps exp exact at large beta
-        weights = logits.sub_(top).exp_()  # (B, N) in place
+        weights = logits.sub_(top).clamp_(min=exp_floor(logits.dtype)).exp_()  # (B, N) in place
         total = weights.sum(dim=-1, keepdim=True)  # (B, 1) >= 1
         return weights.div_(total), (top + total.log())[:, 0]
 
@@ -178,9 +192,9 @@ class FastAttentionStep:
         """
         n = self.k.shape[2]
         rows = max(1, STATS_CHUNK_ELEMENTS // max(1, n))
-        # At most 19 weights can exceed 0.05 (they sum to 1), so the top max(k, 20) logits hold every one of them:
-        # one top-k pass gives the winner, the top-k and n_above, with no pass over the (r, N) weights for them.
-        kk = min(n, max(int(k), 20))
+        # the top-k from a top-k pass of k logits; the winner, the tie flag (memory.ties) and n_above from compares
+        # over the chunk's weights (a top-20 pass, which holds every weight > 0.05, took 2x a top-5's time)
+        kk = min(n, int(k))
         out = {name: [] for name in ("lse", "n_eff", "top_i", "top_w", "n_above", "tied", "idx", "vals")}
         buf = None  # one cache-sized (rows, N) logits buffer for every chunk
         for i in range(0, states.shape[0], rows):
@@ -188,19 +202,18 @@ class FastAttentionStep:
             if buf is None and q.dtype not in (torch.float16, torch.bfloat16):
                 buf = torch.empty(min(rows, states.shape[0]), n, dtype=q.dtype, device=q.device)
             logits = self._scaled_logits(q, None if buf is None else buf[: q.shape[0]])  # (r, N)
+            top = logits.amax(dim=-1, keepdim=True)  # (r, 1) the largest logit
             vals, idx = torch.topk(logits, kk, dim=-1)  # (r, kk) largest logits = largest weights, sorted
-            top = vals[:, :1]  # (r, 1)
-            e = logits.sub_(top).exp_()  # (r, N) unnormalised weights, max 1
+            e = logits.sub_(top).clamp_(min=exp_floor(logits.dtype)).exp_()  # (r, N) unnormalised weights, max 1
             total = e.sum(dim=-1, keepdim=True)  # (r, 1) >= 1
             w = (vals - top).exp_().div_(total)  # (r, kk) the largest weights
             out["lse"].append((top + total.log())[:, 0])
             out["n_eff"].append(total[:, 0] ** 2 / torch.linalg.vector_norm(e, dim=-1).square().clamp_min(1e-30))
-            # ties (memory.ties): the lowest index among logits within TIE_LOG_GAP of the top, and the flag
-            top_i, tied = winner_of_logits(vals, idx)
+            top_i, tied = winner_of_weights(e)  # ties (memory.ties): the lowest index within TIE_LOG_GAP, the flag
             out["top_i"].append(top_i)
             out["tied"].append(tied)
-            out["top_w"].append(w[:, 0])
-            out["n_above"].append((w > 0.05).sum(dim=-1))
+            out["top_w"].append(1.0 / total[:, 0])  # the largest weight exp(0) / total
+            out["n_above"].append((e > 0.05 * total).sum(dim=-1))
             out["idx"].append(idx[:, :k])  # (r, k), (r, 0) for k = 0
             out["vals"].append(w[:, :k])
         return {name: torch.cat(parts) for name, parts in out.items()}
@@ -210,8 +223,12 @@ class FastAttentionStep:
         reused buffer) and one pass over them gives the unnormalised weights and the log-sum-exp; the
         softmax sum divides the (B, K) output."""
         logits = self._scaled_logits(self.queries(states))  # (B, N)
-        top = logits.amax(dim=-1, keepdim=True)  # (B, 1)
-        e = logits.sub_(top).exp_()  # (B, N) in place, max 1
+        low, top = torch.aminmax(logits, dim=-1, keepdim=True)  # (B, 1) each, one pass
+        logits.sub_(top)
+        floor = exp_floor(logits.dtype)
+        if bool(((low - top) < floor).any()):  # the clamp pass only where exp would leave its fast path
+            logits.clamp_(min=floor)
+        e = logits.exp_()  # (B, N) in place, max 1
         total = e.sum(dim=-1, keepdim=True)  # (B, 1) >= 1
         out = torch.mm(e.to(self.v.dtype), self.v[0, 0])[:, : self.dim].div_(total.to(self.v.dtype))
         return out, (top + total.log())[:, 0]

@@ -401,11 +401,15 @@ class HopfieldMemory:
             last = t == steps or moving.numel() == 0
             weights = stats = None
             if not last:
-                new, e, p = self._step_rows(s if moving.numel() == b else s[moving], use_fast)  # (m, K), (m,)
-                energy[moving] = e
-                done_rows = evaluate[converged[evaluate]]  # just converged: only their energy is new
-                if done_rows.numel():
-                    energy[done_rows] = self._weights_rows(s[done_rows], use_fast)[1]
+                if moving.numel() < evaluate.numel():  # some just converged: only their energy is new, so one step
+                    # over both gives it with the moving rows' update (no separate pass over their (b, N) weights)
+                    new, e, p = self._step_rows(s[evaluate], use_fast)  # (e, K), (e,)
+                    energy[evaluate] = e
+                    keep = ~converged[evaluate]  # the moving rows among them, in order
+                    new, p = new[keep], (p[keep] if p is not None else None)
+                else:
+                    new, e, p = self._step_rows(s if moving.numel() == b else s[moving], use_fast)  # (m, K), (m,)
+                    energy[moving] = e
                 if weights_every > 0 and t % weights_every == 0:
                     weights = p if p is not None and moving.numel() == b else self._weights_rows(s, use_fast)[0]
             elif stats_k is not None:  # retrieve sets it on the fast path only

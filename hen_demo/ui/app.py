@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, gradio_skip, limits, theme
+from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, theme
 from hen_demo.ui.resources import Resources
 
 # (label, module) in the order they appear
@@ -40,6 +40,7 @@ WITH_RESOURCES = {"Explore", "Compare", "Separability", "Text → Image", "U-Hop
 
 # the app's CSS: the font and size variables (hen_demo.ui.theme), then style.css beside this file
 CSS = theme.css_variables() + (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
+CSS += "\n" + presenter.CSS  # presenter mode's own stylesheet (hen_demo/ui/presenter.css)
 
 HEADER = """# HEN Explorer — associative memories you can watch work
 Images stored as memories of a modern Hopfield network, recalled from a damaged image or a caption, step by step.
@@ -85,6 +86,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None, res: Resources |
         warm_captions_in_background(res)
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
+        presenter.build_presenter_controls()  # the toggle, ?present=1, "Next iteration", keyboard shortcuts
         # "wrap": on a phone every tab stays in the bar (on two rows), none hidden behind a "⋯" menu
         with gr.Tabs(overflow_behavior="wrap", elem_id="hen-tabs"):
             for label, module_name in available_tabs(tabs):

@@ -25,7 +25,8 @@ from hen_demo.memory.classical import (
     flip_bits,
     random_bipolar,
 )
-from hen_demo.ui import classroom_capacity, landscape, pacing
+from hen_demo.export import FrameRecord, RunCaption, RunRecord
+from hen_demo.ui import classroom_capacity, export_panel, landscape, pacing
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
@@ -258,6 +259,28 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     yield from pacing.paced(views(), period=max(float(delay or 0.0), 0.0))
 
 
+def recall_record(patterns, editor_value, query, mode, per_frame, sweeps, seed) -> RunRecord | None:
+    """The last recall as a RunRecord for the export panel: the frames ``animate_recall`` showed (the same
+    deterministic relaxation: same patterns, query, order seed), each with its energy (Hebbian energy, slides)."""
+    try:
+        xi, trace, asynchronous = _relax(patterns, editor_value, query, mode, sweeps, seed)
+    except ValueError:
+        return None
+    e, x = trace.energies, trace.update_index
+    step = max(1, int(per_frame)) if asynchronous else 1
+    ks = list(range(0, len(e), step))
+    if ks[-1] != len(e) - 1:
+        ks.append(len(e) - 1)
+    frames = [FrameRecord(t=int(x[k]), image=state_image(trace.states[k]), energy=float(e[k])) for k in ks]
+    verdict = classify_state(trace.final, xi)
+    caption = RunCaption(dataset=f"{xi.shape[0]} stored patterns", encoder="Hebbian Hopfield network",
+                         n=int(xi.shape[0]), similarity=f"{mode} updates", verdict_kind=verdict.kind,
+                         verdict_text=f"Final state: {verdict.text}.", title="HEN Explorer · Classroom · recall",
+                         state_label="network state s⁽ᵗ⁾",
+                         t_label=_xlabel(asynchronous))
+    return RunRecord(frames, caption, query=state_image(trace.states[0]))
+
+
 # ----------------------------------------------------------------------------- first views
 
 
@@ -298,6 +321,7 @@ def build_tab() -> None:
     drawings = gr.State([])  # list of (D,) int8 drawn patterns
     query = gr.State(None)  # (D,) int8 current noisy query
     drawn = gr.State(False)  # this session's first views are on screen
+    recall_run = gr.State(None)  # the last recall as a RunRecord, for the export panel
 
     gr.Markdown(INTRO, latex_delimiters=LATEX, elem_classes="hen-intro")
     with gr.Tabs(elem_id="classroom-steps", overflow_behavior="wrap"):
@@ -365,6 +389,9 @@ def build_tab() -> None:
                 sweeps = gr.Slider(1, 10, value=4, step=1, label="Max sweeps")
                 run_seed = gr.Number(0, precision=0, label="Update-order seed")
 
+            # issue 22: GIF / MP4 / PNG of the last recall (the frames it showed, kept in recall_run)
+            export_panel.build_export_panel([recall_run], export_panel.stored_record, "classroom")
+
         sections = classroom_capacity.build_sections(patterns, LATEX)
         playground = landscape.build_step()
 
@@ -380,7 +407,10 @@ def build_tab() -> None:
     corrupt_btn.click(corrupt, *corrupt_io)
     recall_inputs = [patterns, editor, query, mode, per_frame, delay, sweeps, run_seed]
     recall_outputs = [live_img, energy_plot, status]
-    recall_btn.click(animate_recall, recall_inputs, recall_outputs)
+    recall = recall_btn.click(animate_recall, recall_inputs, recall_outputs)
+    # issue 22: the last recall, kept for the export panel
+    recall.then(recall_record, [patterns, editor, query, mode, per_frame, sweeps, run_seed], recall_run,
+                api_visibility="private", show_progress="hidden")
     preview = (recall_start_view, [patterns, editor, query, mode, sweeps, run_seed], recall_outputs)
     plumbing = {"api_visibility": "private", "show_progress": "hidden"}
 

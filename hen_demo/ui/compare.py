@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 from hen_demo.pipeline import corrupt_query
-from hen_demo.ui import pacing, plots, state
+from hen_demo.ui import export_panel, pacing, plots, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore_query import clean_query, preview
 from hen_demo.ui.explore_run import DEFAULTS
@@ -98,6 +98,7 @@ def compare(res, dataset, n, steps, tol, index, corruption, amount, seed,
     streams = [p.stream(p.encode_image(query_img), replace(opts, visible=p.visible_dims(hidden)), target=target)
                for p in pipes]
     last, throttle = [None, None], pacing.PlotThrottle()
+    streamed = ([], [])  # every frame of each side, for the export panel
     for fa, fb in zip_longest(*streams):
         first = last[0] is None
         out = [show(query_img) if first else gr.skip(), target_img if first else gr.skip()]
@@ -105,6 +106,7 @@ def compare(res, dataset, n, steps, tol, index, corruption, amount, seed,
         for i, f in enumerate(frames):
             if f is not None:
                 last[i] = f
+                streamed[i].append(f)
         y_range = _shared_range(last) if comparable else None
         out += [show(f.image) if f is not None else gr.skip() for f in frames]
         out += [_status(f, opts.steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
@@ -112,7 +114,10 @@ def compare(res, dataset, n, steps, tol, index, corruption, amount, seed,
         out += [_energy_plot(f, i, y_range) if f is not None and plot else gr.skip() for i, f in enumerate(frames)]
         out += [_verdict(f) if f is not None and f.result is not None else ("" if first else gr.skip())
                 for f in frames]  # the first frame clears the previous run's verdicts
-        yield tuple(out)
+        done = all(f is not None and f.result is not None for f in last)  # the last message: keep the run
+        yield tuple(out) + ((export_panel.compare_records(streamed, query_img, dataset, n, (enc_a, enc_b),
+                                                          (sim_a, sim_b), kind, amount, fill) if done
+                             else gr.skip()),)
 
 
 @user_errors
@@ -196,7 +201,9 @@ def build_tab(res) -> None:
               mode_a, mode_b, fill]
     outputs = [query, target, sides[0][0], sides[1][0], sides[0][1], sides[1][1], energies[0], energies[1],
                sides[0][2], sides[1][2]]
-    go.click(state.gpu(functools.partial(compare, res)), inputs, outputs, api_name="compare", concurrency_limit=2)
+    runs = gr.State(None)  # the last run's two RunRecords, for the export panel
+    go.click(state.gpu(functools.partial(compare, res)), inputs, outputs + [runs], api_name="compare",
+             concurrency_limit=2)
     # the damaged query and its target are on screen before the first click (issue 10 §4)
     shown = [dataset, n, index, corruption, amount, seed, fill]
     query_and_target_ = functools.partial(query_and_target, res)
@@ -206,6 +213,12 @@ def build_tab(res) -> None:
         comp.change(query_and_target_, shown, [query, target], api_name=False, trigger_mode="always_last",
                     show_progress="hidden")
     n.release(query_and_target_, shown, [query, target], api_name=False, show_progress="hidden")
+    # issue 22: export either side of the last run, and a link that restores these controls
+    export_panel.build_export_panel([runs], export_panel.stored_record, "compare", sides=SIDES)
+    share.build_link_bar("compare", {"dataset": dataset, "n": n, "steps": steps, "index": index, "damage": corruption,
+                                     "amount": amount, "fill": fill, "seed": seed, "encoder": enc_a, "sim": sim_a,
+                                     "beta": beta_a, "mode": mode_a, "encoder_b": enc_b, "sim_b": sim_b,
+                                     "beta_b": beta_b, "mode_b": mode_b}, "compare")
     enc = state.default_encoder()
     gr.Examples(
         label="Examples (click one, then Retrieve both) — both sides at calibrated β",

@@ -14,7 +14,7 @@ import functools
 import gradio as gr
 
 from hen_demo.pipeline import MASK_AWARE
-from hen_demo.ui import census_panel, explore_query, explore_run, pacing, retrieval_map, state
+from hen_demo.ui import census_panel, explore_query, explore_run, export_panel, pacing, retrieval_map, share, state
 from hen_demo.ui.explore_query import EDITOR
 from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import FILL_CHOICES, QUERY_CORRUPTIONS, build_memory_controls
@@ -178,6 +178,14 @@ def build_tab(res) -> None:
                     show_progress="hidden", **PRIVATE)
     _wire_query(res, mc, query_img, source, index, editor, caption, corruption, amount, seed, fill, gallery, upload)
     census.wire(res, mc.inputs() + [mc.beta_mode, corruption, amount, fill, seed])
+    # issue 22: export the last run (its kept frames), and a link that restores these controls
+    export_panel.build_export_panel([run, details, query_img], export_panel.explore_record, "explore",
+                                    after_run=computing, caption_inputs=[mc.dataset, mc.encoder, mc.similarity, mc.n,
+                                                                         corruption, amount, fill])
+    share.build_link_bar("explore", {"dataset": mc.dataset, "encoder": mc.encoder, "sim": mc.similarity,
+                                     "beta": mc.beta, "mode": mc.beta_mode, "n": mc.n, "steps": mc.steps,
+                                     "source": source, "index": index, "caption": caption, "damage": corruption,
+                                     "amount": amount, "fill": fill, "seed": seed, "fps": fps}, "explore")
     _examples(mc, source, index, caption, corruption, amount, fill)
 
 
@@ -195,6 +203,7 @@ def _wire_query(res, mc, query_img, source, index, editor, caption, corruption, 
     # the corrupted query is on screen from the start, not only after a control changes
     demo.load(set_memory, [mc.dataset, mc.n, index, source], [editor, source], api_name=False).then(
         preview, prev_inputs, query_img, api_name=False, show_progress="hidden")
+
     def pick(dataset, n, evt: gr.SelectData):  # Gradio fills evt by this annotation (not through a partial)
         return q.pick_memory(res, dataset, n, evt)
 

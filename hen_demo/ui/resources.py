@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from hen_demo.cache import DEFAULT_MAX_AGE, ByteCache, budget_from_env
 from hen_demo.data import build_bank, load_dataset
 from hen_demo.encoders import get_image_encoder, get_text_encoder
+from hen_demo.encoders.pretrained import loading_note
 from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, MemoryConfig
 from hen_demo.ui import limits
@@ -108,6 +109,8 @@ class Resources:
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
 
         def make():
+            if progress is not None:  # a first-use download of the papers' weights says so before it starts
+                progress(0.0, loading_note(encoder))
             # pass the cached encoder objects, so their weights are loaded once per process
             tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
             slot = limits.heavy_slot() if int(n) > limits.caps().heavy_bank else contextlib.nullcontext()

@@ -14,7 +14,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from hen_demo.ui import pacing, state
+from hen_demo.ui import export_panel, pacing, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.frames import frame_record, frame_view, status_line
 from hen_demo.ui.present import result_markdown
@@ -81,7 +81,7 @@ def text_to_image(res, dataset, encoder, similarity, separation, beta, n, steps,
         bound = [target] + ([bind[1]] if bind else [])
         targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
         no_match = ""
-    prev, throttle = None, pacing.PlotThrottle()
+    prev, throttle, streamed = None, pacing.PlotThrottle(), []  # streamed: the run's frames, for export
     for frame in pipe.stream(query, opts, target=None if bind else target, clamp=clamp):
         rec = frame_record(frame, ds, opts.steps, target, prev)
         status = status_line(rec, seconds=time.perf_counter() - t0)
@@ -90,22 +90,29 @@ def text_to_image(res, dataset, encoder, similarity, separation, beta, n, steps,
                                                            throttle.due(force=frame.t == 0 or last))
         out = (state_img, status, energy, gallery, targets if frame.t == 0 else gr.skip())
         prev = rec
+        streamed.append(frame)
         if frame.result is None:
-            yield out + (gr.skip(),)
+            yield out + (gr.skip(), gr.skip())
         else:
             note = no_match
             if bind:
                 w = {i: p for i, p in zip(frame.topk_indices, frame.topk_weights)}
                 note = (f"  \nBound memories: #{bind[0]} p={w.get(bind[0], 0):.3f}, #{bind[1]} "
                         f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
-            yield out + (result_markdown(frame.result, note),)
+            yield out + (result_markdown(frame.result, note),
+                         export_panel.caption_record(streamed, dataset, encoder, similarity, n, caption))
 
 
 @user_errors
-def caption_choices(res, dataset, n):
+def caption_choices(res, dataset, n, current=None, request: gr.Request = None):
+    """The dataset's stored captions; the value is the first of them, unless the page's link names a caption
+    (``?tab=text2image&caption=...``) that is still the one shown (``share.link_value``)."""
     n = check_n(dataset, n)
     ds = res.dataset(dataset, n)
     caps = [str(c) for c in (ds.captions or [])[: min(n, 200)]]
+    linked = share.link_value(request, "text2image", "caption")
+    if linked and current in (None, "", linked):
+        return gr.update(choices=caps, value=linked)
     return gr.update(choices=caps, value=caps[0] if caps else None)
 
 
@@ -133,7 +140,7 @@ def build_tab(res) -> None:
                 bind_on = gr.Checkbox(value=False, label="bind two images to one caption (HEN Fig. 6)")
                 bind_index = gr.Number(value=DEFAULTS["bind_index"], precision=0, label="second image #",
                                        min_width=80)
-            go = gr.Button("Recall from caption", variant="primary")
+            go = gr.Button("Recall from caption", variant="primary", elem_id="t2i-retrieve")
             targets = gr.Gallery(label="Stored image(s) the caption names", columns=2, height=200,
                                  allow_preview=False, object_fit="contain", buttons=[],
                                  elem_classes=["hen-img", "pixelated"], elem_id="t2i-targets")
@@ -147,7 +154,18 @@ def build_tab(res) -> None:
             verdict = gr.Markdown()
     inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight, mc.beta_mode]
     outputs = [state_img, status, energy, topk_gallery, targets, verdict]
-    go.click(state.gpu(functools.partial(text_to_image, res)), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
+    run = gr.State(None)  # the last run as a RunRecord, for the export panel
+    go.click(state.gpu(functools.partial(text_to_image, res)), inputs, outputs + [run], api_name="text_to_image",
+             concurrency_limit=4)
+    # issue 22: export the last recall, and a link that restores these controls
+    export_panel.build_export_panel([run], export_panel.stored_record, "t2i")
+    share.build_link_bar("text2image", {"dataset": mc.dataset, "encoder": mc.encoder, "sim": mc.similarity,
+                                        "beta": mc.beta, "mode": mc.beta_mode, "n": mc.n, "steps": mc.steps,
+                                        "caption": caption, "text_encoder": text_encoder}, "t2i")
     demo = gr.context.Context.root_block
+
+    def choices(dataset, n, current=None, request: gr.Request = None):  # Gradio fills request by annotation
+        return caption_choices(res, dataset, n, current, request)
+
     for trig in (demo.load, mc.dataset.change, mc.n.release):
-        trig(functools.partial(caption_choices, res), [mc.dataset, mc.n], caption, api_name=False)
+        trig(choices, [mc.dataset, mc.n, caption], caption, api_name=False)

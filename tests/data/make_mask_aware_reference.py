@@ -1,4 +1,7 @@
-"""Outputs of the old mask-aware path (MaskAwareMemory, pipeline.masked) on the fixtures of tests/test_masked.py."""
+"""Outputs of the old mask-aware path (MaskAwareMemory, pipeline.masked) on the fixtures of tests/test_masked.py.
+
+Provenance only: run once at commit fe1bafe, before that path was removed (issue 24 item 2); it no longer imports.
+"""
 from types import SimpleNamespace
 import numpy as np, torch
 from hen_demo.data.corruptions import corrupt
