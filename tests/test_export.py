@@ -6,9 +6,8 @@ import pytest
 from PIL import Image, ImageSequence
 
 from hen_demo.pipeline import corrupt_query
-from hen_demo.ui import state
-from hen_demo.ui.explore import replay_frame
-from hen_demo.ui.memory_controls import retrieval_config
+from hen_demo.ui.frames import frame_record
+from hen_demo.ui.memory_controls import run_options
 
 from hen_demo.export import (
     PUBLIC_EXPORT_CAPS,
@@ -153,17 +152,16 @@ def test_progress_is_reported_per_frame():
     assert seen == pytest.approx([2 / 4, 3 / 4, 1.0])
 
 
-def test_records_from_the_pipeline_and_from_replay_agree():
-    """A real stream (HENFrame objects) and the Explore tab's Replay dictionaries give the same record."""
-    cfg = retrieval_config("l2", "softmax", 1.0, 8, 1e-6, beta_mode="relative")
-    pipe = state.RESOURCES.pipeline(state.BankKey("emoji", "pixels", 20), cfg)
+def test_records_from_the_pipeline_and_from_replay_agree(res):
+    """A real stream (HENFrame objects) and the Explore tab's kept frames (frames.frame_record) give the same record."""
+    pipe = res.pipeline(res.memory_config("emoji", "pixels", 20, "l2", "softmax", 1.0, "relative"))
     clean = np.asarray(pipe.bank.images[3])
     q = corrupt_query(clean, pipe.image_size, "mask-random", 0.3, 0)
-    frames = list(pipe.stream(pipe.encode_image(q), cfg.run_options(every=1), target=3))
+    frames = list(pipe.stream(pipe.encode_image(q), run_options(8, 1e-6, stream=False), target=3))
     a = record_from_frames(frames, RunCaption("emoji", "pixels", 20), query=q)
     details = {"verdict": frames[-1].result.verdict.kind, "beta": frames[-1].result.beta,
                "beta_relative": frames[-1].result.beta_relative, "top_index": frames[-1].result.nearest}
-    b = record_from_replay([replay_frame(f, pipe.bank, 8, 3) for f in frames], RunCaption("emoji", "pixels", 20),
+    b = record_from_replay([frame_record(f, pipe.bank, 8, 3) for f in frames], RunCaption("emoji", "pixels", 20),
                            details, query=q)
     assert [f.t for f in a.frames] == [f.t for f in b.frames] == [f.t for f in frames]
     assert np.array_equal(a.final_image, frames[-1].image) and np.array_equal(b.final_image, frames[-1].image)

@@ -18,8 +18,8 @@ def _gif_count(path) -> int:
         return sum(1 for _ in ImageSequence.Iterator(im))
 
 
-def test_compare_keeps_both_sides_and_each_exports_one_frame_per_iteration():
-    out = list(compare.compare.__wrapped__("photos", 27, 8, 1e-6, 3, "occlude-bottom", 0.5, 0, "pixels", "l2", 1.0,
+def test_compare_keeps_both_sides_and_each_exports_one_frame_per_iteration(res):
+    out = list(compare.compare.__wrapped__(res, "photos", 27, 8, 1e-6, 3, "occlude-bottom", 0.5, 0, "pixels", "l2", 1.0,
                                            "pixels", "cosine", 1.0, progress=_quiet))
     records = out[-1][10]
     assert all(not isinstance(o[10], list) for o in out[:-1])  # only the last message carries the run
@@ -31,9 +31,9 @@ def test_compare_keeps_both_sides_and_each_exports_one_frame_per_iteration():
     assert _gif_count(path) == len(a.frames) + 1
 
 
-def test_text_to_image_keeps_its_recall_for_export():
+def test_text_to_image_keeps_its_recall_for_export(res):
     args = ("photos", "pixels", "l2", "softmax", 0.001, 27, 20, 1e-6, EXAMPLE_CAPTION, state.default_text_encoder())
-    out = list(text2image.text_to_image.__wrapped__(*args, False, 10, 3.0, progress=_quiet))
+    out = list(text2image.text_to_image.__wrapped__(res, *args, False, 10, 3.0, progress=_quiet))
     record = out[-1][6]
     assert isinstance(record, RunRecord) and "Text → Image" in record.caption.title
     assert np.array_equal(record.final_image, record.frames[-1].image)

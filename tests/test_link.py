@@ -8,7 +8,8 @@ from PIL import Image
 from hen_demo.__main__ import main
 from hen_demo.export import layout_for
 from hen_demo.export.link import EXPLORE_DEFAULTS, TAB_KEYS, Choices, link_query, parse_link
-from hen_demo.ui import explore, state
+from hen_demo.ui import explore, explore_run, state
+from hen_demo.ui.resources import Resources
 
 CHOICES = Choices(datasets=("emoji", "faces"), encoders=("pixels", "kl-small"), text_encoders=("minilm",))
 EVERY = {"dataset": "faces", "encoder": "pixels", "sim": "cosine", "beta": 0.125, "mode": "absolute", "n": 200,
@@ -63,11 +64,11 @@ def test_cli_from_link_gives_the_same_verdict_and_state_as_the_handler_with_thos
     assert main(["retrieve", "--from-link", url, "--out", str(tmp_path), "--formats", "png,gif"]) == 0
     written = json.loads((tmp_path / "details.json").read_text())
     by_hand = None
-    for by_hand in explore.retrieve("emoji", "pixels", "l2", "softmax", 1.0, 20, 6, 1e-6, "stored memory", 3,
+    for by_hand in explore_run.retrieve(Resources(), "emoji", "pixels", "l2", "softmax", 1.0, 20, 6, 1e-6, "stored memory", 3,
                                     None, None, None, "mask-random", 0.3, 5, 0, "relative", "grey",
                                     progress=lambda *a, **k: None):
         pass
-    details, frames = by_hand[10], by_hand[11]
+    details, frames = by_hand[10], by_hand[11]["frames"]
     for key in ("verdict", "top_index", "target", "nn_index", "beta", "beta_relative", "steps"):
         assert written[key] == details[key], key
     assert (tmp_path / "figure.png").exists() and (tmp_path / "retrieval.gif").exists()

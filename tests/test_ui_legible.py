@@ -51,29 +51,29 @@ def test_the_theme_names_no_montserrat_and_serves_no_font_file():
     assert "--hen-font: " + theme.FONT_FAMILY in theme.css_variables()
 
 
-def test_example_labels_fit_gradio_s_60_character_cut():
+def test_example_labels_fit_gradio_s_60_character_cut(res):
     """Gradio's example buttons end a label longer than 60 characters with '...' (its Example component)."""
     from hen_demo.ui import compare, explore
 
     with gr.Blocks() as demo:
         with gr.Tab("Explore"):
-            explore.build_tab()
+            explore.build_tab(res)
         with gr.Tab("Compare"):
-            compare.build_tab()
+            compare.build_tab(res)
     labels = [lab for b in demo.blocks.values() if isinstance(b, gr.Dataset) for lab in (b.sample_labels or [])]
     assert len(labels) >= 8
     too_long = [lab for lab in labels if len(lab) > 60]
     assert not too_long, too_long
 
 
-def test_separability_shows_the_damaged_queries_retrieval_beside_the_cosine_statistics():
+def test_separability_shows_the_damaged_queries_retrieval_beside_the_cosine_statistics(res):
     """Issue 19 §6: masked raw pixels look separable by cosine but fail L2 retrieval; the table shows both."""
     from hen_demo.ui import separability
 
     def no_progress(*a, **k):
         return None
 
-    _, rows = separability.compute.__wrapped__("emoji", ["pixels"], 200, "mask-random", 0.4, 0,
+    _, rows = separability.compute.__wrapped__(res, "emoji", ["pixels"], 200, "mask-random", 0.4, 0,
                                                progress=no_progress)
     row = dict(zip(separability.HEADERS, rows[0]))
     assert row["cosine: nearest = own memory"] > 0.9  # the cosine view: separable
@@ -81,11 +81,11 @@ def test_separability_shows_the_damaged_queries_retrieval_beside_the_cosine_stat
     assert row["retrieval identity (L2, calibrated β)"] <= row["L2: nearest = own memory (NN ceiling)"] + 0.1
 
 
-def test_uhop_stage2_pictures_end_labelled_with_a_tick_or_a_cross():
+def test_uhop_stage2_pictures_end_labelled_with_a_tick_or_a_cross(res):
     """Issue 19 §12: Stage II's "plain MHN" and "U-Hop" results say which memory they reached, ✓ or ✗."""
     from hen_demo.ui import uhop_tab
 
-    frames = list(uhop_tab.run_uhop("digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, -1,
+    frames = list(uhop_tab.run_uhop(res, "digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, -1,
                                     "relative", delay=0, progress=None))
     assert frames[0][7] == {"__type__": "update", "label": "plain MHN"}  # a new run clears the last verdict
     last = frames[-1]

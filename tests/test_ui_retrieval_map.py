@@ -11,7 +11,7 @@ import torch
 from hen_demo.data.images import to_float_tensor
 from hen_demo.encoders import get_image_encoder
 from hen_demo.memory.projection import fit_pca
-from hen_demo.pipeline import HENPipeline, RetrievalConfig, RunOptions, corrupt_query
+from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions, corrupt_query
 from hen_demo.ui.retrieval_map import RetrievalMap
 
 
@@ -24,7 +24,7 @@ def pipe():
     codes = enc.encode(to_float_tensor(images))
     bank = SimpleNamespace(codes=codes, recon=images, images=images, captions=[""] * 16, ids=[str(i) for i in range(16)],
                            text_codes=None, key="")
-    return HENPipeline.build(bank, enc, RetrievalConfig(similarity="l2", beta=0.05, steps=30, tol=1e-7))
+    return HENPipeline(MemoryConfig(bank, enc, similarity="l2", beta=0.05))
 
 
 def test_the_path_has_one_point_per_frame_and_ends_at_the_final_state(pipe, one_thread):
@@ -68,13 +68,13 @@ def _no_progress(*args, **kwargs):
 
 
 @pytest.mark.slow
-def test_explore_streams_the_map_with_one_point_per_frame(one_thread):
-    from hen_demo.ui import explore
+def test_explore_streams_the_map_with_one_point_per_frame(one_thread, res):
+    from hen_demo.ui import explore_run
 
     kw = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=0.003, n=27, steps=12,
               tol=0.0, source="stored memory", index=2, editor=None, caption="", text_encoder="pixelized",
               corruption="noise", amount=0.2, seed=0, beta_mode="absolute", fps=0, progress=_no_progress)
-    out = list(explore.retrieve.__wrapped__(**kw))  # one message per streamed frame
+    out = list(explore_run.retrieve.__wrapped__(res, **kw))  # one message per streamed frame
     spec = json.loads(out[-1][-1].plot)  # the map is the last output; the last message carries it
     path = [t for t in spec["data"] if t["name"] == "state path"][0]
     assert len(path["x"]) == len(out) >= 3

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from hen_demo.export.link import EXPLORE_DEFAULTS, link_query
-from hen_demo.ui import explore
+from hen_demo.ui import explore_run
+from hen_demo.ui.present import VERDICT_WORD, show
+from hen_demo.ui.resources import Resources
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,7 +85,7 @@ def _state_pixels(page) -> np.ndarray:
 def _by_hand():
     """The Explore handler with the controls of EVERY set by hand (its last outputs)."""
     out = None
-    for out in explore.retrieve("emoji", "pixels", "cosine", "softmax", 0.5, 200, 20, 1e-6, "stored memory", 7,
+    for out in explore_run.retrieve(Resources(), "emoji", "pixels", "cosine", "softmax", 0.5, 200, 20, 1e-6, "stored memory", 7,
                                 None, None, None, "occlude-bottom", 0.3, 3, 0, "relative", "grey",
                                 progress=lambda *a, **k: None):
         pass
@@ -106,8 +108,8 @@ def test_a_link_with_every_parameter_reproduces_the_run_by_hand(app_url, browser
         out = _by_hand()
         details = out[10]
         assert f"#{details['top_index']}" in text and f"{details['mse']:.4f}" in text
-        assert explore.VERDICT_WORD[details["verdict"]] in text
-        assert np.array_equal(state, explore.show(np.asarray(out[11][-1]["image"], dtype=np.uint8)))
+        assert VERDICT_WORD[details["verdict"]] in text
+        assert np.array_equal(state, show(np.asarray(out[11]["frames"][-1]["image"], dtype=np.uint8)))
         # the address bar kept every value; "Copy link" shows the same link
         params = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
         assert params["tab"] == "explore" and params["sim"] == "cosine" and params["fill"] == "grey"
@@ -176,6 +178,6 @@ def test_the_export_panel_downloads_a_gif_of_the_run(app_url, browser):
         with Image.open(io.BytesIO(body)) as gif:
             frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
             assert gif.size == (1280, 720)
-        assert len(frames) == len(_by_hand()[11]) + 1  # the title card, then one per streamed iteration
+        assert len(frames) == len(_by_hand()[11]["frames"]) + 1  # the title card, then one per streamed iteration
     finally:
         page.close()

@@ -1,7 +1,8 @@
 """The Gradio app: one Blocks with a tab per module, and the ``serve`` command.
 
 ``python -m hen_demo serve [--host 127.0.0.1] [--port 7860] [--share]`` or ``python app.py``.
-Each tab module exposes ``build_tab() -> None`` and is called inside ``with gr.Tab(label):``. Tabs written
+Each tab module exposes ``build_tab()`` (``build_tab(res)`` for the tabs that run memories over the app's one
+:class:`~hen_demo.ui.resources.Resources`) and is called inside ``with gr.Tab(label):``. Tabs written
 by other workstreams are skipped only while their module file does not exist yet; any other import error
 propagates (a broken tab must be seen, not hidden).
 """
@@ -21,6 +22,7 @@ import gradio as gr
 
 from hen_demo.cache import release_memory
 from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, theme, validate
+from hen_demo.ui.resources import Resources
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -33,6 +35,8 @@ TABS: list[tuple[str, str]] = [
     ("Experiments", "hen_demo.ui.experiments_tab"),
     ("How it works", "hen_demo.ui.howto"),
 ]
+# the tabs whose build_tab takes the shared Resources (they build banks and pipelines)
+WITH_RESOURCES = {"Explore", "Compare", "Separability", "Text → Image", "U-Hop"}
 
 # the app's CSS: the font and size variables (hen_demo.ui.theme), then style.css beside this file
 CSS = theme.css_variables() + (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
@@ -66,18 +70,20 @@ def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
     return tabs
 
 
-def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
-    """Build the whole app.
+def build_app(warm: bool = True, tabs: list[str] | None = None, res: Resources | None = None) -> gr.Blocks:
+    """Build the whole app (``demo.resources``: the one :class:`Resources` its tabs share).
 
     Args:
+        res: the shared encoders / banks / pipelines (default: a new one, byte budget from the environment).
         warm: build the default memory bank now (disk-cached after the first run), so the first click is fast.
         tabs: labels of the tabs to include (default: all; env ``HEN_TABS`` = comma-separated labels).
     """
     if tabs is None and os.environ.get("HEN_TABS"):
         tabs = [t.strip() for t in os.environ["HEN_TABS"].split(",")]
+    res = Resources() if res is None else res
     if warm:
-        warm_up()
-        warm_captions_in_background()
+        warm_up(res)
+        warm_captions_in_background(res)
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
         presenter.build_presenter_controls()  # the toggle, ?present=1, "Next iteration", keyboard shortcuts
@@ -86,7 +92,8 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
             for label, module_name in available_tabs(tabs):
                 module = importlib.import_module(module_name)
                 with gr.Tab(label):
-                    module.build_tab()
+                    module.build_tab(res) if label in WITH_RESOURCES else module.build_tab()
+    demo.resources = res
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     validate.install(demo)  # every event's arguments checked against their components, refusals as sentences
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
@@ -96,7 +103,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
     return demo
 
 
-def warm_up() -> float:
+def warm_up(res: Resources) -> float:
     """Load the default encoder and memory bank into the shared cache; returns seconds taken."""
     from hen_demo.ui import state
 
@@ -105,30 +112,29 @@ def warm_up() -> float:
         enc = state.default_encoder()
         print(f"HEN Explorer: loading the {enc} encoder and the default memory bank ({state.DEFAULT_DATASET}, "
               f"N = {state.DEFAULT_N:,}); the first start encodes it (cached afterwards) ...", flush=True)
-        state.RESOURCES.encoder(enc)
-        state.RESOURCES.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
+        res.encoder(enc)
+        res.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
         print(f"HEN Explorer: ready after {time.perf_counter() - t0:.1f} s; building the tabs ...", flush=True)
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
     return time.perf_counter() - t0
 
 
-def warm_captions_in_background() -> threading.Thread:
+def warm_captions_in_background(res: Resources) -> threading.Thread:
     """Load the default text encoder and the Text → Image tab's default caption memories in a daemon thread,
     so the app starts as fast as before and the first caption click does not wait ~15 s for them (issue 19
     §13). A click that comes earlier waits for the same build (the shared cache builds each key once)."""
     from hen_demo.ui import state, text2image
-    from hen_demo.ui.memory_controls import retrieval_config
 
     def work():
         t0 = time.perf_counter()
         try:
             d = text2image.DEFAULTS
             text_encoder, encoder = state.default_text_encoder(), state.default_encoder()
-            state.RESOURCES.text_encoder(text_encoder, encoder)
-            cfg = retrieval_config(d["similarity"], "softmax", d["beta"], 60, 1e-6, beta_mode=d["beta_mode"])
-            state.caption_pipeline(text2image.DEFAULT_DATASET, encoder, text_encoder, d["n"], cfg, None,
-                                   d["text_weight"])
+            res.text_encoder(text_encoder, encoder)
+            res.pipeline(res.memory_config(text2image.DEFAULT_DATASET, encoder, d["n"], d["similarity"], "softmax",
+                                           d["beta"], d["beta_mode"], text_encoder=text_encoder,
+                                           text_weight=d["text_weight"]))
             print(f"HEN Explorer: text encoder {text_encoder} and caption memories ready after "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
         except ValueError as exc:  # e.g. no text encoder here: the tab says so when used
@@ -149,15 +155,14 @@ def configure_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
-def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
-    """A daemon thread that drops cache entries idle past their age and hands freed memory back to the OS
+def start_housekeeping(cache, period: float = HOUSEKEEPING_S) -> threading.Thread:
+    """A daemon thread that drops ``cache`` entries idle past their age and hands freed memory back to the OS
     (without it, RSS stays at its peak after a burst of requests)."""
-    from hen_demo.ui import state
 
     def loop():
         while True:
             time.sleep(period)
-            state.RESOURCES.cache.sweep()
+            cache.sweep()
             release_memory()
 
     thread = threading.Thread(target=loop, name="hen-housekeeping", daemon=True)
@@ -168,7 +173,8 @@ def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, share: bool = False, **kwargs):
     """Launch with the app's theme and CSS (Gradio 6 takes them at launch), the upload size cap and housekeeping."""
     configure_logging()
-    start_housekeeping()
+    if getattr(demo, "resources", None) is not None:
+        start_housekeeping(demo.resources.cache)
     kwargs.setdefault("max_file_size", limits.MAX_FILE_SIZE)
     return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=theme.theme(),
                        show_error=True, **kwargs)

@@ -13,7 +13,6 @@ and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 
 from __future__ import annotations
 
-import time
 
 import gradio as gr
 import numpy as np
@@ -27,7 +26,7 @@ from hen_demo.memory.classical import (
     random_bipolar,
 )
 from hen_demo.export import FrameRecord, RunCaption, RunRecord
-from hen_demo.ui import classroom_capacity, export_panel, landscape
+from hen_demo.ui import classroom_capacity, export_panel, landscape, pacing
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
@@ -244,22 +243,20 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     if frames[-1] != len(e) - 1:
         frames.append(len(e) - 1)
     xlabel = _xlabel(asynchronous)
-    period = max(float(delay or 0.0), 0.0)
-    due = time.perf_counter()
-    for k in frames:
-        flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
-        highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
-        fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
-                                        flips=flips))
-        status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
-                  f"E = {e[k]:.0f}")
-        out = state_image(trace.states[k], highlight=highlight), fig, status
-        time.sleep(max(0.0, due - time.perf_counter()))  # pacing by the clock (a Gradio stream has no timer)
-        yield out
-        due = max(due + period, time.perf_counter())
-    out = _final_view(xi, trace, asynchronous)
-    time.sleep(max(0.0, due - time.perf_counter()))
-    yield out
+
+    def views():
+        for k in frames:
+            flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
+            highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
+            fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
+                                            flips=flips))
+            status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
+                      f"E = {e[k]:.0f}")
+            yield state_image(trace.states[k], highlight=highlight), fig, status
+        yield _final_view(xi, trace, asynchronous)
+
+    # hen_demo.ui.pacing: each view is computed, then sent when its time comes (frames arrive evenly)
+    yield from pacing.paced(views(), period=max(float(delay or 0.0), 0.0))
 
 
 def recall_record(patterns, editor_value, query, mode, per_frame, sweeps, seed) -> RunRecord | None:

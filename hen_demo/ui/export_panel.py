@@ -145,7 +145,8 @@ def _snapshot(*values) -> list:
 
 def explore_record(run_values: list, snap, side=None) -> RunRecord | None:
     """Explore's last run: its Replay frames, details JSON and query image, captioned from the snapshot."""
-    frames, details, query = run_values
+    run, details, query = run_values
+    frames = run.get("frames") if isinstance(run, dict) else run  # explore_run keeps {"frames": [...], ...}
     if not frames or not snap:
         return None
     return record_from_replay(frames, explore_caption(*snap), details, query=_image(query))

@@ -19,7 +19,6 @@ from PIL import Image
 
 from hen_demo.memory.projection import PCAProjection, fit_pca
 from hen_demo.pipeline import memory_thumbnails
-from hen_demo.ui import state
 from hen_demo.ui.plots import as_plot, base_layout
 
 CAPTION = ("**Retrieval map.** Grey dots: every stored memory, placed by the two main directions in which their "
@@ -41,15 +40,16 @@ class BankMap:
     coords: np.ndarray  # (N, 2) float32 the memories on the map
 
 
-def bank_map(bank) -> BankMap:
-    """The bank's map, computed once per bank (shared cache keyed by the bank's cache key)."""
+def bank_map(bank, cache=None) -> BankMap:
+    """The bank's map, computed once per bank when ``cache`` (the app's ``Resources.cache``) is given (keyed by the
+    bank's cache key)."""
 
     def make():
         pca = fit_pca(bank.codes)
         return BankMap(pca, pca.project(bank.codes).numpy())
 
     key = getattr(bank, "key", "")
-    return state.RESOURCES.cache.namespace("retrieval-map").get(key, make) if key else make()
+    return cache.namespace("retrieval-map").get(key, make) if key and cache is not None else make()
 
 
 def _png_uri(img: np.ndarray) -> str:
@@ -65,11 +65,12 @@ class RetrievalMap:
         bank: the memory bank (``codes`` (N, K), ``images``, ``key``).
         image_dims: how many leading dimensions of a state are the image code (caption memories append a text
             code, which the map leaves out); default all of the bank's.
+        cache: the app's shared ``ByteCache`` (``Resources.cache``) that keeps each bank's map.
     """
 
-    def __init__(self, bank, image_dims: int | None = None):
+    def __init__(self, bank, image_dims: int | None = None, cache=None):
         self.bank = bank
-        self.map = bank_map(bank)
+        self.map = bank_map(bank, cache)
         self.dims = int(image_dims or bank.codes.shape[1])
         self.path: list[np.ndarray] = []  # (2,) per streamed frame
         self._range = None  # fixed axes (memories and the query), so the map does not jump while it streams

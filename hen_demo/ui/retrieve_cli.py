@@ -2,7 +2,7 @@
 
 The link is read by the same parser the app uses (``hen_demo.export.link.parse_link``: bad values fall back to
 the defaults with one printed sentence), and the retrieval runs through the Explore tab's own handler
-(``hen_demo.ui.explore.retrieve``, unthrottled), so the verdict and the final state are the ones the browser
+(``hen_demo.ui.explore_run.retrieve``, unthrottled), so the verdict and the final state are the ones the browser
 shows for that link. Writes the still figure (PNG) and, when asked, the GIF and the MP4 (``hen_demo.export``).
 """
 
@@ -16,8 +16,9 @@ from tqdm import tqdm
 
 from hen_demo.export import ExportOptions, RunCaption, export, record_from_replay
 from hen_demo.export.link import parse_link
-from hen_demo.ui import explore, state
+from hen_demo.ui import explore_run, state
 from hen_demo.ui.memory_controls import check_n
+from hen_demo.ui.resources import Resources
 
 FORMAT_CHOICES = ("png", "gif", "mp4")
 SIZE_CHOICES = ("slide", "square")
@@ -35,20 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="iterations per second in the GIF / MP4 (default: the link's playback speed, or 4)")
 
 
-def run_link(link_values: dict, progress=None) -> dict:
+def run_link(link_values: dict, progress=None, res: Resources | None = None) -> dict:
     """Run the Explore retrieval for a parsed link's values; returns the Explore tab's last outputs by name
     (``query``, ``details``, ``frames``, ``verdict``) — the same handler the browser calls."""
     v = link_values
     encoder = v.get("encoder") or state.default_encoder()
-    outputs = None
-    for outputs in explore.retrieve(
-            v["dataset"], encoder, v["sim"], "softmax", v["beta"], v["n"], v["steps"], explore.DEFAULTS["tol"],
+    outputs, res = None, Resources() if res is None else res
+    for outputs in explore_run.retrieve(
+            res, v["dataset"], encoder, v["sim"], "softmax", v["beta"], v["n"], v["steps"], explore_run.DEFAULTS["tol"],
             v["source"], v["index"], None, v.get("caption") or None, state.default_text_encoder(), v["damage"],
             v["amount"], v["seed"], 0, v["mode"], v["fill"], progress=progress or (lambda *a, **k: None)):
         pass
     if outputs is None:
         raise ValueError("The retrieval produced no frames.")
-    query, verdict, details, frames = outputs[0], outputs[9], outputs[10], outputs[11]
+    query, verdict, details, frames = outputs[0], outputs[9], outputs[10], outputs[11]["frames"]
     return {"query": query, "verdict": verdict, "details": details, "frames": frames, "encoder": encoder,
             "n": check_n(v["dataset"], v["n"])}
 

@@ -14,12 +14,15 @@ beta, Explore's steps), both from ``HENPipeline.run``.
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 
-from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
+from hen_demo.pipeline import MemoryConfig, RunOptions
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
+from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
@@ -43,7 +46,7 @@ at calibrated β (first {m} queries, {t} steps)."""
 
 
 @user_errors
-def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress()):
+def compute(res, dataset, encoders, n, corruption, amount, seed, progress=gr.Progress()):
     """Histograms and a table for each encoder: the cosine statistics (overlap, d', fraction nearest own memory,
     mean self / cross cosine) and, for the same damaged queries, the L2 nearest-neighbour identity and the
     identity of the retrieval at calibrated beta (``HEADERS``)."""
@@ -58,9 +61,9 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     for e, name in enumerate(encoders):
         state.check_available("encoder", name)
         progress((e, len(encoders)), desc=f"{name}: memory bank")
-        bank = state.RESOURCES.bank(dataset, name, n)
+        bank = res.bank(dataset, name, n)
         # beta plays no part in separability: an absolute one spares the bank's calibration
-        pipe = HENPipeline(MemoryConfig(bank, state.RESOURCES.encoder(name), beta=1.0, device=state.RESOURCES.device))
+        pipe = res.pipeline(MemoryConfig(bank, res.encoder(name), beta=1.0, device=res.device))
 
         def step(f, e=e, name=name):
             progress((e + f) / len(encoders), desc=f"{name}: encoding corrupted queries")
@@ -71,8 +74,8 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
         # the same damaged queries retrieved as Explore does (L2 at calibrated beta): nearest memory and identity
         progress((e + 0.9) / len(encoders), desc=f"{name}: retrieving the damaged queries")
         m = min(n, RETRIEVAL_QUERIES)
-        l2 = HENPipeline(MemoryConfig(bank, state.RESOURCES.encoder(name), similarity="l2", beta_relative=1.0,
-                                      device=state.RESOURCES.device))
+        l2 = res.pipeline(MemoryConfig(bank, res.encoder(name), similarity="l2", beta_relative=1.0,
+                                       device=res.device))
         r = l2.run(queries[:m], RunOptions(steps=RETRIEVAL_STEPS, topk=1), targets=np.arange(m))
         label = next((lab for lab, v in state.encoder_choices() if v == name), name)
         panels[f"{name}: overlap {s.overlap:.2f}"] = {"self i=j": s.self_cos, "cross i≠j": s.cross_cos}
@@ -83,10 +86,8 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     return fig, rows
 
 
-def build_tab() -> None:
+def build_tab(res) -> None:
     gr.Markdown(INTRO.format(m=RETRIEVAL_QUERIES, t=RETRIEVAL_STEPS), elem_id="separability-intro")
-    from hen_demo.ui.explore import DEFAULTS
-
     choices = [(lab, v) for lab, v in state.encoder_choices() if "(unavailable" not in lab]
     missing = [v for lab, v in state.encoder_choices() if "(unavailable" in lab]
     available = [v for _, v in choices]
@@ -107,8 +108,9 @@ def build_tab() -> None:
     table = gr.Dataframe(headers=HEADERS, interactive=False, label="Separation (cosine) and retrieval (L2)",
                          wrap=True, elem_id="separability-table", elem_classes=["hen-table"])
     inputs = [dataset, encoders, n, corruption, amount, seed]
-    go.click(compute, inputs, [fig, table], api_name="separability", concurrency_limit=2)
+    compute_ = functools.partial(compute, res)
+    go.click(compute_, inputs, [fig, table], api_name="separability", concurrency_limit=2)
     for comp in (dataset, encoders, corruption):
-        comp.change(compute, inputs, [fig, table], api_name=False, trigger_mode="always_last")
+        comp.change(compute_, inputs, [fig, table], api_name=False, trigger_mode="always_last")
     for comp in (n, amount):
-        comp.release(compute, inputs, [fig, table], api_name=False, trigger_mode="always_last")
+        comp.release(compute_, inputs, [fig, table], api_name=False, trigger_mode="always_last")
