@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, limits
+from hen_demo.ui import gradio_cache, limits, sessions
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -82,6 +82,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
             module = importlib.import_module(module_name)
             with gr.Tab(label):
                 module.build_tab()
+        sessions.install(demo)  # each event knows its session (its own images); a closed tab's images go
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
     from hen_demo.ui.api import hide_plumbing
@@ -126,6 +127,7 @@ def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
         while True:
             time.sleep(period)
             state.RESOURCES.cache.sweep()
+            sessions.STORE.sweep()  # visitors' own images unused for HEN_SESSION_IDLE_S
             release_memory()
 
     thread = threading.Thread(target=loop, name="hen-housekeeping", daemon=True)
@@ -148,9 +150,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port to listen on (default: %(default)s; env GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="create a temporary public gradio.live link")
+    parser.add_argument("--memories", default=None, metavar="DIR",
+                        help="preload the images of DIR (with captions.txt / captions.json) as every session's "
+                             "'Your images' bank (a class set); visitors can add and remove their own")
 
 
 def run(args) -> int:
+    if getattr(args, "memories", None):
+        try:
+            loaded = sessions.STORE.set_default(args.memories)
+        except ValueError as exc:
+            print(exc)
+            return 2
+        print(f"HEN Explorer: {len(loaded.images)} images from {args.memories} are every session's 'Your images'"
+              + (f"; skipped {len(loaded.skipped)}: " + "; ".join(f"{a}: {b}" for a, b in loaded.skipped[:5])
+                 if loaded.skipped else ""), flush=True)
     demo = build_app()
     launch(demo, host=args.host, port=args.port, share=args.share)
     return 0

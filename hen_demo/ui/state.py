@@ -27,7 +27,8 @@ from hen_demo.encoders import (
 )
 from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, RetrievalConfig
-from hen_demo.ui import limits
+from hen_demo.ui import limits, sessions
+from hen_demo.ui.sessions import MINE
 
 UNAVAILABLE = "(unavailable: {reason})"
 DEFAULT_DATASET = "emoji"  # Explore, Compare: recognisable images; the contrast holds at calibrated beta
@@ -103,6 +104,8 @@ class Resources:
         i) and cached; no encoder runs. ``n`` is snapped to the N sliders' grid like :meth:`bank`'s.
         """
         n = snap_n(name, n)
+        if name == MINE:  # the caller's own images: never in the shared cache
+            return sessions.current().dataset(n)
         return self._datasets.get((name, int(n), int(seed)), lambda: load_dataset(name, n=int(n), seed=int(seed)))
 
     def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
@@ -113,6 +116,9 @@ class Resources:
         instead of building and keeping another one; a large build takes the shared heavy slot.
         """
         n = snap_n(dataset, n)
+        if dataset == MINE:  # the caller's own images, encoded in their session (never in the shared caches)
+            tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
+            return sessions.current().bank(self.encoder(encoder), tenc, int(n), progress=progress)
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
 
         def make():
@@ -139,6 +145,14 @@ class Resources:
             return HENPipeline.build(bank, self.encoder(key.encoder), config, cross_modal=cross_modal,
                                      bind=bind, text_weight=text_weight, device=self.device)
 
+        if key.dataset == MINE:  # kept with the session's images, deleted with them
+            mine = sessions.current()
+            with mine.lock:
+                if (mine.version, mkey) not in mine.pipelines:
+                    while len(mine.pipelines) >= 4:
+                        mine.pipelines.pop(next(iter(mine.pipelines)))
+                    mine.pipelines[(mine.version, mkey)] = make()
+                return mine.pipelines[(mine.version, mkey)]
         return self._pipelines.get(mkey, make)
 
 
@@ -210,6 +224,8 @@ def default_text_encoder() -> str:
 
 
 def dataset_size(name: str) -> int | None:
+    if name == MINE:
+        return sessions.count()
     for info in list_datasets():
         if info.name == name:
             return info.size
@@ -218,6 +234,8 @@ def dataset_size(name: str) -> int | None:
 
 def check_available(kind: str, name: str) -> None:
     """Raise ValueError with the reason when dataset / encoder ``name`` cannot be used here."""
+    if kind == "dataset" and name == MINE:
+        return
     infos = {"dataset": list_datasets, "encoder": list_image_encoders, "text encoder": list_text_encoders}[kind]()
     for info in infos:
         if info.name == name:
@@ -232,6 +250,11 @@ _SIZES: dict[str, int | None] = {}
 
 def snap_n(dataset: str, n) -> int:
     """N on the N sliders' grid (10, 20, ... and the dataset's size), capped in public mode (ValueError)."""
+    if dataset == MINE:  # the caller's own count, never cached
+        size = dataset_size(MINE)
+        if not size:
+            sessions.current().dataset()  # the sentence: no images stored yet
+        return limits.snap_n(n, size)
     if dataset not in _SIZES:
         _SIZES[dataset] = dataset_size(dataset)
     return limits.snap_n(n, _SIZES[dataset])
