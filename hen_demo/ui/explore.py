@@ -16,7 +16,7 @@ import numpy as np
 
 from hen_demo.data.images import load_image_file, resize_square
 from hen_demo.pipeline import MASK_AWARE, HENFrame, corrupt_query, mask_aware_stream, memory_thumbnails
-from hen_demo.ui import census_panel, limits, plots, state
+from hen_demo.ui import census_panel, limits, my_images, plots, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
     FILL_CHOICES,
@@ -432,6 +432,7 @@ def build_tab() -> None:
                                         height=300, canvas_size=(EDITOR, EDITOR),
                                         brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
                                         transforms=[], layers=False, eraser=gr.Eraser(default_size=14))
+    my_images.build_panel(mc, refresh=[(gallery_items, [mc.dataset, mc.n], gallery)])  # "Your images" (issue 20)
     census = census_panel.build_panel()
     with gr.Accordion("Details (JSON: energies, metrics)", open=False):
         details = gr.JSON(label="Details")

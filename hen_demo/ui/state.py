@@ -192,7 +192,13 @@ def dataset_choices() -> list[tuple[str, str]]:
         else:
             label = f"{short} " + UNAVAILABLE.format(reason=info.reason or "not reachable")
         out.append((label, info.name))
-    return out
+    return out + [(mine_label(), MINE)]
+
+
+def mine_label(n: int | None = None) -> str:
+    """The dropdown label of the caller's own images: "Your images (n)"."""
+    n = sessions.count() if n is None else int(n)
+    return f"Your images ({n}) — add them in Explore" if n == 0 else f"Your images ({n})"
 
 
 def encoder_choices() -> list[tuple[str, str]]:
