@@ -14,11 +14,14 @@ API: ``/add_memories`` (files, encoder) adds images to the *calling* session's b
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.utils import get_upload_folder
 from PIL import Image
 
 from hen_demo.data.uploads import upload_caps
@@ -95,7 +98,11 @@ def add_files(files, encoder=None, progress=gr.Progress()):
     if not files:
         raise ValueError("Choose one or more image files (or a .zip) to add.")
     mine = sessions.current()
-    result = mine.add(list(files) if isinstance(files, (list, tuple)) else [files])
+    files = list(files) if isinstance(files, (list, tuple)) else [files]
+    try:
+        result = mine.add(files)
+    finally:
+        forget_uploads(files)
     return _view(mine, _result_text(result, _encode(mine, encoder, progress)))
 
 
@@ -112,6 +119,21 @@ def add_picture(picture, source: str, encoder=None, progress=gr.Progress()):
     mine = sessions.current()
     result = mine.add([(f"{source}-{len(mine) + 1}.png", arr)])
     return _view(mine, _result_text(result, _encode(mine, encoder, progress)))
+
+
+def forget_uploads(paths) -> None:
+    """Delete the copies Gradio kept of uploaded files (in its upload folder only): once read, the pictures live in
+    the session's memory alone."""
+    root = Path(get_upload_folder()).resolve()
+    for p in paths:
+        try:
+            path = Path(getattr(p, "path", p)).resolve()
+        except (TypeError, OSError):
+            continue
+        if root in path.parents:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # Gradio's per-file folder, when now empty
 
 
 def add_webcam(picture, encoder=None, progress=gr.Progress()):
