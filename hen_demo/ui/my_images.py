@@ -69,7 +69,7 @@ def _view(mine, message: str = "") -> tuple:
         mine.notice = ""
     status = notice + (message or (f"You have {n} image{'s' if n != 1 else ''} in your bank." if n else
                                    "Add images to build your own memory bank."))
-    dataset = gr.update(choices=state.dataset_choices(), value=MINE if n else gr.skip())
+    dataset = gr.update(choices=state.dataset_choices(), **({"value": MINE} if n else {}))
     slider = gr.update(maximum=max(20, n), value=max(10, n)) if n else gr.skip()  # max > the grid's min 10
     return status, _thumbs_html(mine), _table(mine), dataset, slider
 
