@@ -17,7 +17,7 @@ def one_thread():
 
 # ---- issue 18: a suite-wide check that no numerical assert hinges on exact float32 equality ------------------
 # HEN_PERTURB_ULP=1 python -m pytest -q tests/test_memory_*.py tests/test_pipeline*.py tests/test_experiment*.py
-# moves every float32 memory bank that enters the engine (HopfieldMemory, MaskAwareMemory, U-Hop, calibration)
+# moves every float32 memory bank that enters the engine (HopfieldMemory incl. the mask-aware one, U-Hop, calibration)
 # by one ulp, up or down by a fixed pattern of the element's position. A test that passes only on the exact bits
 # (a tie decided by rounding, an equality of computed floats) fails under it; one that follows from the maths
 # passes. Banks built in float64 (the exact ties of the tie tests) are left as they are, by design.
@@ -50,3 +50,11 @@ def _one_ulp_banks(monkeypatch):
     for module in (hopfield, masked, uhop):
         monkeypatch.setattr(module, "as_patterns", perturbed)
     yield
+
+
+@pytest.fixture(scope="session")
+def res():
+    """The app's shared encoders / banks / pipelines, one for the whole test session (as one app process has)."""
+    from hen_demo.ui.resources import Resources
+
+    return Resources()

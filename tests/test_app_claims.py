@@ -68,13 +68,13 @@ def test_emoji_are_the_exception_under_a_black_half(measure):
     assert 55 <= kl <= 85 and px <= 5, (kl, px)
 
 
-def test_uhop_tabs_gain_holds_at_one_beta_and_at_calibrated_beta():
+def test_uhop_tabs_gain_holds_at_one_beta_and_at_calibrated_beta(res):
     # U-Hop tab text: on its default bank U-Hop's identity gain over the plain network holds both ways
     from hen_demo.ui import uhop_tab
 
     got = {}
     for mode in ("absolute", "relative"):
-        frames = list(uhop_tab.run_uhop("digits", "pixels", 100, "mask-random", 0.5, 60, 1.0, 2.0, 1.0, 8, 0, mode,
+        frames = list(uhop_tab.run_uhop(res, "digits", "pixels", 100, "mask-random", 0.5, 60, 1.0, 2.0, 1.0, 8, 0, mode,
                                         delay=0, progress=None))
         table = next(f[2] for f in frames if isinstance(f[2], str))
         row = next(line for line in table.splitlines() if line.startswith("| identity accuracy"))
@@ -85,14 +85,14 @@ def test_uhop_tabs_gain_holds_at_one_beta_and_at_calibrated_beta():
     assert got["absolute"][0] == pytest.approx(0.15, abs=0.03) and got["relative"][1] == pytest.approx(0.55, abs=0.03)
 
 
-def test_a_typed_emoji_name_recalls_its_picture_in_text_to_image():
+def test_a_typed_emoji_name_recalls_its_picture_in_text_to_image(res):
     # Text -> Image's default (emoji, N = 1,000, kl-small + MiniLM, calibrated beta): a typed name recalls its picture
     from hen_demo.ui import state, text2image
 
     d = text2image.DEFAULTS
     for name in ("open mailbox with lowered flag", "accordion", "violin", "red apple", "cat face"):
         frames = list(text2image.text_to_image.__wrapped__(
-            text2image.DEFAULT_DATASET, state.default_encoder(), d["similarity"], "softmax", d["beta"], d["n"], 60,
+            res, text2image.DEFAULT_DATASET, state.default_encoder(), d["similarity"], "softmax", d["beta"], d["n"], 60,
             1e-6, name, state.default_text_encoder(), False, d["bind_index"], d["text_weight"], d["beta_mode"],
             progress=lambda *a, **k: None))
         verdict = frames[-1][5]

@@ -119,11 +119,11 @@ def test_budget_from_env(monkeypatch):
 
 def test_app_resources_share_one_byte_budget(monkeypatch):
     """Banks are weighed in bytes: a small budget keeps one bank of two, whatever their count."""
-    from hen_demo.ui import state
+    from hen_demo.ui import resources
 
-    monkeypatch.setattr(state, "build_bank", lambda dataset, enc, n, **kw: {"codes": arr(n * 100)})
-    monkeypatch.setattr(state.Resources, "encoder", lambda self, name: None)
-    res = state.Resources(budget=151_000, max_age=None)
+    monkeypatch.setattr(resources, "build_bank", lambda dataset, enc, n, **kw: {"codes": arr(n * 100)})
+    monkeypatch.setattr(resources.Resources, "encoder", lambda self, name: None)
+    res = resources.Resources(budget=151_000, max_age=None)
     res.bank("tiles", "pixels", 1000)  # 100 kB
     res.bank("tiles", "pixels", 500)  # 50 kB: both fit
     assert len(res.cache) == 2

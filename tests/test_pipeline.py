@@ -18,7 +18,6 @@ from hen_demo.pipeline import (
     HIST_BINS,
     HENPipeline,
     MemoryConfig,
-    RetrievalConfig,
     RunOptions,
     corrupt_query,
 )
@@ -42,12 +41,13 @@ def _bank(encoder, n=12, seed=0, text_dim=None):
                            ids=[str(i) for i in range(n)], text_codes=text)
 
 
-def test_config_rejects_bad_beta_and_steps():
+def test_config_rejects_bad_beta_and_steps(pixels):
+    bank = _bank(pixels)
     for beta in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="beta"):
-            RetrievalConfig(beta=beta).validate()
+            MemoryConfig(bank, pixels, beta=beta)
     with pytest.raises(ValueError, match="steps"):
-        RetrievalConfig(steps=0).validate()
+        RunOptions(steps=0)
 
 
 def test_corrupt_query_hides_bottom_half():
@@ -68,8 +68,8 @@ def test_brush_mask_is_applied_at_bank_size():
 def test_stored_image_is_a_fixed_point(pixels):
     """An uncorrupted stored image, sharp beta: retrieval returns that memory, exactly."""
     bank = _bank(pixels)
-    cfg = RetrievalConfig(similarity="l2", beta=1.0, steps=20)
-    pipe = HENPipeline.build(bank, pixels, cfg)
+    cfg = RunOptions(steps=20)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2", beta=1.0))
     frame = pipe.retrieve(pipe.encode_image(bank.images[5]), cfg, target=5)
     r = frame.result
     assert r.correct is True and r.nearest == 5 and r.verdict.kind == "retrieved"
@@ -79,8 +79,8 @@ def test_stored_image_is_a_fixed_point(pixels):
 
 def test_stream_frames_are_consecutive_and_energy_descends(pixels):
     bank = _bank(pixels, n=20, seed=1)
-    cfg = RetrievalConfig(similarity="l2", beta=0.05, steps=30, tol=1e-7)
-    pipe = HENPipeline.build(bank, pixels, cfg)
+    cfg = RunOptions(steps=30, tol=1e-7)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2", beta=0.05))
     q = corrupt_query(bank.images[3], pixels.image_size, "occlude-bottom", 0.5)
     frames = list(pipe.stream(pipe.encode_image(q), cfg, target=3))
     assert [f.t for f in frames] == list(range(len(frames)))
@@ -108,8 +108,8 @@ def test_hetero_patterns_scale_and_bind():
 def test_caption_query_fills_in_the_image_half(pixels):
     """Query [0; text_i] with the text half clamped retrieves image i (HEN Fig. 4-5)."""
     bank = _bank(pixels, n=10, seed=2, text_dim=16)
-    cfg = RetrievalConfig(similarity="dot", beta=5.0, steps=30)
-    pipe = HENPipeline.build(bank, pixels, cfg, cross_modal=True)
+    cfg = RunOptions(steps=30)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="dot", beta=5.0, cross_modal=True))
     query, clamp = pipe.caption_query(bank.text_codes[6:7])
     frame = pipe.retrieve(query, cfg, target=6, clamp=clamp)
     assert frame.result.nearest == 6 and frame.result.correct
@@ -120,8 +120,8 @@ def test_caption_query_fills_in_the_image_half(pixels):
 def test_two_images_bound_to_one_caption_give_a_mixture(pixels):
     """HEN Fig. 6: when memories 2 and 7 share a caption, the dot-product dynamics stay in a 50/50 mixture."""
     bank = _bank(pixels, n=10, seed=3, text_dim=16)
-    cfg = RetrievalConfig(similarity="dot", beta=5.0, steps=30)
-    pipe = HENPipeline.build(bank, pixels, cfg, cross_modal=True, bind=(2, 7))
+    cfg = RunOptions(steps=30)
+    pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="dot", beta=5.0, cross_modal=True, bind=(2, 7)))
     query, clamp = pipe.caption_query(bank.text_codes[2:3])
     # with the image half at 0, both memories score exactly the same on the first step
     frame = next(iter(pipe.stream(query, cfg, clamp=clamp)))  # t = 0: the weights of the query itself

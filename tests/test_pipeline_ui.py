@@ -43,42 +43,42 @@ def _call(fn, **kw):
 
 
 @pytest.mark.slow
-def test_explore_and_compare_retrieve_through_the_pipeline(calls):
-    from hen_demo.ui import compare, explore
+def test_explore_and_compare_retrieve_through_the_pipeline(calls, res):
+    from hen_demo.ui import compare, explore_run
 
-    _call(explore.retrieve.__wrapped__, dataset="photos", encoder="pixels", similarity="l2", separation="softmax",
+    _call(explore_run.retrieve.__wrapped__, res=res, dataset="photos", encoder="pixels", similarity="l2", separation="softmax",
           beta=0.05, n=27, steps=10, tol=1e-6, source="stored memory", index=2, editor=None, caption="",
           text_encoder="pixelized", corruption="noise", amount=0.2, seed=0, fps=0, progress=_no_progress)
     assert calls and calls[0][0] == "stream"
     calls.clear()
-    list(compare.compare.__wrapped__("photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
+    list(compare.compare.__wrapped__(res, "photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
                                      "pixels", "l2", 0.05, "pixels", "dot", 0.01, progress=_no_progress))
     assert [c[0] for c in calls] == ["stream", "stream"]
 
 
 @pytest.mark.slow
-def test_text_to_image_streams_through_the_pipeline(calls):
+def test_text_to_image_streams_through_the_pipeline(calls, res):
     from hen_demo.ui import explore, state, text2image
 
     args = ("photos", "pixels", "l2", "softmax", 0.001, 27, 5, 1e-6, explore.EXAMPLE_CAPTION,
             state.default_text_encoder(), False, 10, 3.0)
-    frames = list(text2image.text_to_image.__wrapped__(*args, progress=_no_progress))
+    frames = list(text2image.text_to_image.__wrapped__(res, *args, progress=_no_progress))
     assert frames and [c[0] for c in calls] == ["stream"]
 
 
-def test_separability_scores_through_the_pipeline(calls):
+def test_separability_scores_through_the_pipeline(calls, res):
     from hen_demo.ui import separability
 
-    fig, rows = separability.compute.__wrapped__("photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
+    fig, rows = separability.compute.__wrapped__(res, "photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
     assert calls == [("separability", "pixels", "l2")] and len(rows) == 1
 
 
 @pytest.mark.slow
-def test_uhop_tab_retrieves_through_the_pipeline(calls):
+def test_uhop_tab_retrieves_through_the_pipeline(calls, res):
     from hen_demo.memory.similarity import LinearKernel
     from hen_demo.ui import uhop_tab
 
-    frames = list(uhop_tab.run_uhop("digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, 0,
+    frames = list(uhop_tab.run_uhop(res, "digits", "pixels", 20, "mask-random", 0.5, 2, 1.0, 2.0, 1.0, 2, 0,
                                     delay=0, progress=None))
     assert frames[-1][-1].startswith("Done.")
     runs = [c for c in calls if c[0] == "run"]
@@ -109,14 +109,81 @@ def test_dataset_images_are_read_without_building_a_bank(monkeypatch):
     import numpy as np
 
     from hen_demo.data import load_dataset
-    from hen_demo.ui import state
+    from hen_demo.ui import resources, state
 
     def no_bank(*a, **k):
         raise AssertionError("Resources.dataset built a memory bank")
 
-    monkeypatch.setattr(state, "build_bank", no_bank)
-    res = state.Resources()
+    monkeypatch.setattr(resources, "build_bank", no_bank)
+    res = resources.Resources()
     ds = res.dataset("photos", 25)  # snapped to the sliders' grid, as bank() snaps
     assert len(ds) == state.snap_n("photos", 25)
     assert np.array_equal(ds.images, load_dataset("photos", n=len(ds)).images)
     assert res.dataset("photos", 25) is ds  # cached
+
+
+def _tab_query(res, pipe, config):
+    """(query code (1, K), clamp, target, visible) the way the tab builds it."""
+    from hen_demo.pipeline import corrupt_query
+    from hen_demo.ui import state
+
+    if config.get("caption"):
+        code = res.text_encoder(config["text_encoder"], "pixels").encode([pipe.bank.captions[3]])
+        q, clamp = pipe.caption_query(code)
+        return q, clamp, 3, None
+    img, hidden = corrupt_query(pipe.bank.images[3], pipe.image_size, config["corruption"], 0.5, seed=1,
+                                return_mask=True)
+    assert state.DEFAULT_N  # the tab's module loads
+    return pipe.encode_image(img), None, 3, pipe.visible_dims(hidden)
+
+
+TAB_CONFIGS = {  # every retrieving tab's configuration kinds, on the small photos bank
+    "explore l2 calibrated": dict(similarity="l2", beta=1.0, beta_mode="relative", corruption="mask-random"),
+    "explore dot absolute": dict(similarity="dot", beta=0.01, beta_mode="absolute", corruption="noise"),
+    "explore sparsemax": dict(similarity="l2", separation="sparsemax", beta=0.5, beta_mode="relative",
+                              corruption="occlude-bottom"),
+    "compare mask-aware": dict(similarity="mask-aware", beta=1.0, beta_mode="relative", corruption="occlude-bottom"),
+    "explore / text2image caption": dict(similarity="l2", beta=0.001, beta_mode="absolute", caption=True,
+                                         text_encoder="pixelized"),
+    "text2image bound pair": dict(similarity="l2", beta=0.001, beta_mode="absolute", caption=True,
+                                  text_encoder="pixelized", bind=(3, 10)),
+}
+
+
+@pytest.mark.parametrize("name", list(TAB_CONFIGS))
+def test_a_batch_of_one_equals_the_streams_last_frame_for_every_tab_configuration(res, name):
+    from hen_demo.ui.memory_controls import run_options
+
+    c = TAB_CONFIGS[name]
+    cfg = res.memory_config("photos", "pixels", 27, c["similarity"], c.get("separation", "softmax"), c["beta"],
+                            c["beta_mode"], text_encoder=c.get("text_encoder"), bind=c.get("bind"))
+    pipe = res.pipeline(cfg)
+    q, clamp, target, visible = _tab_query(res, pipe, c)
+    opts = run_options(40, 1e-7)
+    opts.visible = visible
+    last = list(pipe.stream(q, opts, target=target, clamp=clamp))[-1].result
+    batch = pipe.run(q, opts, targets=[target], clamp=clamp)
+    assert batch.verdicts[0].kind == last.verdict.kind and batch.nn_index[0] == last.nn_index
+    assert batch.top_weight[0] == pytest.approx(last.verdict.top_weight, abs=1e-3)
+    if batch.top_weight[0] > 0.6:  # a clear winner (a bound pair is a 50/50 mixture: no winner to compare)
+        assert batch.winner[0] == last.winner
+    assert abs(batch.images[0].astype(int) - last.retrieved.astype(int)).max() <= 1
+    assert batch.beta == pytest.approx(last.beta, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_the_census_panel_and_the_browser_run_go_through_the_pipeline(calls, res):
+    from hen_demo.ui import census_panel, explore_run
+
+    census_panel.census.__wrapped__(res, "photos", "pixels", "l2", "softmax", 1.0, 27, 5, 1e-6, "relative",
+                                    "occlude-bottom", 0.5, "black", 0, n_queries=10, progress=_no_progress)
+    assert [c[0] for c in calls] == ["run"]
+    calls.clear()
+    out = list(explore_run.compute.__wrapped__(res, "photos", "pixels", "l2", "softmax", 1.0, 27, 10, 1e-6,
+                                               "stored memory", 2, fps=2, progress=_no_progress))
+    assert [c[0] for c in calls] == ["stream"]
+    run, cursor = out[-1][11], out[-1][12]
+    assert cursor == -1 and run["final"] is not None and len(out) == 2  # the query, then the run kept for playback
+    played = list(explore_run.playback.__wrapped__(run, cursor, 0))  # as fast as possible: no sleep
+    assert [p[-1] for p in played] == list(range(len(run["frames"])))
+    assert played[-1][8] == run["final"][3]  # the verdict arrives with the last frame

@@ -15,7 +15,7 @@ from gradio.components.image_editor import EditorData
 from gradio.data_classes import FileData
 from PIL import Image
 
-from hen_demo.ui import errors, limits, state
+from hen_demo.ui import errors, limits, resources, state
 
 
 @pytest.fixture
@@ -47,9 +47,9 @@ def test_n_off_the_grid_is_snapped(local):
 
 def test_off_grid_n_reuses_the_bank(monkeypatch, local):
     built = []
-    monkeypatch.setattr(state, "build_bank", lambda dataset, enc, n, **kw: built.append(n) or {"n": n})
-    monkeypatch.setattr(state.Resources, "encoder", lambda self, name: None)
-    res = state.Resources(budget=10**6, max_age=None)
+    monkeypatch.setattr(resources, "build_bank", lambda dataset, enc, n, **kw: built.append(n) or {"n": n})
+    monkeypatch.setattr(resources.Resources, "encoder", lambda self, name: None)
+    res = resources.Resources(budget=10**6, max_age=None)
     a = res.bank("tiles", "pixels", 20)
     b = res.bank("tiles", "pixels", 21)  # a script's off-grid N
     assert a is b and built == [20]

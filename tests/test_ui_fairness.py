@@ -6,7 +6,10 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from hen_demo.ui import census_panel, compare, explore, state
+from hen_demo.ui import census_panel, compare, explore, explore_query, explore_run, state
+from hen_demo.ui.resources import Resources
+
+RES = Resources()
 
 
 def _quiet(*args, **kwargs):
@@ -14,15 +17,15 @@ def _quiet(*args, **kwargs):
 
 
 def _explore(dataset, encoder, similarity, n, index, corruption, amount, fill, beta=1.0, mode="relative"):
-    return list(explore.retrieve.__wrapped__(dataset, encoder, similarity, "softmax", beta, n, 20, 1e-6,
+    return list(explore_run.retrieve.__wrapped__(RES, dataset, encoder, similarity, "softmax", beta, n, 20, 1e-6,
                                              "stored memory", index, None, None, None, corruption, amount, 0, 0,
                                              mode, fill, progress=_quiet))
 
 
 @pytest.mark.parametrize("fill", ["black", "grey", "mean-image"])
 def test_fill_choice_reaches_the_query(fill):
-    ds = state.RESOURCES.dataset("photos", 27)
-    img = explore.preview("photos", 27, "stored memory", 3, None, "occlude-bottom", 0.5, 0, fill)
+    ds = RES.dataset("photos", 27)
+    img = explore_query.preview(RES, "photos", 27, "stored memory", 3, None, "occlude-bottom", 0.5, 0, fill)
     small = img[:: img.shape[0] // ds.images.shape[1], :: img.shape[1] // ds.images.shape[2]]  # undo show()
     h = small.shape[0]
     hidden = small[h // 2 + 1:].astype(float) / 255  # the bottom half (rows past the boundary)
@@ -40,7 +43,7 @@ def test_fill_choice_reaches_the_query(fill):
 
 def test_unknown_fill_is_an_error_sentence():
     with pytest.raises(gr.Error, match="unknown fill 'pink'"):
-        explore.preview("photos", 27, "stored memory", 3, None, "occlude-bottom", 0.5, 0, "pink")
+        explore_query.preview(RES, "photos", 27, "stored memory", 3, None, "occlude-bottom", 0.5, 0, "pink")
 
 
 def test_mask_aware_with_an_encoder_is_refused_and_the_next_call_works():
@@ -48,10 +51,10 @@ def test_mask_aware_with_an_encoder_is_refused_and_the_next_call_works():
     if enc == "pixels":
         pytest.skip("no shipped encoder here")
     with pytest.raises(gr.Error, match="raw pixels only"):  # the tab's handler, as the browser calls it
-        list(explore.retrieve("photos", enc, "mask-aware", "softmax", 1.0, 27, 20, 1e-6, "stored memory", 3, None,
+        list(explore_run.retrieve(RES, "photos", enc, "mask-aware", "softmax", 1.0, 27, 20, 1e-6, "stored memory", 3, None,
                               None, None, "occlude-bottom", 0.5, 0, 0, "relative", "black", progress=_quiet))
     with pytest.raises(gr.Error, match="raw pixels only"):
-        list(compare.compare("photos", 27, 20, 1e-6, 3, "occlude-bottom", 0.5, 0, "pixels", "l2", 1.0,
+        list(compare.compare(RES, "photos", 27, 20, 1e-6, 3, "occlude-bottom", 0.5, 0, "pixels", "l2", 1.0,
                                          enc, "mask-aware", 1.0, progress=_quiet))
     out = _explore("photos", "pixels", "mask-aware", 27, 3, "occlude-bottom", 0.5, "black")
     details = out[-1][10]
@@ -59,7 +62,7 @@ def test_mask_aware_with_an_encoder_is_refused_and_the_next_call_works():
 
 
 def test_compare_with_a_grey_fill_and_mask_aware_side_reaches_verdicts():
-    frames = list(compare.compare.__wrapped__("photos", 27, 20, 1e-6, 3, "occlude-bottom", 0.5, 0,
+    frames = list(compare.compare.__wrapped__(RES, "photos", 27, 20, 1e-6, 3, "occlude-bottom", 0.5, 0,
                                               "pixels", "mask-aware", 1.0, "pixels", "l2", 1.0, fill="grey",
                                               progress=_quiet))
     verdicts = [[f[k] for f in frames if isinstance(f[k], str) and f[k]] for k in (8, 9)]
@@ -68,7 +71,7 @@ def test_compare_with_a_grey_fill_and_mask_aware_side_reaches_verdicts():
 
 
 def test_census_panel_counts_sum_to_the_wrong_answers():
-    md, gallery, rows = census_panel.census.__wrapped__("tiles", "pixels", "l2", "softmax", 1.0, 200, 20, 1e-6,
+    md, gallery, rows = census_panel.census.__wrapped__(RES, "tiles", "pixels", "l2", "softmax", 1.0, 200, 20, 1e-6,
                                                         "relative", "occlude-bottom", 0.5, "black", 0,
                                                         progress=_quiet)
     n_wrong = int(md.split(" of 200 retrievals went wrong")[0].split()[-1])

@@ -10,35 +10,37 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from hen_demo.ui import compare, explore, memory_controls, separability, state, text2image
+from hen_demo.ui import compare, explore, explore_query, explore_run, memory_controls, pacing, present, separability, state, text2image
 
 
 def _no_progress(*args, **kwargs):
     return None
 
 
-def test_explore_editor_mask_and_clean_query():
+def test_explore_editor_mask_and_clean_query(res):
     img = np.full((64, 64, 3), 120, dtype=np.uint8)
     layer = np.zeros((256, 256, 4), dtype=np.uint8)
     layer[:128, :, 3] = 255  # top half painted
-    value = {"background": explore.show(img, 256), "layers": [layer], "composite": None}
-    bg, mask = explore.editor_image_and_mask(value)
+    value = {"background": present.show(img, 256), "layers": [layer], "composite": None}
+    bg, mask = explore_query.editor_image_and_mask(value)
     assert bg.shape == (256, 256, 3) and mask.shape == (256, 256)
     assert mask[:128].all() and not mask[128:].any()
-    clean, m, target = explore.clean_query("photos", 27, "upload", -1, value)
+    clean, m, target = explore_query.clean_query(res, "photos", 27, "upload", -1, value)
     assert target is None and (m == mask).all() and clean.shape == (256, 256, 3)
     with pytest.raises(ValueError, match="between #0 and #26"):
-        explore.clean_query("photos", 27, "stored memory", 27, None)
+        explore_query.clean_query(res, "photos", 27, "stored memory", 27, None)
 
 
-def test_log_beta_widgets_round_trip():
+def test_log_beta_widgets_round_trip(res):
     for beta in (0.001, 0.05, 1.0, 150.0, 1000.0):
         assert memory_controls.beta_from_log(memory_controls.log_from_beta(beta)) == pytest.approx(beta, rel=0.03)
     # 0, negative and empty leave the slider alone; Retrieve reports the error
     for bad in (0.0, -2.0, None):
         assert memory_controls.log_from_beta(bad) == gr.skip()
     with pytest.raises(ValueError, match="positive"):
-        memory_controls.retrieval_config("l2", "softmax", 0.0, 10, 1e-6)
+        res.memory_config("photos", "pixels", 27, "l2", "softmax", 0.0)
+    with pytest.raises(ValueError, match="steps"):
+        memory_controls.run_options(0, 1e-6)
     with pytest.raises(ValueError, match="more than the 27 images"):
         memory_controls.check_n("photos", 28)
 
@@ -54,8 +56,8 @@ def test_unavailable_encoder_is_labelled_and_refused():
 
 
 @pytest.mark.slow
-def test_compare_streams_both_sides_to_a_verdict():
-    frames = list(compare.compare.__wrapped__("photos", 27, 20, 1e-6, 2, "noise", 0.2, 0,
+def test_compare_streams_both_sides_to_a_verdict(res):
+    frames = list(compare.compare.__wrapped__(res, "photos", 27, 20, 1e-6, 2, "noise", 0.2, 0,
                                               "pixels", "l2", 0.05, "pixels", "dot", 0.01, "absolute", "absolute",
                                               progress=_no_progress))
     assert len(frames) >= 2
@@ -70,8 +72,8 @@ def test_compare_streams_both_sides_to_a_verdict():
 
 
 @pytest.mark.slow
-def test_compare_at_relative_beta_shares_the_energy_scale_only_when_comparable():
-    same = list(compare.compare.__wrapped__("photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
+def test_compare_at_relative_beta_shares_the_energy_scale_only_when_comparable(res):
+    same = list(compare.compare.__wrapped__(res, "photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
                                             "pixels", "l2", 1.0, "pixels", "l2", 1.0, "relative", "relative",
                                             progress=_no_progress))
     last = same[-1]
@@ -81,7 +83,7 @@ def test_compare_at_relative_beta_shares_the_energy_scale_only_when_comparable()
               if not isinstance(last[i], type(gr.skip()))]
     assert ranges and all(r is not None for r in ranges)
     assert all("calibrated" in f[i] for f in same for i in (8, 9) if isinstance(f[i], str) and f[i])
-    other = list(compare.compare.__wrapped__("photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
+    other = list(compare.compare.__wrapped__(res, "photos", 27, 10, 1e-6, 2, "noise", 0.2, 0,
                                              "pixels", "l2", 1.0, "pixels", "dot", 1.0, "relative", "relative",
                                              progress=_no_progress))
     for f in other:
@@ -91,8 +93,8 @@ def test_compare_at_relative_beta_shares_the_energy_scale_only_when_comparable()
 
 
 @pytest.mark.slow
-def test_separability_raw_pixels_on_photos():
-    fig, rows = separability.compute.__wrapped__("photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
+def test_separability_raw_pixels_on_photos(res):
+    fig, rows = separability.compute.__wrapped__(res, "photos", ["pixels"], 27, "noise", 0.1, 0, progress=_no_progress)
     assert len(rows) == 1
     label, overlap, d_prime, nearest_own = rows[0][:4]
     assert 0.0 <= overlap <= 1.0 and np.isfinite(d_prime)
@@ -105,20 +107,20 @@ def test_separability_raw_pixels_on_photos():
 
 
 @pytest.mark.slow
-def test_text_to_image_recalls_the_captioned_photo_and_binding_mixes():
+def test_text_to_image_recalls_the_captioned_photo_and_binding_mixes(res):
     enc = state.default_text_encoder()
     caption = explore.EXAMPLE_CAPTION
     args = ("photos", "pixels", "l2", "softmax", 0.001, 27, 60, 1e-6, caption, enc)
-    frames = list(text2image.text_to_image.__wrapped__(*args, False, 10, 3.0, progress=_no_progress))
+    frames = list(text2image.text_to_image.__wrapped__(res, *args, False, 10, 3.0, progress=_no_progress))
     md = frames[-1][-1]
     assert "RETRIEVED" in md and "#1" in md
-    frames = list(text2image.text_to_image.__wrapped__(*args, True, 10, 3.0, progress=_no_progress))
+    frames = list(text2image.text_to_image.__wrapped__(res, *args, True, 10, 3.0, progress=_no_progress))
     md = frames[-1][-1]
     assert "METASTABLE" in md  # HEN Fig. 6: one caption, two images -> a 50/50 mixture
     weights = dict(re.findall(r"#(\d+) p=([\d.]+)", md.split("Bound memories:")[1]))
     assert set(weights) == {"1", "10"} and all(0.45 < float(w) < 0.55 for w in weights.values())
     with pytest.raises(ValueError, match="empty"):
-        list(text2image.text_to_image.__wrapped__(*args[:8], "  ", enc, False, 10, 3.0, progress=_no_progress))
+        list(text2image.text_to_image.__wrapped__(res, *args[:8], "  ", enc, False, 10, 3.0, progress=_no_progress))
 
 
 def test_missing_tab_is_skipped_but_a_broken_one_is_not(monkeypatch, tmp_path):
@@ -163,33 +165,56 @@ def test_encoder_note_gives_the_build_time_of_a_slow_encoder_before_the_build(mo
     assert memory_controls.encoder_note("pixels", 1000) == ""  # too fast to matter
 
 
-def test_compare_shows_the_query_and_target_that_retrieve_will_use():
+def test_compare_shows_the_query_and_target_that_retrieve_will_use(res):
     """Before the first click Compare shows the damaged query and its target; they must be the ones the
     retrieval then streams (same corruption, same image)."""
-    q, t = compare.query_and_target.__wrapped__("photos", 27, 3, "occlude-bottom", 0.5, 0, "black")
-    first = next(iter(compare.compare.__wrapped__("photos", 27, 5, 1e-6, 3, "occlude-bottom", 0.5, 0,
+    q, t = compare.query_and_target.__wrapped__(res, "photos", 27, 3, "occlude-bottom", 0.5, 0, "black")
+    first = next(iter(compare.compare.__wrapped__(res, "photos", 27, 5, 1e-6, 3, "occlude-bottom", 0.5, 0,
                                                   "pixels", "l2", 1.0, "pixels", "l2", 1.0, progress=_no_progress)))
     assert np.array_equal(q, first[0]) and np.array_equal(t, first[1])
     assert q.shape == t.shape and not np.array_equal(q, t)  # the bottom half is hidden in the query
     with pytest.raises(ValueError, match="between #0 and #26"):
-        compare.query_and_target.__wrapped__("photos", 27, 99, "none", 0.0, 0, "black")
+        compare.query_and_target.__wrapped__(res, "photos", 27, 99, "none", 0.0, 0, "black")
 
 
-def test_unthrottled_playback_sends_the_plots_at_most_plot_hz_but_the_state_every_frame(monkeypatch):
-    """fps 0: the browser redraws each Plotly plot it receives, so the energy plot and the histogram go out at
-    most PLOT_HZ times a second; the state image and status still go every frame, the last message has all."""
-    clock = iter(np.arange(0.0, 1000.0, 0.01))  # every perf_counter call advances 10 ms
-    monkeypatch.setattr(explore.time, "perf_counter", lambda: float(next(clock)))
+def test_plot_throttle_sends_plots_at_most_plot_hz_and_always_when_forced():
+    """fps 0: the browser redraws each Plotly plot it receives, so plots go out at most PLOT_HZ times a second."""
+    now = [0.0]
+    throttle = pacing.PlotThrottle(hz=8.0, clock=lambda: now[0])
+    sent = []
+    for k in range(100):  # 100 frames 10 ms apart: 1 s
+        sent.append(throttle.due(force=k == 99))
+        now[0] += 0.01
+    assert sent[0] and sent[-1] and 8 <= sum(sent) <= 10
+
+
+def test_unthrottled_stream_sends_the_state_every_frame_and_everything_last(res):
     kw = dict(dataset="photos", encoder="pixels", similarity="l2", separation="softmax", beta=0.003, n=27, steps=30,
               tol=0.0, source="stored memory", index=2, editor=None, caption="", text_encoder="pixelized",
               corruption="noise", amount=0.2, seed=0, beta_mode="absolute", progress=_no_progress)
-    for fps, every_frame in ((0, False), (5, True)):
-        if fps:
-            monkeypatch.setattr(explore.time, "sleep", lambda s: None)
-        frames = list(explore.retrieve.__wrapped__(fps=fps, **kw))
-        middle = frames[1:-1]
-        plotted = [f for f in middle if not isinstance(f[3], type(gr.skip()))]
-        states = [f for f in middle if f[2]]  # the status goes every frame
-        assert len(states) == len(middle) >= 20
-        assert (len(plotted) == len(middle)) == every_frame, (fps, len(plotted), len(middle))
-        assert not isinstance(frames[-1][3], type(gr.skip())) and not isinstance(frames[-1][5], type(gr.skip()))
+    frames = list(explore_run.retrieve.__wrapped__(res, fps=0, **kw))
+    middle = frames[1:-1]
+    assert len(middle) >= 20 and all(f[2] for f in middle)  # the status goes every frame
+    assert not isinstance(frames[-1][3], type(gr.skip())) and not isinstance(frames[-1][5], type(gr.skip()))
+    assert frames[-1][9] and frames[-1][11]["final"] is not None  # verdict and the run kept for playback
+
+
+def test_playback_speed_is_bounded_with_a_sentence():
+    for bad in (1e-9, 0.1, 31, -1, float("nan"), "abc"):
+        with pytest.raises(ValueError, match="Playback speed must be"):
+            pacing.check_fps(bad)
+    assert pacing.check_fps(0) == 0.0 and pacing.check_fps(None) == 0.0 and pacing.check_fps("2") == 2.0
+    with pytest.raises(gr.Error, match="Playback speed must be 0"):  # the endpoint refuses before any work
+        next(iter(explore_run.retrieve(None, "photos", "pixels", "l2", "softmax", 1.0, 27, 5, 1e-6, "stored memory",
+                                       2, fps=1e-9, progress=None)))
+
+
+def test_paced_playback_waits_between_frames_not_before_the_first():
+    now, waits = [0.0], []
+
+    def sleep(s):
+        waits.append(round(s, 9))
+        now[0] += s
+
+    out = list(pacing.paced(range(4), fps=2, clock=lambda: now[0], sleep=sleep))
+    assert out == [0, 1, 2, 3] and waits == [0.5, 0.5, 0.5]

@@ -104,10 +104,10 @@ def test_classroom_bad_inputs():
 
 
 @pytest.mark.slow
-def test_uhop_tab_callback_lowers_loss_and_returns_finite_plots():
+def test_uhop_tab_callback_lowers_loss_and_returns_finite_plots(res):
     from hen_demo.ui import uhop_tab
 
-    frames = list(uhop_tab.run_uhop("digits", "pixels", 30, "mask-random", 0.5, 8, 1.0, 2.0, 1.0, 3, -1,
+    frames = list(uhop_tab.run_uhop(res, "digits", "pixels", 30, "mask-random", 0.5, 8, 1.0, 2.0, 1.0, 3, -1,
                                     delay=0, progress=None))
     summary = next(f for f in frames if isinstance(f[2], str))  # the frame with the before/after table
     loss_fig, hist_fig, table, margin_fig = summary[0], summary[1], summary[2], summary[3]
@@ -131,7 +131,7 @@ def _free_port() -> int:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_both_tabs_in_a_headless_browser(tmp_path):
+def test_both_tabs_in_a_headless_browser(tmp_path, res):
     chromium = "/usr/bin/chromium"
     if not os.path.exists(chromium) and not shutil.which("chromium"):
         pytest.skip("chromium is not installed")
@@ -142,7 +142,7 @@ def test_both_tabs_in_a_headless_browser(tmp_path):
 
     with gr.Blocks() as demo:
         with gr.Tab("U-Hop"):
-            uhop_tab.build_tab()
+            uhop_tab.build_tab(res)
         with gr.Tab("Classroom"):
             classroom.build_tab()
     demo.queue()

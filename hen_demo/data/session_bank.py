@@ -113,6 +113,24 @@ class SessionImages:
                 self._changed()
             return changed
 
+    def encoded(self, encoder_name: str) -> bool:
+        """Whether every stored image has codes of the encoder named ``encoder_name`` (a request will not encode)."""
+        with self.lock:
+            codes = self._codes.get("codes", {})
+            return bool(self.images) and self._codes.get("name") == encoder_name and all(
+                im.digest in codes for im in self.images)
+
+    def pipeline(self, key, make: Callable[[], object]):
+        """This session's pipeline for ``key`` (a MemoryConfig's cache key), built by ``make`` once per version of the
+        images; at most 4 are kept."""
+        with self.lock:
+            k = (self.version, key)
+            if k not in self.pipelines:
+                while len(self.pipelines) >= 4:
+                    self.pipelines.pop(next(iter(self.pipelines)))
+                self.pipelines[k] = make()
+            return self.pipelines[k]
+
     def dataset(self, n: int | None = None) -> ImageDataset:
         """The stored images as a dataset (the first ``n``, bank order); ValueError when there are none."""
         with self.lock:
@@ -132,7 +150,7 @@ class SessionImages:
             digests = [im.digest for im in self.images[: len(ds)]]
             fp = encoder.fingerprint or encoder.name
             if self._codes.get("fingerprint") != fp:  # another encoder: re-encode from the stored images
-                self._codes = {"fingerprint": fp, "codes": {}, "recon": {}}
+                self._codes = {"fingerprint": fp, "name": encoder.name, "codes": {}, "recon": {}}
             codes, recon = self._codes["codes"], self._codes["recon"]
             keep = set(digests) | {im.digest for im in self.images}
             for d in [d for d in codes if d not in keep]:  # removed images' codes go with them

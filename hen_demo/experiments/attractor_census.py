@@ -71,12 +71,7 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
     from hen_demo.data.images import to_float_tensor
     from hen_demo.encoders import get_image_encoder
     from hen_demo.memory import HopfieldMemory, calibrated_beta
-    from hen_demo.memory.masked import (
-        MaskAwareMemory,
-        masked_calibrated_beta,
-        masked_l2_scores,
-        pixel_mask_to_code,
-    )
+    from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code
 
     t0 = time.perf_counter()
     progress = progress or null_progress
@@ -115,13 +110,14 @@ def run(cfg: Config, progress=None) -> ExperimentResult:
                 t1 = time.perf_counter()
                 side = enc.image_size  # the code's pixel grid (bank images are resized to it by the encoder)
                 small = corruption_mask(torch.zeros(1, 3, side, side), cfg.corruption, cfg.amount, cfg.seed)[0]
-                vis = pixel_mask_to_code((~small).expand(len(codes), -1, -1))  # (N, K)
+                vis = pixel_mask_to_code(~small)[0]  # (K,) one mask for every query
                 queries = encode_corrupted(enc, bank.images, cfg.corruption, cfg.amount, cfg.seed)
                 # calibrated on the dims it compares (the scores live on the visible half's distance scale)
-                mm = MaskAwareMemory(codes, beta=masked_calibrated_beta(codes, vis, cfg.relative_beta))
-                out = mm.retrieve(queries, vis, steps=cfg.steps, topk=1)
+                mm = mask_aware_memory(codes, vis, masked_calibrated_beta(codes, vis, cfg.relative_beta),
+                                       device=cfg.device)
+                out = mm.retrieve(queries, steps=cfg.steps, clamp=vis, topk=1, keep_weights=False)
                 final = metrics.nearest_memory(out.states, codes)
-                nn = masked_l2_scores(codes, queries, vis).argmax(1).numpy()  # masked one-shot NN
+                nn = mm.similarity_scores(queries).argmax(1).cpu().numpy()  # masked one-shot NN
                 c = attractor_census(final, targets, bank.images, hidden, top=cfg.top)
                 rows.append(dict(base, beta=mm.beta, similarity=MASK_AWARE, fill="any",
                                  identity_accuracy=metrics.identity_accuracy(out.states, codes, targets),

@@ -208,7 +208,7 @@ class HopfieldMemory:
         self.separation = parse_separation(separation)
         self._fast_step = None
         self.beta = beta = check_beta(beta)
-        if self.separation.kind == "poly" and self.sim.name in ("l2", "manhattan"):
+        if self.separation.kind == "poly" and self.sim.name in ("l2", "manhattan", "masked-l2"):
             raise ValueError("poly:<n> separation needs a similarity that can be positive (dot, cosine or a kernel); "
                              "distances are never positive.")
         self.fast = bool(fast)

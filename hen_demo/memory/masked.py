@@ -14,6 +14,8 @@ clamped CCCP step of HEN Fig. 4). Because sim_M reads only the visible dims and 
 weights are fixed by the query: the dynamics converge after one update and, at large beta, return the
 memory nearest to the query on its visible pixels (the masked nearest neighbour). The energy reported per
 step is E(s) = -(1/beta) Psi*(beta sim_M(Xi, s)) (HEN eq. 1's L2 analogue; see energy.py).
+There is no loop here: the similarity is ``similarity.VisibleL2`` and the dynamics are ``HopfieldMemory``'s
+(:func:`mask_aware_memory`), with the visible dims as its clamp.
 
 It only makes sense where code dims are pixels: :func:`check_mask_aware` refuses encoders.
 """
@@ -23,17 +25,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .hopfield import (
-    RetrievalResult,
-    as_patterns,
-    as_queries,
-    check_beta,
-    check_run_options,
-    moved_less,
-    topk_cpu,
-    weight_stats,
-)
-from .separation import conjugate, parse_separation, separate
+from .calibration import calibrated_beta
+from .hopfield import HopfieldMemory, as_patterns
+from .separation import parse_separation
+from .similarity import VisibleL2
 
 RAW_PIXEL_ENCODERS = ("pixels",)  # code dims = pixel values (pixels-<size> too)
 
@@ -79,8 +74,6 @@ def masked_calibrated_beta(patterns, visible, relative: float = 1.0) -> float:
     patterns restricted to those dims, exactly. Per-query masks: the full calibration divided by the mean
     visible fraction (gaps scale with the number of compared dims when the dims are alike).
     """
-    from .calibration import calibrated_beta
-
     xi = as_patterns(patterns, torch.device("cpu"), torch.float32)  # (N, K)
     v = torch.as_tensor(np.asarray(visible) if not isinstance(visible, torch.Tensor) else visible).bool().cpu()
     if v.ndim == 1:
@@ -93,90 +86,24 @@ def masked_calibrated_beta(patterns, visible, relative: float = 1.0) -> float:
     return calibrated_beta(xi, relative, "l2") / float(v.float().mean())
 
 
-class MaskAwareMemory:
-    """Modern Hopfield memory on raw pixels with the mask-aware L2 similarity (module docstring).
-
-    Args:
-        patterns: (N, K) stored raw-pixel codes.
-        beta: inverse temperature (> 0); e.g. ``calibrated_beta(patterns)``.
-        separation: "softmax" or "sparsemax" (or "entmax:<alpha>").
-        device, dtype: where and in what precision to compute (default CPU float32).
-    """
-
-    def __init__(self, patterns, beta: float = 1.0, separation: str = "softmax", device=None,
-                 dtype: torch.dtype = torch.float32) -> None:
-        self.device = torch.device(device or "cpu")
-        self.dtype = dtype
-        self.patterns = as_patterns(patterns, self.device, dtype)  # (N, K)
-        self.beta = check_beta(beta)
-        self.separation = parse_separation(separation)
-        if self.separation.kind not in ("softmax", "entmax"):
-            raise ValueError(f"the mask-aware memory supports softmax, sparsemax and entmax separations; "
-                             f"got {separation!r}.")
-
-    @property
-    def n_memories(self) -> int:
-        return self.patterns.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return self.patterns.shape[1]
-
-    def _visible(self, visible, b: int) -> torch.Tensor:
-        v = torch.as_tensor(np.asarray(visible) if not isinstance(visible, torch.Tensor) else visible)
-        if v.ndim == 1:
-            v = v.unsqueeze(0).expand(b, -1)
-        if tuple(v.shape) != (b, self.dim):
-            raise ValueError(f"visible must be a mask of shape ({b}, {self.dim}) (one row per query, True = "
-                             f"visible); got {tuple(v.shape)}")
-        v = v.bool().to(self.device)
-        if not bool(v.any(1).all()):
-            raise ValueError("every query needs at least one visible pixel for the mask-aware similarity.")
-        return v
-
-    def scores(self, states, visible) -> torch.Tensor:
-        """sim_M(Xi, s): states (B, K), visible (B, K) -> (B, N)."""
-        s = as_queries(states, self.dim, self.device, self.dtype)
-        return masked_l2_scores(self.patterns, s, self._visible(visible, s.shape[0]))
-
-    def energy(self, states, visible) -> torch.Tensor:
-        """E(s) = -(1/beta) Psi*(beta sim_M(Xi, s)) (HEN eq. 1, L2 form): (B, K) -> (B,)."""
-        return -conjugate(self.separation, self.scores(states, visible), self.beta)
-
-    def retrieve(self, queries, visible, steps: int = 100, tol: float = 1e-6, topk: int = 5) -> RetrievalResult:
-        """HEN eq. 2 with sim_M and the visible dims clamped to the query; same result shape as HopfieldMemory.
-
-        Args:
-            queries: (B, K) raw-pixel queries s^(0) (hidden dims may hold any fill).
-            visible: (B, K) bool, True where the query's pixel is visible (``pixel_mask_to_code``).
-            steps, tol, topk: as ``HopfieldMemory.retrieve``.
-        """
-        q = as_queries(queries, self.dim, self.device, self.dtype)  # (B, K)
-        v = self._visible(visible, q.shape[0])  # (B, K)
-        steps, tol, k = check_run_options(steps, tol, topk, self.n_memories)
-        s = q.clone()
-        energies, converged = [], torch.zeros(q.shape[0], dtype=torch.bool, device=self.device)
-        n_steps = torch.zeros(q.shape[0], dtype=torch.long)
-        T = 0
-        for t in range(steps + 1):
-            z = masked_l2_scores(self.patterns, s, v)  # (B, N)
-            p = separate(self.separation, z, self.beta)  # (B, N)
-            energies.append(-conjugate(self.separation, z, self.beta, p))  # (B,)
-            if t == steps or bool(converged.all()):
-                break
-            new = torch.where(v, q, p @ self.patterns)  # (B, K) update, visible dims clamped
-            moving = ~converged
-            done = moved_less(new, s, tol) & moving
-            s = torch.where(moving.unsqueeze(1), new, s)
-            n_steps[moving.cpu()] = t + 1
-            converged |= done
-            T = t + 1
-        idx, vals = topk_cpu(p, k)
-        n_eff, top_i, top_w, n_above, tied = weight_stats(p)
-        return RetrievalResult(states=s.float().cpu(), energies=torch.stack(energies).float().cpu(),
-                               weights=p.float().cpu(), steps=T, converged=converged.cpu(), topk_indices=idx,
-                               topk_weights=vals, n_steps=n_steps, n_eff=n_eff, top_index=top_i,
-                               top_weight=top_w, n_above=n_above, tied=tied)
+def mask_aware_memory(patterns, visible, beta: float, separation: str = "softmax", device=None,
+                      dtype=None) -> HopfieldMemory:
+    """The modern Hopfield memory over ``patterns`` (N, K) whose similarity sees only the ``visible`` (K,) dims
+    (``VisibleL2``). Run it with those dims clamped, ``retrieve(q, clamp=visible)``: the one retrieval loop of
+    ``HopfieldMemory`` (HEN eq. 2), its energy (HEN eq. 1, L2 form) and its statistics, nothing of its own."""
+    sep = parse_separation(separation)
+    if sep.kind not in ("softmax", "entmax"):
+        raise ValueError(f"The mask-aware similarity supports softmax, sparsemax and entmax separations; "
+                         f"got {separation!r}.")
+    return HopfieldMemory(patterns, similarity=VisibleL2(torch.as_tensor(visible).bool().cpu()),
+                          separation=separation, beta=beta, device=device, dtype=dtype)
 
 
-__all__ = ["MaskAwareMemory", "check_mask_aware", "masked_calibrated_beta", "masked_l2_scores", "pixel_mask_to_code"]
+def visible_groups(visible: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Queries that share one visibility mask: [(mask (K,) bool, row indices (b,) int64)] for visible (B, K)."""
+    masks, inverse = torch.unique(visible.bool().cpu(), dim=0, return_inverse=True)
+    return [(masks[g], torch.nonzero(inverse == g).reshape(-1)) for g in range(masks.shape[0])]
+
+
+__all__ = ["check_mask_aware", "mask_aware_memory", "masked_calibrated_beta", "masked_l2_scores",
+           "pixel_mask_to_code", "visible_groups"]

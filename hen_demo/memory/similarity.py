@@ -11,6 +11,7 @@ Conventions (used consistently by the energies in ``energy.py`` and the fast pat
     manhattan:  z_n = -||xi_n - s||_1
     cosine:     z_n = <xi_n, s> / (||xi_n|| ||s||)   (0 for a zero vector)
     kernel:     z_n = <W xi_n, W s>              (U-Hop eq. 2.1)
+    masked-l2:  z_n = -sum_{i visible} (xi_ni - s_i)^2   (VisibleL2: our mask-aware baseline, memory/masked.py)
 Scores are "before beta": the separation sees beta * z.
 """
 
@@ -66,9 +67,36 @@ class LinearKernel:
         return self.features(u) @ self.features(v).T
 
 
-def check_similarity(similarity) -> str | LinearKernel:
-    """Validate a similarity argument; returns the name or the LinearKernel."""
-    if isinstance(similarity, LinearKernel):
+@dataclass(eq=False)
+class VisibleL2:
+    """The mask-aware L2 similarity: squared distance over the visible dims only (our baseline, not the papers').
+
+    sim_M(xi, s) = -sum_{i: visible_i} (xi_i - s_i)^2 = -(M s^2) + 2 (M s) xi^T - M xi^2  (three products);
+    the hidden dims of a state take no part in its scores. Used with those dims clamped to the query
+    (``HopfieldMemory(..., similarity=VisibleL2(v)).retrieve(q, clamp=v)``), see ``hen_demo.memory.masked``.
+
+    Args:
+        visible: (K,) bool, True = compared (a query's visible pixel values).
+    """
+
+    visible: torch.Tensor  # (K,) bool
+
+    def __post_init__(self):
+        v = torch.as_tensor(self.visible)
+        if v.dtype != torch.bool or v.ndim != 1:
+            raise ValueError(f"The visible dims must be a boolean mask of shape (K,); got {v.dtype} {tuple(v.shape)}.")
+        if not bool(v.any()):
+            raise ValueError("Every dim is hidden: the mask-aware similarity needs some visible pixels.")
+        self.visible = v
+
+    @property
+    def dim(self) -> int:
+        return int(self.visible.shape[0])
+
+
+def check_similarity(similarity) -> str | LinearKernel | VisibleL2:
+    """Validate a similarity argument; returns the name, the LinearKernel or the VisibleL2."""
+    if isinstance(similarity, (LinearKernel, VisibleL2)):
         return similarity
     if isinstance(similarity, str) and similarity.strip().lower() in SIMILARITY_NAMES:
         return similarity.strip().lower()
@@ -106,6 +134,13 @@ class PreparedSimilarity:
                 )
             self.W = self.kind.W.to(device=patterns.device, dtype=patterns.dtype)  # (D_phi, K)
             self.keys = patterns @ self.W.T  # (N, D_phi) Phi(xi_n)
+        elif isinstance(self.kind, VisibleL2):
+            if self.kind.dim != patterns.shape[1]:
+                raise ValueError(f"The visible mask covers {self.kind.dim} dims but the patterns have "
+                                 f"{patterns.shape[1]}.")
+            self.visible = self.kind.visible.to(device=patterns.device, dtype=patterns.dtype)  # (K,) in {0, 1}
+            self.keys = patterns
+            self.visible_sq = (patterns * patterns) @ self.visible  # (N,) sum_{i visible} xi_ni^2
         elif self.kind == "cosine":
             self.keys = safe_normalize(patterns)  # (N, K)
         else:
@@ -114,6 +149,8 @@ class PreparedSimilarity:
 
     @property
     def name(self) -> str:
+        if isinstance(self.kind, VisibleL2):
+            return "masked-l2"
         return "kernel" if isinstance(self.kind, LinearKernel) else self.kind
 
     def scores(self, states: torch.Tensor) -> torch.Tensor:
@@ -125,6 +162,10 @@ class PreparedSimilarity:
             return states @ self.patterns.T
         if kind == "cosine":
             return safe_normalize(states) @ self.keys.T
+        if isinstance(kind, VisibleL2):
+            ms = states * self.visible  # (B, K) the visible part of each state
+            z = 2.0 * ms @ self.patterns.T - self.visible_sq  # (B, N)
+            return (z - (ms * states).sum(-1, keepdim=True)).clamp_max(0.0)  # round-off can push a 0 above 0
         p = 2.0 if kind == "l2" else 1.0
         rows = max(1, _CHUNK_ELEMENTS // max(1, self.patterns.shape[0]))
         out = []

@@ -13,8 +13,14 @@ import torch
 
 from hen_demo.memory.calibration import check_relative
 from hen_demo.memory.hopfield import BETA_MAX, check_beta, check_run_options
+from hen_demo.memory.masked import check_mask_aware
+from hen_demo.memory.separation import parse_separation
 
-__all__ = ["MemoryConfig", "RunOptions", "RetrievalConfig", "BETA_MAX"]
+__all__ = ["MemoryConfig", "RunOptions", "BETA_MAX", "MASK_AWARE"]
+
+# the similarity that compares a query's visible dims only (our raw-pixel baseline, hen_demo.memory.masked): its
+# runs need RunOptions.visible, and a relative beta is calibrated on the visible dims of each run
+MASK_AWARE = "mask-aware"
 
 
 @dataclass
@@ -27,7 +33,7 @@ class MemoryConfig:
 
     bank: object  # a hen_demo.data.MemoryBank: codes (N, K), recon, images, captions, text_codes
     encoder: object  # the ImageEncoder the bank was built with (encode / decode)
-    similarity: object = "l2"  # f_sim: "dot" | "l2" | "manhattan" | "cosine", or a LinearKernel (U-Hop eq. 2.1)
+    similarity: object = "l2"  # f_sim: "dot" | "l2" | "manhattan" | "cosine" | MASK_AWARE, or a LinearKernel (U-Hop eq. 2.1)
     separation: str = "softmax"  # "softmax" | "sparsemax" | "entmax:<alpha>" | "poly:<n>"
     beta: float | None = None  # absolute inverse temperature (HEN eq. 2)
     beta_relative: float | None = None  # beta relative to the bank's calibration (1 = nearest-neighbour sharp)
@@ -46,6 +52,25 @@ class MemoryConfig:
             self.beta_relative = check_relative(1.0 if self.beta_relative is None else self.beta_relative)
         if self.bank is None or getattr(self.bank, "codes", None) is None:
             raise ValueError("A memory bank with codes is needed to build the memory.")
+        if self.mask_aware:
+            check_mask_aware(getattr(self.encoder, "name", type(self.encoder).__name__))  # code dims = pixels
+            if parse_separation(self.separation).kind not in ("softmax", "entmax"):
+                raise ValueError(f"The mask-aware similarity supports softmax, sparsemax and entmax separations; "
+                                 f"got {self.separation!r}.")
+            if self.cross_modal:
+                raise ValueError("The mask-aware similarity compares visible pixels of an image query; a caption "
+                                 "query has none. Choose l2 for caption queries.")
+
+    @property
+    def mask_aware(self) -> bool:
+        """Whether the similarity compares only the visible dims of each query (``RunOptions.visible``)."""
+        return isinstance(self.similarity, str) and self.similarity == MASK_AWARE
+
+    def cache_key(self) -> tuple:
+        """A hashable key of the whole configuration: the bank's cache key, the encoder and ``memory_key``."""
+        sim = self.similarity if isinstance(self.similarity, str) else id(self.similarity)
+        return ((getattr(self.bank, "key", "") or id(self.bank)), str(getattr(self.encoder, "name", id(self.encoder))),
+                sim) + self.memory_key()[1:]
 
     def memory_key(self) -> tuple:
         """The hashable settings that define the Hopfield memory (for caches; bank and encoder excluded)."""
@@ -62,6 +87,9 @@ class RunOptions:
     topk: int = 5  # memories reported per frame
     clamp: torch.Tensor | None = field(default=None, repr=False)  # (K,) bool, True = held at the query
     every: int = 1  # stream every k-th frame (and always the last)
+    # (K,) or (B, K) bool over the code dims, True = visible: a mask-aware memory compares these dims only and
+    # holds them at the query (see HENPipeline.visible_dims for pixel masks)
+    visible: torch.Tensor | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.steps, self.tol, self.topk = check_run_options(
@@ -70,32 +98,11 @@ class RunOptions:
         if isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer)) or self.every < 1:
             raise ValueError(f"Stream every k-th frame needs a whole number k >= 1; got {self.every!r}.")
         self.every = int(self.every)
-
-
-@dataclass
-class RetrievalConfig:
-    """Older all-in-one config (memory and run settings); kept for callers. New code: MemoryConfig + RunOptions."""
-
-    similarity: str = "l2"
-    separation: str = "softmax"
-    beta: float | None = 1.0  # absolute beta (ignored when beta_relative is set)
-    steps: int = 50
-    tol: float = 1e-6
-    topk: int = 5
-    beta_relative: float | None = None
-
-    def validate(self) -> None:
-        """Raise ValueError with a sentence a user understands when a field is out of range."""
-        if self.beta_relative is not None:
-            check_relative(self.beta_relative)
-        else:
-            check_beta(self.beta)
-        self.run_options()
-
-    def run_options(self, clamp=None, every: int = 1) -> RunOptions:
-        return RunOptions(steps=self.steps, tol=self.tol, topk=self.topk, clamp=clamp, every=every)
-
-    def memory_config(self, bank, encoder, **kw) -> MemoryConfig:
-        beta = None if self.beta_relative is not None else self.beta
-        return MemoryConfig(bank, encoder, similarity=self.similarity, separation=self.separation, beta=beta,
-                            beta_relative=self.beta_relative, **kw)
+        if self.visible is not None:
+            v = torch.as_tensor(np.asarray(self.visible) if not isinstance(self.visible, torch.Tensor) else self.visible)
+            if v.dtype != torch.bool or v.ndim not in (1, 2):
+                raise ValueError("The visible dims must be a boolean mask (K,) or (B, K), True = visible.")
+            if not bool(v.reshape(-1, v.shape[-1]).any(-1).all()):
+                raise ValueError("Every pixel of the query is hidden: the mask-aware similarity needs some visible "
+                                 "pixels.")
+            self.visible = v

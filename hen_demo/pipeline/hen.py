@@ -23,7 +23,7 @@ A single query is a batch of one. Pure of Gradio: the UI, the experiments, the b
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -32,11 +32,14 @@ from hen_demo import metrics
 from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.memory import HopfieldMemory
 from hen_demo.memory.calibration import calibrated_beta
+from hen_demo.memory.devices import resolve_device_dtype
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
+from hen_demo.memory.hopfield import as_patterns
+from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code, visible_groups
 from hen_demo.memory.ties import correct_mask
 
-from .config import MemoryConfig, RetrievalConfig, RunOptions
-from .queries import resize_image
+from .config import MemoryConfig, RunOptions
+from .queries import resize_image, resize_mask
 
 HIST_BINS = 40  # cosine histogram: fixed bins over [-1, 1]
 HIST_EDGES = np.linspace(-1.0, 1.0, HIST_BINS + 1)
@@ -112,6 +115,7 @@ class HENBatch:
     verdicts: list  # B RetrievalVerdicts
     converged: np.ndarray  # (B,) bool
     steps: int  # the most updates any query ran
+    beta: float = float("nan")  # absolute beta used (mask-aware: calibrated on this batch's visible dims)
     tied: np.ndarray | None = None  # (B,) bool another memory ties with the winner (memory.ties)
 
     @property
@@ -155,31 +159,33 @@ class HENPipeline:
             patterns, self.text_scale = self.bank.codes, 1.0
         self._unit = None  # calibrated_beta(patterns, 1), computed when first needed
         self._fill_stats = None  # data.corruptions.fill_stats(bank.images), computed when first needed
-        beta = config.beta
-        if config.beta_relative is not None:  # calibrated_beta also checks the engine's range
-            beta = calibrated_beta(patterns, config.beta_relative, config.similarity)
-            self._unit = beta / config.beta_relative
-        self.memory = HopfieldMemory(patterns, similarity=config.similarity, separation=config.separation,
-                                     beta=beta, device=config.device, dtype=config.dtype)
-        self._norms = self.memory.patterns.float().norm(dim=1).clamp_min(1e-12)  # (N,) for the cosine histogram
-
-    @classmethod
-    def build(cls, bank, encoder, config: RetrievalConfig, cross_modal: bool = False,
-              bind: tuple[int, int] | None = None, text_weight: float = 1.0, device=None) -> HENPipeline:
-        """Older entry point: a pipeline from a RetrievalConfig (its memory half)."""
-        config.validate()
-        return cls(config.memory_config(bank, encoder, cross_modal=cross_modal, bind=bind,
-                                        text_weight=text_weight, device=device))
+        self.device, self.dtype = resolve_device_dtype(config.device, config.dtype)
+        if config.mask_aware:  # a memory per run: its similarity and its calibration depend on the visible dims
+            self.memory = None
+            self.patterns = as_patterns(patterns, self.device, self.dtype)  # (N, K)
+        else:
+            beta = config.beta
+            if config.beta_relative is not None:
+                beta = calibrated_beta(patterns, config.beta_relative, config.similarity)
+                self._unit = beta / config.beta_relative
+            self.memory = HopfieldMemory(patterns, similarity=config.similarity, separation=config.separation,
+                                         beta=beta, device=self.device, dtype=self.dtype)
+            self.patterns = self.memory.patterns  # (N, K) on the working device
+        self._norms = self.patterns.float().norm(dim=1).clamp_min(1e-12)  # (N,) for the cosine histogram
 
     # ---- beta -----------------------------------------------------------------------------------
     @property
     def beta(self) -> float:
-        """Absolute beta of the memory (HEN eq. 2)."""
+        """Absolute beta of the memory (HEN eq. 2); NaN for a mask-aware memory at a relative beta (set per run)."""
+        if self.memory is None:
+            return float("nan") if self.config.beta is None else float(self.config.beta)
         return float(self.memory.beta)
 
     @property
     def beta_relative(self) -> float | None:
         """beta / calibrated_beta(patterns, 1): 1 = calibrated sharpness (None if not defined)."""
+        if self.memory is None:
+            return self.config.beta_relative
         if self._unit is None:
             try:
                 self._unit = calibrated_beta(self.memory.patterns, 1.0, self.config.similarity)
@@ -199,7 +205,7 @@ class HENPipeline:
 
     @property
     def memory_dim(self) -> int:
-        return int(self.memory.patterns.shape[1])
+        return int(self.patterns.shape[1])
 
     def encode_images(self, images: np.ndarray) -> torch.Tensor:
         """Phi_enc of uint8 images (B, H, W, 3) -> (B, K) codes (HEN eq. 5); zero text half when cross-modal."""
@@ -257,6 +263,14 @@ class HENPipeline:
                 return i
         return None
 
+    def closest_captions(self, text_code: torch.Tensor, k: int = 3) -> list[int]:
+        """The k memories whose stored caption code is nearest (cosine) to ``text_code`` (1, K_t), nearest first."""
+        if self.bank.text_codes is None:
+            raise ValueError("This memory bank has no text codes; build it with a text encoder.")
+        t = torch.as_tensor(text_code, dtype=torch.float32).reshape(1, -1)
+        cos = torch.nn.functional.cosine_similarity(self.bank.text_codes.float(), t, dim=1)  # (N,)
+        return cos.topk(min(int(k), cos.shape[0])).indices.tolist()
+
     def decode_batch(self, states: torch.Tensor) -> np.ndarray:
         """Phi_dec of the image half of states (B, K) -> (B, s, s, 3) uint8 (HEN eq. 7)."""
         return to_uint8(self.encoder.decode(states[:, : self.image_dims].float().cpu()))
@@ -270,14 +284,31 @@ class HENPipeline:
 
         with_ties: also (B,) bool, True where another memory is as near (``memory.ties``: the query finds neither).
         """
-        idx, tied = metrics.nearest_index(queries.to(self.memory.device, self.memory.patterns.dtype),
-                                          self.memory.patterns, with_ties=True)
+        idx, tied = metrics.nearest_index(queries.to(self.device, self.patterns.dtype), self.patterns,
+                                          with_ties=True)
         return (idx.cpu().numpy(), tied.cpu().numpy()) if with_ties else idx.cpu().numpy()
+
+    def visible_dims(self, hidden) -> torch.Tensor | None:
+        """Pixel masks hidden (H, W) or (B, H, W) bool (True = hidden), at any size -> (B, K) bool visible code dims,
+        for ``RunOptions.visible`` (raw-pixel codes: a pixel of the code's grid is hidden when at least half its
+        area was). None for a memory that compares every dim (only a mask-aware memory reads them)."""
+        if not self.config.mask_aware:
+            return None
+        h = torch.as_tensor(np.asarray(hidden)).bool()
+        h = h[None] if h.ndim == 2 else h  # (B, H, W)
+        side = int(round((self.image_dims / 3) ** 0.5))  # the raw-pixel encoder's side (e.g. 28 for 64 px tiles)
+        if h.ndim == 3 and h.shape[1:] != (side, side):
+            h = torch.from_numpy(np.stack([resize_mask(m, side) for m in h.numpy()]))
+        visible = pixel_mask_to_code(~h)  # (B, 3 H W)
+        if visible.shape[1] != self.image_dims:
+            raise ValueError(f"The visibility mask covers {visible.shape[1]} pixel values but the raw-pixel codes "
+                             f"have {self.image_dims}; make the mask at the bank's image size.")
+        return visible
 
     def cosine_histogram(self, states: torch.Tensor) -> np.ndarray:
         """Counts of cos(state, memory_n) in HIST_BINS fixed bins over [-1, 1], computed on the device: (B, bins)."""
-        s = states.to(self.memory.device, torch.float32)  # (B, K)
-        cos = (s @ self.memory.patterns.float().T) / (self._norms * s.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        s = states.to(self.device, torch.float32)  # (B, K)
+        cos = (s @ self.patterns.float().T) / (self._norms * s.norm(dim=1, keepdim=True).clamp_min(1e-12))
         cos = cos.clamp_(-1.0, 1.0)  # (B, N)
         return torch.stack([torch.histc(c, HIST_BINS, -1.0, 1.0) for c in cos]).long().cpu().numpy()
 
@@ -285,13 +316,42 @@ class HENPipeline:
     def _options(self, options, clamp) -> RunOptions:
         if options is None:
             options = RunOptions()
-        elif isinstance(options, RetrievalConfig):  # older callers: its run half (beta is the memory's)
-            options = options.run_options()
         if not isinstance(options, RunOptions):
             raise ValueError("Run options must be a RunOptions (steps, tol, topk, clamp, every).")
         if clamp is not None:
-            options = RunOptions(options.steps, options.tol, options.topk, clamp, options.every)
+            options = replace(options, clamp=clamp)
         return options
+
+    def _memories(self, b: int, opts: RunOptions) -> list[tuple[torch.Tensor | None, HopfieldMemory, object]]:
+        """[(rows (b,) or None = every query, the HopfieldMemory that retrieves them, its clamp)] for b queries.
+
+        This pipeline's memory; for a mask-aware one, one memory per visibility mask in ``opts.visible``: its
+        similarity sees only the visible dims (``VisibleL2``), which it holds at the query, at a beta calibrated
+        on the visible dims of the whole batch (``masked_calibrated_beta``) or the config's absolute beta.
+        """
+        if self.memory is not None:
+            return [(None, self.memory, opts.clamp)]
+        if opts.visible is None:
+            raise ValueError("A mask-aware memory needs the query's visible pixels (RunOptions.visible; "
+                             "HENPipeline.visible_dims makes them from a pixel mask).")
+        v = opts.visible.reshape(-1, opts.visible.shape[-1])
+        v = v.expand(b, -1) if v.shape[0] == 1 else v
+        if tuple(v.shape) != (b, self.memory_dim):
+            raise ValueError(f"The visible mask must have shape ({b}, {self.memory_dim}), one row per query; "
+                             f"got {tuple(opts.visible.shape)}.")
+        c = self.config
+        beta = c.beta if c.beta is not None else masked_calibrated_beta(self.patterns, v, c.beta_relative)
+        return [(rows, mask_aware_memory(self.patterns, mask, beta, c.separation, self.device, self.dtype), mask)
+                for mask, rows in visible_groups(v)]
+
+    def _ceiling(self, q: torch.Tensor, visible) -> tuple[np.ndarray, np.ndarray]:
+        """One-shot nearest neighbour of queries q (b, K) and whether it ties (``memory.ties``): L2 in the memory's
+        space, or for a mask-aware memory L2 on the ``visible`` (K,) dims (the argmax of its scores)."""
+        if self.memory is not None:
+            return self.nearest_neighbour(q, with_ties=True)
+        idx, tied = metrics.nearest_index(q[:, visible].to(self.device, self.patterns.dtype),
+                                          self.patterns[:, visible.to(self.device)], with_ties=True)
+        return idx.cpu().numpy(), tied.cpu().numpy()
 
     def _check_targets(self, targets, b: int) -> np.ndarray | None:
         if targets is None:
@@ -317,23 +377,33 @@ class HENPipeline:
         q = torch.as_tensor(queries).float()
         q = q[None] if q.ndim == 1 else q
         t = self._check_targets(targets, q.shape[0])
-        nn, nn_tied = self.nearest_neighbour(q, with_ties=True)  # (B,) the query's code, reused
-        out = self.memory.retrieve(q, steps=opts.steps, tol=opts.tol, clamp=opts.clamp, topk=1, keep_weights=False)
-        winner, top_w, tied = out.top_index.numpy(), out.top_weight.numpy(), out.tied.numpy()
-        images = self.decode_batch(out.states)  # (B, s, s, 3)
+        b = q.shape[0]
+        states, nn, nn_tied = torch.zeros(b, self.memory_dim), np.zeros(b, np.int64), np.zeros(b, bool)
+        winner, top_w, n_eff = np.zeros(b, np.int64), np.zeros(b, np.float32), np.zeros(b, np.float32)
+        n_above, tied, converged = np.zeros(b, np.int64), np.zeros(b, bool), np.zeros(b, bool)
+        steps, beta = 0, self.beta
+        for rows, memory, clamp in self._memories(b, opts):
+            r = slice(None) if rows is None else rows.numpy()
+            qr = q if rows is None else q[rows]
+            nn[r], nn_tied[r] = self._ceiling(qr, clamp)  # (b,) the query's code, reused
+            out = memory.retrieve(qr, steps=opts.steps, tol=opts.tol, clamp=clamp, topk=1, keep_weights=False)
+            states[r], winner[r], top_w[r], n_eff[r] = out.states, out.top_index, out.top_weight, out.n_eff
+            n_above[r], tied[r], converged[r] = out.n_above, out.tied, out.converged
+            steps, beta = max(steps, int(out.steps)), float(memory.beta)
+        images = self.decode_batch(states)  # (B, s, s, 3)
         ref_idx = winner if t is None else t
         refs = np.stack([self._reference(int(i)) for i in ref_idx]) if len(ref_idx) else images
-        mse, oms = metrics.image_scores(images, refs, device=self.memory.device)
-        verdicts = [metrics.verdict_from(int(winner[i]), float(top_w[i]), int(out.n_above[i]), float(out.n_eff[i]),
+        mse, oms = metrics.image_scores(images, refs, device=self.device)
+        verdicts = [metrics.verdict_from(int(winner[i]), float(top_w[i]), int(n_above[i]), float(n_eff[i]),
                                          None if t is None else int(t[i]), tied=bool(tied[i]))
                     for i in range(len(winner))]
-        return HENBatch(states=out.states, images=images, mse=mse, one_minus_ssim=oms, winner=winner,
-                        top_weight=top_w, n_eff=out.n_eff.numpy(), nn_index=nn, targets=t,
+        return HENBatch(states=states, images=images, mse=mse, one_minus_ssim=oms, winner=winner,
+                        top_weight=top_w, n_eff=n_eff, nn_index=nn, targets=t,
                         correct=None if t is None else correct_mask(winner, tied, t),
                         nn_correct=None if t is None else correct_mask(nn, nn_tied, t),
-                        verdicts=verdicts, converged=out.converged.numpy(), steps=int(out.steps), tied=tied)
+                        verdicts=verdicts, converged=converged, steps=steps, beta=beta, tied=tied)
 
-    def stream(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
+    def stream(self, query: torch.Tensor, options: RunOptions | None = None,
                target: int | None = None, clamp: torch.Tensor | None = None) -> Iterator[HENFrame]:
         """Run HEN eq. 6 from one query (1, K), yielding a decoded frame every ``options.every`` steps and the last.
 
@@ -342,10 +412,11 @@ class HENPipeline:
         opts = self._options(options, clamp)
         q = torch.as_tensor(query).float().reshape(1, -1)
         t = self._check_targets(None if target is None else [target], 1)
-        nn, nn_tied = (v[0] for v in self.nearest_neighbour(q, with_ties=True))
+        (_, memory, clamp), = self._memories(1, opts)
+        nn, nn_tied = (v[0] for v in self._ceiling(q, clamp))
         energies: list[float] = []
         prev, prev_state, image = None, None, None
-        for step in self.memory.stream(q, steps=opts.steps, tol=opts.tol, clamp=opts.clamp,
+        for step in memory.stream(q, steps=opts.steps, tol=opts.tol, clamp=clamp,
                                        topk=min(opts.topk, self.n), every=opts.every, fast=None):
             energies.append(float(step.energy[0]))
             if prev_state is None or not torch.equal(step.state, prev_state):
@@ -360,19 +431,20 @@ class HENPipeline:
                 yield prev[0]
             prev = (frame, step)
         frame, step = prev
-        frame.result = self._judge(step, frame, None if t is None else int(t[0]), int(nn), bool(nn_tied))
+        frame.result = self._judge(step, frame, None if t is None else int(t[0]), int(nn), bool(nn_tied),
+                                   memory.beta)
         yield frame
 
-    def _judge(self, step, frame: HENFrame, target: int | None, nn: int, nn_tied: bool = False) -> HENResult:
-        nearest = int(metrics.nearest_index(step.state[:, : self.image_dims].to(self.memory.device, torch.float32),
-                                            self.memory.patterns[:, : self.image_dims].float())[0])
+    def _judge(self, step, frame: HENFrame, target: int | None, nn: int, nn_tied: bool, beta: float) -> HENResult:
+        nearest = int(metrics.nearest_index(step.state[:, : self.image_dims].to(self.device, torch.float32),
+                                            self.patterns[:, : self.image_dims].float())[0])
         winner, tied = int(step.top_index[0]), step.tied is not None and bool(step.tied[0])
         ref = winner if target is None else target
         recon = self._reference(ref)
         retrieved = frame.image
         if recon.shape != retrieved.shape:  # encoders whose recon is stored at another size
             recon = resize_image(recon, retrieved.shape[0])
-        mse, oms = metrics.image_scores(retrieved[None], recon[None], device=self.memory.device)
+        mse, oms = metrics.image_scores(retrieved[None], recon[None], device=self.device)
         v = metrics.verdict_from(winner, float(step.top_weight[0]), int(step.n_above[0]), float(step.n_eff[0]), target,
                                  tied=tied)
         return HENResult(
@@ -380,14 +452,14 @@ class HENPipeline:
             reconstruction=recon, mse=float(mse[0]), one_minus_ssim=float(oms[0]), nearest=nearest, target=target,
             correct=None if target is None else (winner == target and not tied), verdict=v, steps=int(frame.t),
             converged=bool(frame.converged), n_eff=frame.n_eff, winner=winner, nn_index=nn,
-            nn_correct=None if target is None else (nn == target and not nn_tied), tied=tied, beta=self.beta,
+            nn_correct=None if target is None else (nn == target and not nn_tied), tied=tied, beta=float(beta),
             beta_relative=self.beta_relative)
 
-    def retrieve(self, query: torch.Tensor, options: RunOptions | RetrievalConfig | None = None,
+    def retrieve(self, query: torch.Tensor, options: RunOptions | None = None,
                  target: int | None = None, clamp: torch.Tensor | None = None) -> HENFrame:
         """Run one query to the end; returns the last frame (with ``result``). Streams only the last frame."""
         opts = self._options(options, clamp)
-        opts = RunOptions(opts.steps, opts.tol, opts.topk, opts.clamp, every=opts.steps + 1)
+        opts = replace(opts, every=opts.steps + 1)
         frame = None
         for frame in self.stream(query, opts, target=target):
             pass

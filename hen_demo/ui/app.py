@@ -1,7 +1,8 @@
 """The Gradio app: one Blocks with a tab per module, and the ``serve`` command.
 
 ``python -m hen_demo serve [--host 127.0.0.1] [--port 7860] [--share]`` or ``python app.py``.
-Each tab module exposes ``build_tab() -> None`` and is called inside ``with gr.Tab(label):``. Tabs written
+Each tab module exposes ``build_tab()`` (``build_tab(res)`` for the tabs that run memories over the app's one
+:class:`~hen_demo.ui.resources.Resources`) and is called inside ``with gr.Tab(label):``. Tabs written
 by other workstreams are skipped only while their module file does not exist yet; any other import error
 propagates (a broken tab must be seen, not hidden).
 """
@@ -21,6 +22,7 @@ import gradio as gr
 
 from hen_demo.cache import release_memory
 from hen_demo.ui import gradio_cache, limits, sessions
+from hen_demo.ui.resources import Resources
 
 # (label, module) in the order they appear
 TABS: list[tuple[str, str]] = [
@@ -33,6 +35,8 @@ TABS: list[tuple[str, str]] = [
     ("Experiments", "hen_demo.ui.experiments_tab"),
     ("How it works", "hen_demo.ui.howto"),
 ]
+# the tabs whose build_tab takes the shared Resources (they build banks and pipelines)
+WITH_RESOURCES = {"Explore", "Compare", "Separability", "Text → Image", "U-Hop"}
 
 # the app's CSS lives in style.css beside this file (presentation, owned with the tab layouts)
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
@@ -65,24 +69,27 @@ def available_tabs(only: list[str] | None = None) -> list[tuple[str, str]]:
     return tabs
 
 
-def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
-    """Build the whole app.
+def build_app(warm: bool = True, tabs: list[str] | None = None, res: Resources | None = None) -> gr.Blocks:
+    """Build the whole app (``demo.resources``: the one :class:`Resources` its tabs share).
 
     Args:
+        res: the shared encoders / banks / pipelines (default: a new one, byte budget from the environment).
         warm: build the default memory bank now (disk-cached after the first run), so the first click is fast.
         tabs: labels of the tabs to include (default: all; env ``HEN_TABS`` = comma-separated labels).
     """
     if tabs is None and os.environ.get("HEN_TABS"):
         tabs = [t.strip() for t in os.environ["HEN_TABS"].split(",")]
+    res = Resources() if res is None else res
     if warm:
-        warm_up()
+        warm_up(res)
     with gr.Blocks(title="HEN Explorer", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER + (PUBLIC_NOTE if limits.public_mode() else ""), elem_classes="hen-header")
         for label, module_name in available_tabs(tabs):
             module = importlib.import_module(module_name)
             with gr.Tab(label):
-                module.build_tab()
+                module.build_tab(res) if label in WITH_RESOURCES else module.build_tab()
         sessions.install(demo)  # each event knows its session (its own images); a closed tab's images go
+    demo.resources = res
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=limits.QUEUE_MAX)
     from hen_demo.ui.api import hide_plumbing
@@ -91,7 +98,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None) -> gr.Blocks:
     return demo
 
 
-def warm_up() -> float:
+def warm_up(res: Resources) -> float:
     """Load the default encoder and memory bank into the shared cache; returns seconds taken."""
     from hen_demo.ui import state
 
@@ -100,8 +107,8 @@ def warm_up() -> float:
         enc = state.default_encoder()
         print(f"HEN Explorer: loading the {enc} encoder and the default memory bank ({state.DEFAULT_DATASET}, "
               f"N = {state.DEFAULT_N:,}); the first start encodes it (cached afterwards) ...", flush=True)
-        state.RESOURCES.encoder(enc)
-        state.RESOURCES.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
+        res.encoder(enc)
+        res.bank(state.DEFAULT_DATASET, enc, state.DEFAULT_N)
         print(f"HEN Explorer: ready after {time.perf_counter() - t0:.1f} s; building the tabs ...", flush=True)
     except ValueError as exc:  # e.g. a dataset missing here: the app still starts, the tab shows the error
         print(f"warm-up skipped: {exc}")
@@ -118,15 +125,14 @@ def configure_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
-def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
-    """A daemon thread that drops cache entries idle past their age and hands freed memory back to the OS
+def start_housekeeping(cache, period: float = HOUSEKEEPING_S) -> threading.Thread:
+    """A daemon thread that drops ``cache`` entries idle past their age and hands freed memory back to the OS
     (without it, RSS stays at its peak after a burst of requests)."""
-    from hen_demo.ui import state
 
     def loop():
         while True:
             time.sleep(period)
-            state.RESOURCES.cache.sweep()
+            cache.sweep()
             sessions.STORE.sweep()  # visitors' own images unused for HEN_SESSION_IDLE_S
             release_memory()
 
@@ -138,7 +144,8 @@ def start_housekeeping(period: float = HOUSEKEEPING_S) -> threading.Thread:
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, share: bool = False, **kwargs):
     """Launch with the app's theme and CSS (Gradio 6 takes them at launch), the upload size cap and housekeeping."""
     configure_logging()
-    start_housekeeping()
+    if getattr(demo, "resources", None) is not None:
+        start_housekeeping(demo.resources.cache)
     kwargs.setdefault("max_file_size", limits.MAX_FILE_SIZE)
     return demo.launch(server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(),
                        show_error=True, **kwargs)

@@ -16,6 +16,7 @@ trained), through the app's own functions and then in a real browser:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -23,6 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+from hen_demo.memory.devices import pick_device
 
 TARGET_FIRST_FRAME_S = 0.5  # issue 10: first frame within 0.5 s at N = 1,000 with a shipped encoder
 TARGET_FPS = 10.0  # issue 10: at least 10 frames/s possible when playback is unthrottled
@@ -91,13 +94,15 @@ def _explore_args(encoder: str, index: int, unthrottled: bool, steps: int = FPS_
 
 def stream_timings(encoder: str, queries: int = 5, steps: int = FPS_STEPS, beta: float = FPS_BETA) -> dict:
     """First-frame latency (the tab's defaults) and unthrottled frames/s of ``explore.retrieve``."""
-    from hen_demo.ui import explore, state
+    from hen_demo.ui import explore_run, state
+    from hen_demo.ui.resources import Resources
 
     # what the app does before it is ready: registry listings (build_app) and the default bank (warm_up)
     state.dataset_choices(), state.encoder_choices(), state.text_encoder_choices()
-    state.RESOURCES.bank(state.DEFAULT_DATASET, encoder, N)
-    state.RESOURCES.dataset(state.DEFAULT_DATASET, N)
-    fn = explore.retrieve.__wrapped__  # without the gr.Error wrapper; same work
+    res = Resources()
+    res.bank(state.DEFAULT_DATASET, encoder, N)
+    res.dataset(state.DEFAULT_DATASET, N)
+    fn = functools.partial(explore_run.retrieve.__wrapped__, res)  # without the gr.Error wrapper; same work
     quiet = {"progress": lambda *a, **k: None}
     firsts, firsts_fast, rates, counts = [], [], [], []
     for q in range(queries):
@@ -219,7 +224,7 @@ def run(args) -> int:
     from hen_demo.ui import state
 
     encoder = state.default_encoder()
-    report = {"encoder": encoder, "n": N, "dataset": state.DEFAULT_DATASET, "device": str(state.RESOURCES.device)}
+    report = {"encoder": encoder, "n": N, "dataset": state.DEFAULT_DATASET, "device": str(pick_device())}
     print(f"HEN Explorer app benchmark: {state.DEFAULT_DATASET}, N = {N:,}, encoder {encoder}", file=sys.stderr)
     report["start_to_ready_s"] = [round(start_to_ready(), 2) for _ in range(2)]
     print(f"start to ready: {report['start_to_ready_s']} s (first run may build the bank cache)", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Explore's "Why did it fail? Attractor census" panel: where a batch of damaged queries of the bank lands.
 
 The same damage as the Explore query (corruption, amount, fill, seed) is applied to ``N_QUERIES`` stored
-memories; the pipeline retrieves them in one batch (``HENPipeline.run`` or ``mask_aware_run``) and
+memories; the pipeline retrieves them in one batch (``HENPipeline.run``) and
 ``hen_demo.census.attractor_census`` counts the wrong answers: identity, the NN ceiling, how many distinct
 memories capture the wrong answers, the top attractors with their counts, and the brightness of the hidden
 region of the attractors against the bank's. Under a black half, L2 favours memories whose hidden half is
@@ -10,22 +10,22 @@ dark; the thumbnails make that visible. Only wiring and presentation here.
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 import torch
 
 from hen_demo.census import attractor_census
-from hen_demo.data import corrupt
-from hen_demo.data.images import to_float_tensor, to_uint8
-from hen_demo.pipeline import mask_aware_run, memory_thumbnails
+from hen_demo.data.corruptions import corruption_mask
+from hen_demo.data.images import to_float_tensor
+from hen_demo.pipeline import memory_thumbnails
 from hen_demo.ui import state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.memory_controls import (
     check_n,
     corruption_kind,
-    fill_and_stats,
-    retrieval_config,
-    similarity_and_mask,
+    run_options,
 )
 
 N_QUERIES = 200  # damaged queries per census (the first N_QUERIES memories of the bank)
@@ -34,38 +34,33 @@ COLUMNS = ["memory", "wrong answers captured", "share of wrong", "hidden-region 
 
 
 @user_errors
-def census(dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount, fill, seed,
-           n_queries: int = N_QUERIES, progress=gr.Progress()):
+def census(res, dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount, fill,
+           seed, n_queries: int = N_QUERIES, progress=gr.Progress()):
     """Census of ``n_queries`` damaged queries of the current bank.
 
     Returns (summary markdown, gallery [(thumbnail, "#i × count")], table rows). The table lists the top
     attractors and one "other memories" row, so its counts sum to the number of wrong answers.
     """
-    state.check_available("dataset", dataset)
-    state.check_available("encoder", encoder)
     n = check_n(dataset, n)
-    similarity, masked = similarity_and_mask(similarity, encoder)
-    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
-    pipe = state.RESOURCES.pipeline(state.BankKey(dataset, encoder, n), cfg,
-                                    progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
+    opts = run_options(steps, tol, stream=False)
+    cfg = res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
+                            progress=lambda f, d="": progress(f, desc=d or "building the memory bank"))
+    pipe = res.pipeline(cfg)
     b = min(int(n_queries), pipe.n)
     targets = np.arange(b)
-    kind = corruption_kind(corruption)
-    fill, stats = fill_and_stats(fill, pipe.bank)
-    x, hidden = corrupt(to_float_tensor(np.asarray(pipe.bank.images[:b])), kind=kind, amount=float(amount or 0),
-                        seed=int(seed or 0), fill=fill, stats=stats, return_mask=True)  # (b, 3, H, W), (b, H, W)
-    queries = pipe.encode_images(to_uint8(x))  # (b, K)
-    opts = cfg.run_options()
-    if masked:
-        batch = mask_aware_run(pipe, queries, hidden, opts, targets, relative=cfg.beta_relative,
-                               beta=None if cfg.beta_relative else cfg.beta)
-    else:
-        batch = pipe.run(queries, opts, targets=targets)
+    kind, amount, seed = corruption_kind(corruption), float(amount or 0), int(seed or 0)
+    images = np.asarray(pipe.bank.images[:b])
+    fill = "black" if fill is None else fill
+    # one batch: every query with the same seed, so the hidden masks are corruption_mask's
+    queries = pipe.encode_corrupted(images, kind, amount, seed, fill=fill, batch=b)  # (b, K)
+    hidden = corruption_mask(to_float_tensor(images), kind, amount, seed)  # (b, H, W)
+    opts.visible = pipe.visible_dims(hidden)  # read by a mask-aware memory only
+    batch = pipe.run(queries, opts, targets=targets)
     c = attractor_census(batch.winner, targets, pipe.bank.images, hidden if bool(hidden.any()) else
                          torch.ones_like(hidden), top=TOP)
-    damage = f"{kind} {float(amount or 0):g}" + (f", {fill} fill" if bool(hidden.any()) else "")
-    md = (f"**{b} damaged queries** ({damage}) · {encoder} · {similarity if not masked else 'mask-aware'} · "
-          f"β = {pipe.beta:.4g}: identity **{batch.identity:.0%}**, one-shot NN ceiling **{batch.nn_ceiling:.0%}**. "
+    damage = f"{kind} {amount:g}" + (f", {fill} fill" if bool(hidden.any()) else "")
+    md = (f"**{b} damaged queries** ({damage}) · {encoder} · {similarity} · "
+          f"β = {batch.beta:.4g}: identity **{batch.identity:.0%}**, one-shot NN ceiling **{batch.nn_ceiling:.0%}**. "
           f"{c.summary()}")
     if c.n_wrong and bool(hidden.any()) and np.isfinite(c.top_hidden_brightness):
         darker = c.top_hidden_brightness < c.bank_hidden_brightness - 0.05
@@ -98,10 +93,10 @@ class CensusPanel:
                                       elem_classes=["hen-img", "pixelated"])
             self.table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True)
 
-    def wire(self, inputs: list) -> None:
+    def wire(self, res, inputs: list) -> None:
         """inputs: dataset, encoder, similarity, separation, beta, n, steps, tol, beta_mode, corruption, amount,
         fill, seed (the order of :func:`census`)."""
-        self.button.click(state.gpu(census), inputs, [self.summary, self.gallery, self.table], api_name="census",
+        self.button.click(state.gpu(functools.partial(census, res)), inputs, [self.summary, self.gallery, self.table], api_name="census",
                           concurrency_limit=2)
 
 

@@ -12,7 +12,6 @@ and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 
 from __future__ import annotations
 
-import time
 
 import gradio as gr
 import numpy as np
@@ -25,7 +24,7 @@ from hen_demo.memory.classical import (
     flip_bits,
     random_bipolar,
 )
-from hen_demo.ui import classroom_capacity
+from hen_demo.ui import classroom_capacity, pacing
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.patterns import (
@@ -217,7 +216,7 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
     if frames[-1] != len(e) - 1:
         frames.append(len(e) - 1)
     xlabel = "single-neuron updates" if asynchronous else "synchronous steps"
-    for k in frames:
+    for k in pacing.paced(frames, period=float(delay or 0)):
         flips = x[1:k + 1][trace.flipped[:k]] if asynchronous else None
         highlight = int(trace.neurons[k - 1]) if asynchronous and k > 0 and trace.neurons[k - 1] >= 0 else None
         fig = as_plot(energy_trace_spec(x[:k + 1], e[:k + 1], x_max=float(x[-1]), y_range=y_range, xaxis=xlabel,
@@ -225,8 +224,6 @@ def animate_recall(patterns, editor_value, query, mode, per_frame, delay, sweeps
         status = (f"update {int(x[k])} / {int(x[-1])} · flips so far {int(trace.flipped[:k].sum())} · "
                   f"E = {e[k]:.0f}")
         yield state_image(trace.states[k], highlight=highlight), fig, status
-        if delay > 0 and k != frames[-1]:
-            time.sleep(float(delay))
     yield _final_view(xi, trace, asynchronous)
 
 

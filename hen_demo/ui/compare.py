@@ -8,16 +8,20 @@ one-shot nearest-neighbour ceiling of its representation.
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import replace
 from itertools import zip_longest
 
 import gradio as gr
 import numpy as np
 
-from hen_demo.pipeline import corrupt_query, mask_aware_stream
-from hen_demo.ui import plots, state
+from hen_demo.pipeline import corrupt_query
+from hen_demo.ui import pacing, plots, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, beta_text, ceiling_line, clean_query, preview, show
+from hen_demo.ui.explore_query import clean_query, preview
+from hen_demo.ui.explore_run import DEFAULTS
+from hen_demo.ui.present import result_markdown, show
 from hen_demo.ui.memory_controls import (
     BETA_MODES,
     FILL_CHOICES,
@@ -29,8 +33,7 @@ from hen_demo.ui.memory_controls import (
     corruption_kind,
     fill_and_stats,
     log_from_beta,
-    retrieval_config,
-    similarity_and_mask,
+    run_options,
     similarity_choices,
 )
 
@@ -45,9 +48,7 @@ def _status(frame, steps: int) -> str:
 
 
 def _verdict(frame) -> str:
-    r = frame.result
-    return (f"**{badge(r.verdict.kind)} {r.verdict.text}**  \n{ceiling_line(r)}  \n"
-            f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · {r.steps} steps · {beta_text(r.beta, r.beta_relative)}")
+    return result_markdown(frame.result)
 
 
 def _energy_plot(frame, side: int, y_range: list[float] | None):
@@ -69,7 +70,7 @@ def _shared_range(frames) -> list[float] | None:
 
 
 @user_errors
-def compare(dataset, n, steps, tol, index, corruption, amount, seed,
+def compare(res, dataset, n, steps, tol, index, corruption, amount, seed,
             enc_a, sim_a, beta_a, enc_b, sim_b, beta_b, mode_a="relative", mode_b="relative", fill="black",
             progress=gr.Progress()):
     """Stream both configurations together; yields (query, target, img A, img B, status A, status B, energy A,
@@ -80,16 +81,13 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     """
     state.check_available("dataset", dataset)
     n = check_n(dataset, n)
-    clean, _, target = clean_query(dataset, n, "stored memory", index, None)
-    pipes, cfgs, masked = [], [], []
+    clean, _, target = clean_query(res, dataset, n, "stored memory", index, None)
+    pipes = []
+    opts = run_options(steps, tol, stream=False)
     for enc, sim, beta, mode in ((enc_a, sim_a, beta_a, mode_a), (enc_b, sim_b, beta_b, mode_b)):
-        state.check_available("encoder", enc)
-        sim, m = similarity_and_mask(sim, enc)  # mask-aware with an encoder: ValueError -> gr.Error
-        masked.append(m)
-        cfg = retrieval_config(sim, "softmax", beta, steps, tol, beta_mode=mode or "relative")
-        pipes.append(state.RESOURCES.pipeline(state.BankKey(dataset, enc, n), cfg,
-                                              progress=lambda f, d="": progress(f, desc=d or "building bank")))
-        cfgs.append(cfg)
+        cfg = res.memory_config(dataset, enc, n, sim, "softmax", beta, mode or "relative",
+                                progress=lambda f, d="": progress(f, desc=d or "building bank"))
+        pipes.append(res.pipeline(cfg))
     # energies are on one scale only when both sides store the same codes with the same similarity and beta
     comparable = enc_a == enc_b and sim_a == sim_b and pipes[0].beta == pipes[1].beta
     kind = corruption_kind(corruption)
@@ -97,10 +95,9 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
     query_img, hidden = corrupt_query(clean, pipes[0].image_size, kind, float(amount or 0), int(seed or 0),
                                       fill=fill, stats=stats, return_mask=True)
     target_img = show(np.asarray(pipes[0].bank.images[target]))
-    streams = [mask_aware_stream(p, p.encode_image(query_img), hidden[None], c.run_options(), target=target,
-                                 relative=c.beta_relative, beta=None if c.beta_relative else c.beta) if m
-               else p.stream(p.encode_image(query_img), c, target=target) for p, c, m in zip(pipes, cfgs, masked)]
-    last = [None, None]
+    streams = [p.stream(p.encode_image(query_img), replace(opts, visible=p.visible_dims(hidden)), target=target)
+               for p in pipes]
+    last, throttle = [None, None], pacing.PlotThrottle()
     for fa, fb in zip_longest(*streams):
         first = last[0] is None
         out = [show(query_img) if first else gr.skip(), target_img if first else gr.skip()]
@@ -110,20 +107,21 @@ def compare(dataset, n, steps, tol, index, corruption, amount, seed,
                 last[i] = f
         y_range = _shared_range(last) if comparable else None
         out += [show(f.image) if f is not None else gr.skip() for f in frames]
-        out += [_status(f, cfgs[i].steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
-        out += [_energy_plot(f, i, y_range) if f is not None else gr.skip() for i, f in enumerate(frames)]
+        out += [_status(f, opts.steps) if f is not None else gr.skip() for i, f in enumerate(frames)]
+        plot = throttle.due(force=first or any(f is not None and f.result is not None for f in frames))
+        out += [_energy_plot(f, i, y_range) if f is not None and plot else gr.skip() for i, f in enumerate(frames)]
         out += [_verdict(f) if f is not None and f.result is not None else ("" if first else gr.skip())
                 for f in frames]  # the first frame clears the previous run's verdicts
         yield tuple(out)
 
 
 @user_errors
-def query_and_target(dataset, n, index, corruption, amount, seed, fill="black"):
+def query_and_target(res, dataset, n, index, corruption, amount, seed, fill="black"):
     """(corrupted query, target memory) as Retrieve will use them: shown on load and whenever they change."""
     n = check_n(dataset, n)
-    query = preview(dataset, n, "stored memory", index, None, corruption, amount, seed, fill)
-    _, _, target = clean_query(dataset, n, "stored memory", index, None)
-    return query, show(np.asarray(state.RESOURCES.dataset(dataset, n).images[target]))
+    query = preview.__wrapped__(res, dataset, n, "stored memory", index, None, corruption, amount, seed, fill)
+    _, _, target = clean_query(res, dataset, n, "stored memory", index, None)
+    return query, show(np.asarray(res.dataset(dataset, n).images[target]))
 
 
 def _side(label: str, encoder: str, beta: float, mode: str):
@@ -144,7 +142,7 @@ def _side(label: str, encoder: str, beta: float, mode: str):
     return enc, sim, beta_box, beta_mode
 
 
-def build_tab() -> None:
+def build_tab(res) -> None:
     gr.Markdown("The same damaged query, two memories side by side — HEN Fig. 1, live. Both sides use "
                 "**calibrated β** by default (relative 1: equally sharp on each representation's own distance "
                 "scale; distances differ ~10× between pixels and codes, so one absolute β is unfair), and each "
@@ -153,8 +151,6 @@ def build_tab() -> None:
                 "on tiles, faces and digits a black half leaves every representation low except the occlusion-trained "
                 "*robust-small* (our extension, not the paper's) and the *mask-aware* raw-pixel baseline (emoji, "
                 "which the shipped encoders were trained on, are the exception: kl-small keeps 70 %, its NN ceiling).", elem_classes="hen-intro")
-    from hen_demo.ui.explore import DEFAULTS
-
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=220):
             with gr.Row():
@@ -200,15 +196,16 @@ def build_tab() -> None:
               mode_a, mode_b, fill]
     outputs = [query, target, sides[0][0], sides[1][0], sides[0][1], sides[1][1], energies[0], energies[1],
                sides[0][2], sides[1][2]]
-    go.click(state.gpu(compare), inputs, outputs, api_name="compare", concurrency_limit=2)
+    go.click(state.gpu(functools.partial(compare, res)), inputs, outputs, api_name="compare", concurrency_limit=2)
     # the damaged query and its target are on screen before the first click (issue 10 §4)
     shown = [dataset, n, index, corruption, amount, seed, fill]
-    gr.context.Context.root_block.load(query_and_target, shown, [query, target], api_name=False,
+    query_and_target_ = functools.partial(query_and_target, res)
+    gr.context.Context.root_block.load(query_and_target_, shown, [query, target], api_name=False,
                                        show_progress="hidden")
     for comp in (dataset, index, corruption, amount, seed, fill):
-        comp.change(query_and_target, shown, [query, target], api_name=False, trigger_mode="always_last",
+        comp.change(query_and_target_, shown, [query, target], api_name=False, trigger_mode="always_last",
                     show_progress="hidden")
-    n.release(query_and_target, shown, [query, target], api_name=False, show_progress="hidden")
+    n.release(query_and_target_, shown, [query, target], api_name=False, show_progress="hidden")
     enc = state.default_encoder()
     gr.Examples(
         label="Examples (click one, then Retrieve both) — both sides at calibrated β",

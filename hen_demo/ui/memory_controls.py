@@ -7,13 +7,15 @@ types; 0 or a negative value there gives a visible error on Retrieve).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import gradio as gr
 
 from hen_demo.data import CORRUPTIONS
-from hen_demo.pipeline.masked import MASK_AWARE
+from hen_demo.data.bank_build import build_time_note
+from hen_demo.pipeline import MASK_AWARE, RunOptions
 from hen_demo.ui import limits, state
 
 LOG_BETA_MIN, LOG_BETA_MAX = -3.0, 3.0
@@ -61,7 +63,7 @@ def log_from_beta(beta: float | None):
     return round(min(max(math.log10(beta), LOG_BETA_MIN), LOG_BETA_MAX), 2)
 
 
-def encoder_note(name: str, n=None) -> str:
+def encoder_note(name: str, n=None, device_type: str = "cpu") -> str:
     """A visible sentence when the chosen encoder cannot be used here; for a slow encoder (the papers' models), how
     long a new bank of ``n`` memories takes on this device before the build starts (``bank_build.build_time_note``);
     empty otherwise."""
@@ -70,10 +72,7 @@ def encoder_note(name: str, n=None) -> str:
             return f"⚠️ **{label}** — pick another encoder; this one cannot be loaded here."
     if n is None:
         return ""
-    from hen_demo.data.bank_build import build_time_note
-
-    device = getattr(state.RESOURCES.device, "type", str(state.RESOURCES.device))
-    cost = build_time_note(name, limits.cap_n(int(n)), device_type=device)
+    cost = build_time_note(name, limits.cap_n(int(n)), device_type=device_type)
     return f"⏱️ {cost}" if cost else ""
 
 
@@ -102,6 +101,7 @@ def build_memory_controls(
     extra_advanced: tuple = (),
     beta_mode: str = "absolute",
     mask_aware: bool = False,
+    res=None,
 ) -> MemoryControls:
     """Create the controls (inside the current Blocks context) and wire their small handlers.
 
@@ -110,7 +110,8 @@ def build_memory_controls(
             first screen keeps only what a newcomer changes).
         extra_advanced: components created with ``render=False`` to render inside that accordion too.
         beta_mode: how the β box is read at first, "relative" (calibrated) or "absolute".
-        mask_aware: also offer the mask-aware similarity (raw pixels only; see ``similarity_and_mask``).
+        res: the app's Resources (its device sets the build-time estimate of a new bank).
+        mask_aware: also offer the mask-aware similarity (raw pixels only: ``MemoryConfig`` refuses it with an encoder).
     """
     dataset = dataset or state.DEFAULT_DATASET
     size = state.dataset_size(dataset) or n
@@ -123,7 +124,9 @@ def build_memory_controls(
                      elem_id=eid("dataset"))
     encoder_dd = gr.Dropdown(state.encoder_choices(), value=enc, label=f"{prefix}Encoder Φ_enc / Φ_dec",
                              info="raw pixels = the plain modern Hopfield network", elem_id=eid("encoder"))
-    note = gr.Markdown(encoder_note(enc, min(n, int(size))))
+    device_type = getattr(getattr(res, "device", None), "type", "cpu")
+    note_for = functools.partial(encoder_note, device_type=device_type)
+    note = gr.Markdown(note_for(enc, min(n, int(size))))
     similarity_dd = gr.Dropdown(similarity_choices(mask_aware), value=similarity, label=f"{prefix}Similarity f_sim",
                                 elem_id=eid("similarity"))
     mode = gr.Radio(BETA_MODES, value=beta_mode, label=f"{prefix}β (inverse temperature) is given as",
@@ -160,27 +163,13 @@ def build_memory_controls(
     c.beta.change(log_from_beta, c.beta, c.log_beta, queue=False, show_progress="hidden", api_name=False)
     c.dataset.change(n_slider_update, [c.dataset, c.n], c.n, queue=False, show_progress="hidden", api_name=False)
     for trigger in (c.encoder.input, c.n.change):  # the build-time estimate follows the encoder and N
-        trigger(encoder_note, [c.encoder, c.n], c.encoder_note, queue=False, show_progress="hidden", api_name=False)
+        trigger(note_for, [c.encoder, c.n], c.encoder_note, queue=False, show_progress="hidden", api_name=False)
     return c
 
 
 def similarity_choices(mask_aware: bool = False) -> list:
     """The similarity dropdown's choices (the engine's, plus the mask-aware baseline where a tab supports it)."""
     return list(state.SIMILARITIES) + ([MASK_AWARE_CHOICE] if mask_aware else [])
-
-
-def similarity_and_mask(similarity: str, encoder: str) -> tuple[str, bool]:
-    """(the engine's similarity, mask-aware?) for a similarity dropdown value and an encoder.
-
-    The mask-aware similarity runs on L2 banks of raw pixels; with an encoder it is a ValueError with the
-    sentence of ``hen_demo.memory.masked.check_mask_aware`` (shown as gr.Error by the tabs).
-    """
-    if similarity == MASK_AWARE:
-        from hen_demo.memory.masked import check_mask_aware
-
-        check_mask_aware(encoder)
-        return "l2", True
-    return similarity, False
 
 
 def fill_and_stats(fill, bank) -> tuple[str, object]:
@@ -194,24 +183,12 @@ def fill_and_stats(fill, bank) -> tuple[str, object]:
     return fill, stats
 
 
-def retrieval_config(similarity, separation, beta, steps, tol, topk: int = 5, beta_mode: str = "absolute"):
-    """RetrievalConfig from widget values, validated (ValueError with a readable sentence).
-
-    ``beta_mode`` "relative": ``beta`` is relative to the bank's calibration (``beta_relative``, see
-    ``hen_demo.memory.calibrated_beta``); "absolute": it is the papers' β.
-    """
-    from hen_demo.pipeline import RetrievalConfig
-
-    if beta is None:
-        raise ValueError("Type a value for β (a positive number, e.g. 1).")
-    if beta_mode not in (None, "absolute", "relative"):
-        raise ValueError(f"β is given as 'relative' or 'absolute'; got {beta_mode!r}.")
-    relative = beta_mode == "relative"
-    cfg = RetrievalConfig(similarity=similarity, separation=separation, beta=None if relative else float(beta),
-                          beta_relative=float(beta) if relative else None, steps=int(steps),
-                          tol=float(tol if tol is not None else 0.0), topk=int(topk))
-    cfg.validate()
-    return cfg
+def run_options(steps, tol, topk: int = 5, stream: bool = True) -> RunOptions:
+    """The run controls' values -> :class:`RunOptions` (validated there, once). ``stream``: stream at most
+    ``limits.MAX_STREAM_FRAMES`` frames (``every`` chosen from T)."""
+    opts = RunOptions(steps=steps, tol=tol, topk=topk)
+    opts.every = limits.stream_every(opts.steps) if stream else 1
+    return opts
 
 
 def check_n(dataset: str, n) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import html
 import io
 from pathlib import Path
@@ -74,7 +75,7 @@ def _view(mine, message: str = "") -> tuple:
     return status, _thumbs_html(mine), _table(mine), dataset, slider
 
 
-def _encode(mine, encoder, progress) -> str:
+def _encode(res, mine, encoder, progress) -> str:
     """Encode the bank with ``encoder`` now (progress bar, time estimate); a sentence on what it took."""
     if not len(mine) or not encoder:
         return ""
@@ -83,7 +84,7 @@ def _encode(mine, encoder, progress) -> str:
     def report(fraction, desc=""):
         progress(fraction, desc=desc or "encoding your images")
 
-    bank = state.RESOURCES.bank(MINE, encoder, len(mine), progress=report)
+    bank = res.bank(MINE, encoder, len(mine), progress=report)
     return f"Encoded with **{bank.encoder}** (N = {bank.n})."
 
 
@@ -93,7 +94,7 @@ def _result_text(result, encoded: str) -> str:
 
 
 @user_errors
-def add_files(files, encoder=None, progress=gr.Progress()):
+def add_files(res, files, encoder=None, progress=gr.Progress()):
     """Add uploaded files (images and .zip archives) to the calling session's bank and encode it."""
     if not files:
         raise ValueError("Choose one or more image files (or a .zip) to add.")
@@ -103,11 +104,11 @@ def add_files(files, encoder=None, progress=gr.Progress()):
         result = mine.add(files)
     finally:
         forget_uploads(files)
-    return _view(mine, _result_text(result, _encode(mine, encoder, progress)))
+    return _view(mine, _result_text(result, _encode(res, mine, encoder, progress)))
 
 
 @user_errors
-def add_picture(picture, source: str, encoder=None, progress=gr.Progress()):
+def add_picture(res, picture, source: str, encoder=None, progress=gr.Progress()):
     """Add one webcam shot, pasted picture or sketchpad drawing (numpy, or a sketchpad's dict)."""
     if isinstance(picture, dict):  # a sketchpad / editor value: its composite
         picture = picture.get("composite")
@@ -118,7 +119,7 @@ def add_picture(picture, source: str, encoder=None, progress=gr.Progress()):
         raise ValueError(f"The {source} picture is blank (one colour): take, paste or draw something first.")
     mine = sessions.current()
     result = mine.add([(f"{source}-{len(mine) + 1}.png", arr)])
-    return _view(mine, _result_text(result, _encode(mine, encoder, progress)))
+    return _view(mine, _result_text(result, _encode(res, mine, encoder, progress)))
 
 
 def forget_uploads(paths) -> None:
@@ -136,18 +137,18 @@ def forget_uploads(paths) -> None:
                 path.parent.rmdir()  # Gradio's per-file folder, when now empty
 
 
-def add_webcam(picture, encoder=None, progress=gr.Progress()):
+def add_webcam(res, picture, encoder=None, progress=gr.Progress()):
     """A webcam shot or a pasted picture."""
-    return add_picture(picture, "webcam", encoder, progress)
+    return add_picture(res, picture, "webcam", encoder, progress)
 
 
-def add_drawing(picture, encoder=None, progress=gr.Progress()):
+def add_drawing(res, picture, encoder=None, progress=gr.Progress()):
     """A sketchpad drawing."""
-    return add_picture(picture, "drawing", encoder, progress)
+    return add_picture(res, picture, "drawing", encoder, progress)
 
 
 @user_errors
-def save_table(table, encoder=None, progress=gr.Progress()):
+def save_table(res, table, encoder=None, progress=gr.Progress()):
     """Apply the table: new captions, and remove the rows ticked "remove"."""
     mine = sessions.current()
     rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
@@ -156,7 +157,7 @@ def save_table(table, encoder=None, progress=gr.Progress()):
     changed = mine.set_captions([r[2] for r in rows])
     removed = mine.remove([k for k, r in enumerate(rows) if _ticked(r[3])])
     msg = f"{changed} caption{'s' if changed != 1 else ''} changed, {removed} image{'s' if removed != 1 else ''} removed."
-    return _view(mine, msg + ("\n\n" + _encode(mine, encoder, progress) if removed else ""))
+    return _view(mine, msg + ("\n\n" + _encode(res, mine, encoder, progress) if removed else ""))
 
 
 def _ticked(value) -> bool:
@@ -176,8 +177,9 @@ def show_mine():
     return _view(sessions.current(create=bool(sessions.STORE.default)))
 
 
-def build_panel(mc, refresh=()) -> None:
-    """The panel (inside the current Blocks), wired to the memory controls ``mc`` (dataset, encoder, N).
+def build_panel(res, mc, refresh=()) -> None:
+    """The panel (inside the current Blocks), wired to the memory controls ``mc`` (dataset, encoder, N); ``res`` is
+    the app's shared :class:`~hen_demo.ui.resources.Resources` (its encoders; the bank stays in the session).
 
     Args:
         refresh: ``(fn, inputs, outputs)`` run after the bank changes (Explore's gallery of stored memories).
@@ -215,10 +217,10 @@ def build_panel(mc, refresh=()) -> None:
             event = event.then(fn, inputs, outputs, api_name=False, show_progress="hidden")
         return event
 
-    chain(files.upload(add_files, [files, mc.encoder], outs, api_name="add_memories"))
-    chain(add_shot.click(add_webcam, [shot, mc.encoder], outs, api_name=False))
-    chain(add_pad.click(add_drawing, [pad, mc.encoder], outs, api_name=False))
-    chain(save.click(save_table, [table, mc.encoder], outs, api_name=False))
+    chain(files.upload(functools.partial(add_files, res), [files, mc.encoder], outs, api_name="add_memories"))
+    chain(add_shot.click(functools.partial(add_webcam, res), [shot, mc.encoder], outs, api_name=False))
+    chain(add_pad.click(functools.partial(add_drawing, res), [pad, mc.encoder], outs, api_name=False))
+    chain(save.click(functools.partial(save_table, res), [table, mc.encoder], outs, api_name=False))
     chain(clear.click(clear_all, None, outs, api_name=False))
     demo = gr.context.Context.root_block
     demo.load(show_mine, None, outs, api_name="my_memories", show_progress="hidden")

@@ -7,19 +7,22 @@ The less the two histograms overlap, the better separated the attractor basins (
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import numpy as np
 
-from hen_demo.pipeline import HENPipeline, MemoryConfig
+from hen_demo.pipeline import MemoryConfig
 from hen_demo.ui import plots, state
 from hen_demo.ui.errors import user_errors
+from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS, check_n, corruption_kind
 
 BATCH = 256
 
 
 @user_errors
-def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress()):
+def compute(res, dataset, encoders, n, corruption, amount, seed, progress=gr.Progress()):
     """Histograms and a table (encoder, overlap, d', fraction nearest own memory) for each encoder."""
     if not encoders:
         raise ValueError("Choose at least one encoder.")
@@ -32,9 +35,9 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     for e, name in enumerate(encoders):
         state.check_available("encoder", name)
         progress((e, len(encoders)), desc=f"{name}: memory bank")
-        bank = state.RESOURCES.bank(dataset, name, n)
+        bank = res.bank(dataset, name, n)
         # beta plays no part in separability: an absolute one spares the bank's calibration
-        pipe = HENPipeline(MemoryConfig(bank, state.RESOURCES.encoder(name), beta=1.0, device=state.RESOURCES.device))
+        pipe = res.pipeline(MemoryConfig(bank, res.encoder(name), beta=1.0, device=res.device))
 
         def step(f, e=e, name=name):
             progress((e + f) / len(encoders), desc=f"{name}: encoding corrupted queries")
@@ -50,13 +53,11 @@ def compute(dataset, encoders, n, corruption, amount, seed, progress=gr.Progress
     return fig, rows
 
 
-def build_tab() -> None:
+def build_tab(res) -> None:
     gr.Markdown("How far apart are the memories as the network sees them? For every stored image *i*, the "
                 "corrupted query ŝ⁽⁰⁾ᵢ is compared (cosine) with its own memory ξ̂ᵢ (**red**, self) and with all "
                 "others ξ̂ⱼ (**blue**, cross). Overlapping histograms mean overlapping attractor basins, i.e. "
                 "metastable mixtures (HEN Fig. 3). *Overlap* = shared area of the two normalised histograms.")
-    from hen_demo.ui.explore import DEFAULTS
-
     choices = [(lab, v) for lab, v in state.encoder_choices() if "(unavailable" not in lab]
     missing = [v for lab, v in state.encoder_choices() if "(unavailable" in lab]
     available = [v for _, v in choices]
@@ -77,8 +78,9 @@ def build_tab() -> None:
     table = gr.Dataframe(headers=["encoder", "overlap", "d′", "nearest = own memory", "mean self cos",
                                   "mean cross cos"], interactive=False, label="Separation")
     inputs = [dataset, encoders, n, corruption, amount, seed]
-    go.click(compute, inputs, [fig, table], api_name="separability", concurrency_limit=2)
+    compute_ = functools.partial(compute, res)
+    go.click(compute_, inputs, [fig, table], api_name="separability", concurrency_limit=2)
     for comp in (dataset, encoders, corruption):
-        comp.change(compute, inputs, [fig, table], api_name=False, trigger_mode="always_last")
+        comp.change(compute_, inputs, [fig, table], api_name=False, trigger_mode="always_last")
     for comp in (n, amount):
-        comp.release(compute, inputs, [fig, table], api_name=False, trigger_mode="always_last")
+        comp.release(compute_, inputs, [fig, table], api_name=False, trigger_mode="always_last")

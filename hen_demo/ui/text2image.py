@@ -8,15 +8,17 @@ state settles in a metastable mixture of both (HEN Fig. 6, Hypothesis 2).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gradio as gr
 import numpy as np
 
-from hen_demo.ui import state
+from hen_demo.ui import pacing, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import badge, beta_text, ceiling_line, frame_outputs
-from hen_demo.ui.memory_controls import build_memory_controls, check_n, retrieval_config
+from hen_demo.ui.frames import frame_record, frame_view, status_line
+from hen_demo.ui.present import result_markdown
+from hen_demo.ui.memory_controls import build_memory_controls, check_n, run_options
 
 DEFAULT_DATASET = "emoji"  # a typed emoji name recalls its picture (5 of 5 sampled names at calibrated beta, minilm)
 
@@ -29,26 +31,34 @@ DEFAULTS = dict(similarity="l2", beta=1.0, text_weight=state.CAPTION_WEIGHT, n=1
                 beta_mode="relative")
 
 
+CLOSEST = 3  # closest stored captions listed when none matches
+
+
 def _progress(progress):
     return lambda f, d="": progress(f, desc=d or "encoding images and captions")
 
 
 @user_errors
-def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol, caption, text_encoder,
+def text_to_image(res, dataset, encoder, similarity, separation, beta, n, steps, tol, caption, text_encoder,
                   bind_on, bind_index, text_weight=DEFAULTS["text_weight"], beta_mode="absolute",
                   progress=gr.Progress()):
     """Stream the image half filling in from a caption. Yields (state img, status, energy + top-k plot,
     top-k gallery, targets gallery, verdict markdown)."""
     t0 = time.perf_counter()
-    state.check_available("dataset", dataset)
     n = check_n(dataset, n)
-    cfg = retrieval_config(similarity, separation, beta, steps, tol, beta_mode=beta_mode)
+    opts = run_options(steps, tol, stream=False)
     caption = str(caption or "").strip()
     if not caption:
         raise ValueError("The caption is empty: type a few words, or pick a stored caption.")
     if text_weight is None or not float(text_weight) > 0:
         raise ValueError(f"The caption weight must be positive (got {text_weight}).")
-    probe = state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, None, text_weight, _progress(progress))
+
+    def pipeline(bind):
+        return res.pipeline(res.memory_config(dataset, encoder, n, similarity, separation, beta, beta_mode,
+                                              text_encoder=text_encoder, bind=bind, text_weight=text_weight,
+                                              progress=_progress(progress)))
+
+    probe = pipeline(None)
     target = probe.find_caption(caption)
     bind = None
     if bind_on:
@@ -58,41 +68,48 @@ def text_to_image(dataset, encoder, similarity, separation, beta, n, steps, tol,
         if not 0 <= j < n or j == target:
             raise ValueError(f"The second image must be another stored memory, #0 to #{n - 1} (not #{target}).")
         bind = (target, j)
-    pipe = probe if bind is None else state.caption_pipeline(dataset, encoder, text_encoder, n, cfg, bind, text_weight,
-                                                               _progress(progress))
-    text_code = state.RESOURCES.text_encoder(text_encoder, encoder).encode([caption])
+    pipe = probe if bind is None else pipeline(bind)
+    text_code = res.text_encoder(text_encoder, encoder).encode([caption])
     query, clamp = pipe.caption_query(text_code)
-    bound = [] if target is None else [target] + ([bind[1]] if bind else [])
     ds = pipe.bank
-    targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
-    previous = None
-    for frame in pipe.stream(query, cfg, target=None if bind else target, clamp=clamp):
-        out = frame_outputs(frame, pipe.bank, cfg.steps, target, t0, previous)
-        previous = frame
+    if target is None:  # nothing stored to compare with: say so, and which stored captions come closest
+        close = pipe.closest_captions(text_code, CLOSEST)
+        targets = [(np.asarray(ds.images[i]), f"closest caption #{i}: {str(ds.captions[i])[:60]}") for i in close]
+        no_match = ("  \nNo stored caption matches this text, so there is no stored original to compare with. "
+                    "Closest stored captions: " + "; ".join(f"#{i} “{str(ds.captions[i])[:60]}”" for i in close))
+    else:
+        bound = [target] + ([bind[1]] if bind else [])
+        targets = [(np.asarray(ds.images[i]), f"#{i}: {str(ds.captions[i])[:60]}") for i in bound]
+        no_match = ""
+    prev, throttle = None, pacing.PlotThrottle()
+    for frame in pipe.stream(query, opts, target=None if bind else target, clamp=clamp):
+        rec = frame_record(frame, ds, opts.steps, target, prev)
+        status = status_line(rec, seconds=time.perf_counter() - t0)
+        last = frame.result is not None  # the last message carries every output (API clients keep only it)
+        state_img, status, energy, gallery, _ = frame_view(rec, status, None if last else prev,
+                                                           throttle.due(force=frame.t == 0 or last))
+        out = (state_img, status, energy, gallery, targets if frame.t == 0 else gr.skip())
+        prev = rec
         if frame.result is None:
-            yield out + ((targets if frame.t == 0 else gr.skip()), gr.skip())
+            yield out + (gr.skip(),)
         else:
-            r = frame.result
-            note = ""
+            note = no_match
             if bind:
                 w = {i: p for i, p in zip(frame.topk_indices, frame.topk_weights)}
                 note = (f"  \nBound memories: #{bind[0]} p={w.get(bind[0], 0):.3f}, #{bind[1]} "
                         f"p={w.get(bind[1], 0):.3f} — one caption, two images: HEN Fig. 6.")
-            md = (f"### {badge(r.verdict.kind)} {r.verdict.text}{note}  \n" + ceiling_line(r) + "  \n"
-                  + (f"MSE {r.mse:.4f} · 1−SSIM {r.one_minus_ssim:.4f} · " if target is not None and not bind else "")
-                  + f"{r.steps} steps · {beta_text(r.beta, r.beta_relative)}")
-            yield out + ((targets if frame.t == 0 else gr.skip()), md)
+            yield out + (result_markdown(frame.result, note),)
 
 
 @user_errors
-def caption_choices(dataset, n):
+def caption_choices(res, dataset, n):
     n = check_n(dataset, n)
-    ds = state.RESOURCES.dataset(dataset, n)
+    ds = res.dataset(dataset, n)
     caps = [str(c) for c in (ds.captions or [])[: min(n, 200)]]
     return gr.update(choices=caps, value=caps[0] if caps else None)
 
 
-def build_tab() -> None:
+def build_tab(res) -> None:
     gr.Markdown("Recall an image from words. Each memory is **[image code; text code]**; the query is "
                 "**[0; text code]** with the text half held fixed (clamped) while the image half fills in "
                 "(HEN Fig. 4–5). Tick *bind two images to one caption* to break the uniqueness of the "
@@ -105,7 +122,7 @@ def build_tab() -> None:
             with gr.Accordion("Memory", open=True):
                 mc = build_memory_controls(dataset=DEFAULT_DATASET, n=DEFAULTS["n"], beta=DEFAULTS["beta"],
                                            similarity=DEFAULTS["similarity"], steps=60, tol=1e-6,
-                                           beta_mode=DEFAULTS["beta_mode"])
+                                           beta_mode=DEFAULTS["beta_mode"], res=res)
                 text_weight = gr.Slider(0.5, 20, value=DEFAULTS["text_weight"], step=0.5,
                                         label="Caption weight (text half's norm ÷ image half's)")
         with gr.Column(scale=4, min_width=320):
@@ -130,7 +147,7 @@ def build_tab() -> None:
             verdict = gr.Markdown()
     inputs = mc.inputs() + [caption, text_encoder, bind_on, bind_index, text_weight, mc.beta_mode]
     outputs = [state_img, status, energy, topk_gallery, targets, verdict]
-    go.click(state.gpu(text_to_image), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
+    go.click(state.gpu(functools.partial(text_to_image, res)), inputs, outputs, api_name="text_to_image", concurrency_limit=4)
     demo = gr.context.Context.root_block
     for trig in (demo.load, mc.dataset.change, mc.n.release):
-        trig(caption_choices, [mc.dataset, mc.n], caption, api_name=False)
+        trig(functools.partial(caption_choices, res), [mc.dataset, mc.n], caption, api_name=False)

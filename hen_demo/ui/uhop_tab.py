@@ -12,6 +12,7 @@ Stage II), scored there with the pipeline's one definition of identity (the winn
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -24,9 +25,9 @@ from hen_demo.memory.uhop import exact_fixed_points, fit_uhop_kernel, kernel_cos
 from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions
 from hen_demo.ui import limits, state
 from hen_demo.ui.errors import user_errors
-from hen_demo.ui.explore import beta_text, show
 from hen_demo.ui.memory_controls import QUERY_CORRUPTIONS
 from hen_demo.ui.plots import as_plot, energy_spec, histogram_figure
+from hen_demo.ui.present import beta_text, show
 from hen_demo.ui.separability import BATCH
 from hen_demo.ui.teaching_figures import loss_figure, margin_figure
 
@@ -70,7 +71,7 @@ themselves, which is U-Hop's method.
 
 
 @user_errors
-def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
+def run_uhop(res, dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, steps, query_index,
              beta_mode="absolute", delay=0.15, progress=gr.Progress()):
     """Generator for the whole tab. Yields 12 outputs: loss plot, cosine histograms, before/after table,
     exact-retrieval margins plot, exact-retrieval text, exact-gallery, query / plain / U-Hop / target images,
@@ -95,8 +96,8 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
         return tuple(kw.get(k, skip) for k in keys)
 
     yield frame(status=f"Building the memory bank ({dataset}, {encoder_name}, N = {n}) …")
-    bank = state.RESOURCES.bank(dataset, encoder_name, n, progress=prog)
-    encoder = state.RESOURCES.encoder(encoder_name)
+    bank = res.bank(dataset, encoder_name, n, progress=prog)
+    encoder = res.encoder(encoder_name)
     codes = bank.codes.float().cpu()  # (N, K)
     n = codes.shape[0]
     n_eval = min(n, MAX_EVAL)
@@ -106,7 +107,7 @@ def run_uhop(dataset, encoder_name, n, kind, amount, iterations, lr, t, beta, st
         """The bank's memory with ``similarity`` (a name, or U-Hop's learned LinearKernel) at the tab's beta
         (absolute, or relative to that similarity's own calibration)."""
         b = dict(beta_relative=float(beta)) if beta_mode == "relative" else dict(beta=float(beta))
-        return HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, device=state.RESOURCES.device, **b))
+        return HENPipeline(MemoryConfig(bank, encoder, similarity=similarity, device=res.device, **b))
 
     def beta_of(pipe: HENPipeline) -> str:
         return beta_text(pipe.beta, pipe.beta_relative)
@@ -229,7 +230,7 @@ def latent_choice() -> tuple[str, str]:
     return enc, f"U-Hop on the latent codes of **{enc}** (HEN's encoder): a combination neither paper shows."
 
 
-def build_tab() -> None:
+def build_tab(res) -> None:
     """The U-Hop tab (called inside ``with gr.Tab("U-Hop"):``)."""
     gr.Markdown(TEXT, latex_delimiters=LATEX)
     with gr.Row():
@@ -278,10 +279,11 @@ def build_tab() -> None:
     inputs = [dataset, encoder, n, kind, amount, iterations, lr, t, beta, steps, query_index, beta_mode]
     outputs = [loss_plot, hist_plot, table, margin_plot, exact_text, exact_gallery, query_img, plain_img, uhop_img,
                target_img, energy_plot, status]
-    run_btn.click(run_uhop, inputs, outputs, **limits.heavy_events())
+    run = functools.partial(run_uhop, res)
+    run_btn.click(run, inputs, outputs, api_name="run_uhop", **limits.heavy_events())
 
     def pick_latent():
         enc, note = latent_choice()
         return gr.update(value=enc), note
 
-    latent_btn.click(pick_latent, None, [encoder, status]).then(run_uhop, inputs, outputs, **limits.heavy_events())
+    latent_btn.click(pick_latent, None, [encoder, status]).then(run, inputs, outputs, api_name=False, **limits.heavy_events())
