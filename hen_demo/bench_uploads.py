@@ -74,7 +74,7 @@ def run_uploads(clients: int = 20, images: int = 50, settle: float = 20.0, start
                 t0 = time.monotonic()
                 out = c.predict([handle_file(str(p)) for p in files[i]], enc, api_name="/add_memories")
                 table = out[2]["data"] if isinstance(out[2], dict) else out[2]
-                c.predict(state.MINE, enc, "l2", "softmax", 1.0, images, 30, 1e-6, "stored memory",
+                c.predict(state.MINE, enc, "l2", "softmax", 1.0, max(10, images), 30, 1e-6, "stored memory",
                           random.Random(i).randrange(images), None, "", state.default_text_encoder(),
                           "occlude-bottom", 0.5, 0, 0, "relative", api_name="/retrieve")
                 with lock:
