@@ -191,3 +191,20 @@ def test_a_retrieval_on_an_uploaded_bank_equals_the_folder_dataset(app, tmp_path
     expected = np.asarray(Image.fromarray(ref.retrieved).resize(shown.shape[1::-1], Image.NEAREST)).astype(int)
     assert np.abs(shown - expected).max() <= 1
     c.close()
+
+
+def test_the_readme_session_example_runs_against_the_app(app, tmp_path):
+    """README "Your images": its script (add to the session's bank, retrieve from it) as written, on stand-in files."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python session\n(.*?)```", readme, flags=re.S).group(1)
+    cat = pictures(tmp_path, ["cat.jpg"], seed=11)[0]
+    members = {p.name: p.read_bytes() for p in pictures(tmp_path / "z", [f"k{i}.png" for i in range(3)], seed=12)}
+    (tmp_path / "class.zip").write_bytes(zip_bytes(members))
+    block = (block.replace("http://127.0.0.1:7860/", app).replace('"cat.jpg"', repr(str(cat)))
+             .replace('"class.zip"', repr(str(tmp_path / "class.zip"))))
+    ns: dict = {}
+    exec(compile("\n".join(line[2:] for line in block.splitlines()), "README session example", "exec"), ns)
+    assert "Stored 4 images" in ns["status"] and ns["out"][OUT_DETAILS]["nn_index"] == 0
+    ns["client"].close()
