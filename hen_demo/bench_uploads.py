@@ -69,7 +69,8 @@ def run_uploads(clients: int = 20, images: int = 50, settle: float = 20.0, start
 
         def user(i: int):
             try:
-                c = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+                c = Client(url, verbose=False, download_files=False, analytics_enabled=False,
+                           httpx_kwargs={"timeout": 600})  # uploads wait while other sessions encode
                 handles.append(c)
                 t0 = time.monotonic()
                 out = c.predict([handle_file(str(p)) for p in files[i]], enc, api_name="/add_memories")
