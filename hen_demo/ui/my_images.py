@@ -104,7 +104,8 @@ def add_files(res, files, encoder=None, progress=gr.Progress()):
         result = mine.add(files)
     finally:
         forget_uploads(files)
-    return _view(mine, _result_text(result, _encode(res, mine, encoder, progress)))
+    # the file box is emptied: Gradio's copies are gone, the pictures are in the bank (thumbnails, table)
+    return _view(mine, _result_text(result, _encode(res, mine, encoder, progress))) + (None,)
 
 
 @user_errors
@@ -217,7 +218,8 @@ def build_panel(res, mc, refresh=()) -> None:
             event = event.then(fn, inputs, outputs, api_name=False, show_progress="hidden")
         return event
 
-    chain(files.upload(functools.partial(add_files, res), [files, mc.encoder], outs, api_name="add_memories"))
+    chain(files.upload(functools.partial(add_files, res), [files, mc.encoder], outs + [files],
+                       api_name="add_memories"))
     chain(add_shot.click(functools.partial(add_webcam, res), [shot, mc.encoder], outs, api_name=False))
     chain(add_pad.click(functools.partial(add_drawing, res), [pad, mc.encoder], outs, api_name=False))
     chain(save.click(functools.partial(save_table, res), [table, mc.encoder], outs, api_name=False))
