@@ -42,8 +42,8 @@ def app(tmp_path_factory):
     mp.undo()
 
 
-def client(url) -> Client:
-    return Client(url, verbose=False)
+def client(url, **kw) -> Client:
+    return Client(url, verbose=False, **kw)
 
 
 def pictures(folder: Path, names, seed: int, sizes=None) -> list[Path]:
@@ -82,7 +82,7 @@ def error_of(fn) -> str:
 
 
 def test_two_sessions_never_see_each_other_and_a_closed_one_is_deleted(app, tmp_path):
-    a, b = client(app), client(app)
+    a, b = client(app, download_files=False), client(app)  # A sees the server's own file paths
     a_files = pictures(tmp_path / "a", [f"alice{i}.png" for i in range(4)], seed=1)
     b_files = pictures(tmp_path / "b", ["bob0.png", "bob1.png"], seed=2)
     ra = add(a, a_files)
@@ -105,8 +105,11 @@ def test_two_sessions_never_see_each_other_and_a_closed_one_is_deleted(app, tmp_
     assert left == []
 
     a_id = a.session_hash
+    a_shown = [res_a[OUT_RETRIEVED]["path"], res_a[6]["path"]]  # A's retrieved picture and original in Gradio's cache
+    assert all(os.path.exists(p) for p in a_shown)
     a.close()  # the tab closes: Gradio's heartbeat ends and demo.unload deletes the session's images
     assert sessions.STORE.wait_dropped(a_id, timeout=60)
+    assert not any(os.path.exists(p) for p in a_shown)  # and the files its retrievals showed
     assert sessions.STORE.holds(b.session_hash) and len(sessions.STORE.get(b.session_hash)) == 2
     b.close()
 

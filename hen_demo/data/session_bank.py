@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -44,6 +45,7 @@ class SessionImages:
         self._text: dict = {}  # (text encoder name, captions) -> (N, K_text)
         self.pipelines: dict = {}  # (version, pipeline key) -> HENPipeline over this session's bank
         self.notice = ""  # one sentence the owner should read (e.g. why their images were dropped)
+        self.files: set = set()  # files shown to this session that hold its images (deleted with it)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -245,6 +247,11 @@ class SessionStore:
         if entry is None:
             return False
         entry[0].clear()  # free the arrays now, even if a handler still holds the object
+        for path in list(entry[0].files):  # the pictures of its retrievals Gradio's cache handed out
+            Path(path).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(path).parent.rmdir()
+        entry[0].files.clear()
         if reason:
             self._reasons[session_id] = reason
             while len(self._reasons) > 10 * self.max_sessions:

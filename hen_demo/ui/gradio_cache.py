@@ -18,6 +18,9 @@ from gradio import processing_utils
 from hen_demo.atomic import atomic_write
 
 _original = processing_utils.save_pil_to_cache
+# callables(path) told of every image the cache hands out (hen_demo.ui.sessions: files shown to a session that
+# holds its own images are deleted with that session)
+WRITE_HOOKS: list = []
 
 
 def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
@@ -26,10 +29,16 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
     path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
     try:
         if path.stat().st_size == len(data):  # content-addressed: these bytes are already there
-            return str(path)
+            return _handed_out(path)
     except OSError:
         pass
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return _handed_out(path)
+
+
+def _handed_out(path: Path) -> str:
+    for hook in WRITE_HOOKS:
+        hook(path)
     return str(path)
 
 

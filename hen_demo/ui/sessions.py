@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+from pathlib import Path
 
 import gradio as gr
 
 from hen_demo.data.session_bank import SessionImages, SessionStore
 from hen_demo.data.uploads import upload_caps
-from hen_demo.ui import limits
+from hen_demo.ui import gradio_cache, limits
 
 MINE = "mine"  # the dataset value of "your images" in every dataset dropdown
 _SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("hen_session", default=None)
@@ -30,6 +31,16 @@ _SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("hen_sessi
 def _idle_s() -> float:
     raw = os.environ.get("HEN_SESSION_IDLE_S")
     return float(raw) if raw else (1800.0 if limits.public_mode() else 7200.0)
+
+
+def _track(path) -> None:
+    """Remember an image file Gradio's cache handed to a session that holds its own images (a retrieval of them,
+    a thumbnail): it is deleted with the session (``SessionStore.drop``)."""
+    sid = _SESSION.get()
+    if sid:
+        mine = STORE.get(sid, create=False)
+        if mine is not None and len(mine):
+            mine.files.add(Path(path))
 
 
 STORE = SessionStore(max_sessions=int(os.environ.get("HEN_SESSION_BANKS", "32")), idle_s=_idle_s(),
@@ -74,6 +85,8 @@ def install(demo: gr.Blocks) -> None:
 
     demo.process_api = process_api
     demo.unload(_unload)
+    if _track not in gradio_cache.WRITE_HOOKS:
+        gradio_cache.WRITE_HOOKS.append(_track)
 
 
 def _unload(request: gr.Request) -> None:
