@@ -176,7 +176,10 @@ def playback(run, cursor, fps, restart: bool = False):
         raise ValueError("Nothing to play yet: press Retrieve first.")
     frames = run["frames"]
     at = -1 if cursor is None else int(cursor)
-    start = 0 if restart or at >= len(frames) - 1 else at + 1
+    if at >= len(frames) - 1 and not restart:  # the end is on screen (or a refused run left the last one there)
+        yield (gr.skip(),) * 11
+        return
+    start = 0 if restart else at + 1
     fps = pacing.check_fps(fps)
     if restart:  # the final panels go until the end is reached again
         yield (gr.skip(),) * 5 + (None, None, None, "", None, -1)
@@ -212,8 +215,10 @@ def step_once(run, cursor):
 def paused(run, cursor):
     """The status after Pause: where the playback stands."""
     frames = (run or {}).get("frames") or []
-    if not frames or cursor is None or int(cursor) < 0:
+    if not frames:
         return gr.skip()
+    if cursor is None or int(cursor) < 0:
+        return "**paused** before t = 0 was shown · **Step**: one iteration · **Resume**: play on"
     rec = frames[min(int(cursor), len(frames) - 1)]
     return status_line(rec, "paused at") + " · **Step**: one iteration · **Resume**: play on"
 

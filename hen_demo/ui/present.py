@@ -38,8 +38,8 @@ def badge(kind: str) -> str:
 def verdict_view(verdict, target: int | None) -> tuple[str, str]:
     """(kind, sentence) shown for a verdict: without a stored original (target None) a single winner is neutral."""
     if target is None and verdict.kind != "metastable":
-        return "settled", (f"Settled on #{verdict.top_index} — {verdict.top_weight:.0%} of the weight; there is no "
-                           "stored original to compare with.")
+        return "settled", (f"Settled on #{verdict.top_index} — {100 * verdict.top_weight:.0f} % of the weight; there is "
+                           "no stored original to compare with.")
     return verdict.kind, verdict.text
 
 
@@ -51,8 +51,10 @@ def beta_text(beta: float, relative: float | None) -> str:
 
 def ceiling_line(r) -> str:
     """Retrieved memory and the one-shot nearest-neighbour ceiling: did the dynamics or the representation fail?"""
-    got = f"Retrieved **#{r.nearest}**" + ("" if r.correct is None else (" ✓" if r.correct else
-                                                                          f" ✗ (wanted #{r.target})"))
+    if r.correct is None:  # no stored original: nothing was "retrieved", the state settled somewhere
+        got = f"Settled nearest to **#{r.nearest}**"
+    else:
+        got = f"Retrieved **#{r.nearest}**" + (" ✓" if r.correct else f" ✗ (wanted #{r.target})")
     nn = f"one-shot nearest neighbour of the query code **#{r.nn_index}**"
     if r.nn_correct is None:
         return f"{got} · {nn} (the ceiling)"
