@@ -154,6 +154,9 @@ def test_every_bad_file_of_a_mixed_upload_gets_its_sentence_and_the_good_ones_ar
         line = next((ln for ln in status.splitlines() if f"**{name}**" in ln), "")
         assert words in line, (name, status)
     assert "first frame" in status and "Stored 7 images" in status
+    # the endpoint's own arguments: refused with a sentence
+    assert "Choose one or more image files" in error_of(lambda: c.predict(None, "pixels", api_name="/add_memories"))
+    assert "encoder" in error_of(lambda: add(c, good[:1], encoder="no-such-encoder")).lower()
     c.close()
 
 

@@ -98,6 +98,8 @@ def add_files(res, files, encoder=None, progress=gr.Progress()):
     """Add uploaded files (images and .zip archives) to the calling session's bank and encode it."""
     if not files:
         raise ValueError("Choose one or more image files (or a .zip) to add.")
+    if encoder:
+        state.check_available("encoder", encoder)  # before anything is stored
     mine = sessions.current()
     files = list(files) if isinstance(files, (list, tuple)) else [files]
     try:
@@ -118,6 +120,8 @@ def add_picture(res, picture, source: str, encoder=None, progress=gr.Progress())
     arr = np.asarray(picture)
     if arr.size and arr.reshape(-1, arr.shape[-1] if arr.ndim == 3 else 1).std(0).max() == 0:
         raise ValueError(f"The {source} picture is blank (one colour): take, paste or draw something first.")
+    if encoder:
+        state.check_available("encoder", encoder)
     mine = sessions.current()
     result = mine.add([(f"{source}-{len(mine) + 1}.png", arr)])
     return _view(mine, _result_text(result, _encode(res, mine, encoder, progress)))
