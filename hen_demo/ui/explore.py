@@ -134,8 +134,9 @@ def build_tab(res) -> None:
                                         height=300, canvas_size=(EDITOR, EDITOR),
                                         brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
                                         transforms=[], layers=False, eraser=gr.Eraser(default_size=14))
-    my_images.build_panel(res, mc, refresh=[(functools.partial(explore_query.gallery_items, res), [mc.dataset, mc.n],
-                                             gallery)])  # "Your images" (issue 20)
+    my_images.build_panel(res, mc, refresh=[(my_images.first_memory, None, index),  # "Your images" (issue 20)
+                                            (functools.partial(explore_query.gallery_items, res), [mc.dataset, mc.n],
+                                             gallery)])
     census = census_panel.build_panel()
     with gr.Accordion("Details (JSON: energies, metrics)", open=False):
         details = gr.JSON(label="Details")

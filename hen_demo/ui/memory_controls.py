@@ -78,9 +78,11 @@ def encoder_note(name: str, n=None, device_type: str = "cpu") -> str:
 
 def n_slider_update(dataset: str, n: float):
     """Re-range the N slider to 10 .. the dataset's size when the dataset changes."""
+    if dataset == state.MINE:  # your images: N stays where it is and means "at most" (check_n clamps it), so no
+        return gr.skip()  # event in flight reads a maximum lowered under it
     size = state.dataset_size(dataset) or 10
     top = max(10, limits.cap_n(int(size)))  # the public mode's cap on N
-    if top <= 10:  # a slider needs maximum > minimum (your images: N is "at most", check_n clamps it)
+    if top <= 10:  # a slider needs maximum > minimum
         return gr.update(maximum=20, value=10)
     return gr.update(maximum=top, value=min(int(n or state.DEFAULT_N), top))
 

@@ -63,7 +63,8 @@ def _table(mine) -> list[list]:
 
 
 def _view(mine, message: str = "") -> tuple:
-    """(status, thumbnails, table, dataset dropdown, N slider) for the panel's outputs."""
+    """(status, thumbnails, table, dataset dropdown) for the panel's outputs (N is left alone: for your images it
+    means "at most", ``memory_controls.check_n``)."""
     n = len(mine) if mine is not None else 0
     notice = (mine.notice + "\n\n") if mine is not None and mine.notice else ""
     if mine is not None:
@@ -71,8 +72,7 @@ def _view(mine, message: str = "") -> tuple:
     status = notice + (message or (f"You have {n} image{'s' if n != 1 else ''} in your bank." if n else
                                    "Add images to build your own memory bank."))
     dataset = gr.update(choices=state.dataset_choices(), **({"value": MINE} if n else {}))
-    slider = gr.update(maximum=max(20, n), value=max(10, n)) if n else gr.skip()  # max > the grid's min 10
-    return status, _thumbs_html(mine), _table(mine), dataset, slider
+    return status, _thumbs_html(mine), _table(mine), dataset
 
 
 def _encode(res, mine, encoder, progress) -> str:
@@ -182,6 +182,11 @@ def show_mine():
     return _view(sessions.current(create=bool(sessions.STORE.default)))
 
 
+def first_memory():
+    """After the bank changes, the query is your memory #0 (the previous dataset's number may not exist here)."""
+    return 0
+
+
 def build_panel(res, mc, refresh=()) -> None:
     """The panel (inside the current Blocks), wired to the memory controls ``mc`` (dataset, encoder, N); ``res`` is
     the app's shared :class:`~hen_demo.ui.resources.Resources` (its encoders; the bank stays in the session).
@@ -215,7 +220,7 @@ def build_panel(res, mc, refresh=()) -> None:
                 with gr.Row():
                     save = gr.Button("Save captions / remove ticked", size="sm", elem_id="mine-save")
                     clear = gr.Button("Remove all", size="sm", variant="stop")
-    outs = [status, thumbs, table, mc.dataset, mc.n]
+    outs = [status, thumbs, table, mc.dataset]
 
     def chain(event):
         for fn, inputs, outputs in refresh:
