@@ -10,7 +10,6 @@ RSS is sampled every 0.2 s meanwhile (``peak``). Then every client closes (their
 
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 import threading

@@ -13,7 +13,6 @@ from hen_demo.data import load_dataset
 from hen_demo.data.session_bank import SessionImages, SessionStore
 from hen_demo.data.uploads import SIDE, UploadCaps, read_uploads
 from hen_demo.encoders import get_image_encoder
-from hen_demo.images import resize_square
 
 RNG = np.random.default_rng(0)
 

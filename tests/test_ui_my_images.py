@@ -22,7 +22,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from ui_server import running_app  # noqa: E402
 
-from hen_demo.data import build_bank, load_dataset  # noqa: E402
+from hen_demo.data import build_bank  # noqa: E402
 from hen_demo.encoders import get_image_encoder  # noqa: E402
 from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions, corrupt_query  # noqa: E402
 from hen_demo.ui import sessions, state  # noqa: E402

@@ -27,7 +27,7 @@ import torch
 
 from hen_demo.data.banks import MemoryBank, build_bank
 from hen_demo.data.datasets import ImageDataset
-from hen_demo.data.uploads import SIDE, LOCAL_UPLOAD_CAPS, UploadCaps, UploadResult, read_uploads
+from hen_demo.data.uploads import LOCAL_UPLOAD_CAPS, SIDE, UploadCaps, UploadResult, read_uploads
 
 NAME = "your images"  # the banks' dataset name
 
