@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from ui_server import running_app  # noqa: E402
 
@@ -35,7 +36,6 @@ OUT_DETAILS, OUT_RETRIEVED = 10, 8
 def app(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("HEN_CACHE_DIR", str(tmp_path_factory.mktemp("hen_cache")))
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio_uploads")))
     mp.setenv("GRADIO_HEARTBEAT_INTERVAL", "1")  # a closed client is noticed within a second or two
     with running_app() as url:
         yield url
@@ -101,7 +101,8 @@ def test_two_sessions_never_see_each_other_and_a_closed_one_is_deleted(app, tmp_
     assert sessions.STORE.get(b.session_hash).bank(get_image_encoder("pixels")).n == 2
 
     # Gradio's copies of the uploads are deleted once read: the pictures live only in the session's memory
-    left = [p.name for p in Path(os.environ["GRADIO_TEMP_DIR"]).rglob("*") if p.name.startswith(("alice", "bob"))]
+    # (Gradio's upload folder is read once per process: a test must not move it, later apps would refuse files)
+    left = [p.name for p in Path(get_upload_folder()).rglob("*") if p.name.startswith(("alice", "bob"))]
     assert left == []
 
     a_id = a.session_hash
