@@ -74,8 +74,8 @@ def build_tab(res) -> None:
                 replay = gr.Button("Replay", size="sm", min_width=50, elem_id="explore-replay")
             with gr.Row():
                 fps = gr.Slider(0, pacing.FPS_MAX, value=DEFAULTS["fps"], step=0.5, elem_id="explore-fps",
-                                label=f"frames / s (0 = as fast as possible, else {pacing.FPS_MIN:g}–"
-                                      f"{pacing.FPS_MAX:g})")
+                                label="frames / s", info=f"0 = as fast as possible, else {pacing.FPS_MIN:g}–"
+                                                         f"{pacing.FPS_MAX:g}")
                 classroom = gr.Button(f"classroom pace ({pacing.CLASSROOM_FPS:g} / s)", size="sm", min_width=60,
                                       elem_id="explore-classroom-pace")
         with gr.Column(scale=2, min_width=180):

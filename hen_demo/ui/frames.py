@@ -18,7 +18,7 @@ import gradio as gr
 from hen_demo import metrics
 from hen_demo.pipeline import HENFrame
 from hen_demo.ui import plots
-from hen_demo.ui.present import badge, show, topk_items, verdict_view
+from hen_demo.ui.present import ALL_WEIGHT, TOPK_MIN_WEIGHT, badge, show, topk_items, verdict_view
 
 FRAME_PANELS = ("state", "status", "energy", "topk", "hist")  # the order frame_view returns them in
 
@@ -42,8 +42,9 @@ def status_line(rec: dict, how: str = "", seconds: float | None = None) -> str:
     """'**t = 3** of at most 60 · energy … · effective memories … · running' (``how``: 'stopped at', 'paused at')."""
     head = f"**{how} t = {rec['t']}**" if how else f"**t = {rec['t']}**"
     state = "converged" if rec["converged"] else ("energy so far" if how else "running")
+    alone = f" · all weight on #{rec['topk_indices'][0]}" if rec["topk_weights"][0] >= ALL_WEIGHT else ""
     return (f"{head} of at most {rec['steps']} · energy **{rec['energies'][-1]:.5g}** · effective memories "
-            f"1/Σp² = **{rec['n_eff']:.2f}** · {state}" + ("" if seconds is None else f" · {seconds:.2f} s"))
+            f"1/Σp² = **{rec['n_eff']:.2f}**{alone} · {state}" + ("" if seconds is None else f" · {seconds:.2f} s"))
 
 
 def state_verdict(rec: dict, how: str) -> str:
@@ -60,7 +61,9 @@ def frame_view(rec: dict, status: str, previous: dict | None = None, plot: bool 
     gallery = gr.skip() if previous is not None and previous["topk"] is rec["topk"] else rec["topk"]
     energy = hist = gr.skip()
     if plot:
-        energy = plots.as_plot(plots.dynamics_spec(rec["energies"], rec["topk_indices"], rec["topk_weights"],
+        held = [(i, w) for i, w in zip(rec["topk_indices"], rec["topk_weights"]) if w >= TOPK_MIN_WEIGHT]
+        held = held or [(rec["topk_indices"][0], rec["topk_weights"][0])]  # only memories holding weight
+        energy = plots.as_plot(plots.dynamics_spec(rec["energies"], [i for i, _ in held], [w for _, w in held],
                                                    rec["target"]))
         if rec["hist"] is not None:
             hist = plots.as_plot(plots.similarity_histogram_spec(rec["hist"][0], rec["hist"][1], t=rec["t"],

@@ -81,11 +81,9 @@ def result_markdown(r, note: str = "") -> str:
 
 def topk_items(bank, indices, weights, target: int | None, size: int = 96) -> list[tuple[np.ndarray, str]]:
     """The top-k panel: the stored originals of the memories holding at least TOPK_MIN_WEIGHT of the weight, with
-    their weights; one memory holding (almost) all of it says so."""
+    their weights (one memory holding all of it is said in the status line: ``frames.status_line``)."""
     kept = [(int(i), float(w)) for i, w in zip(indices, weights) if float(w) >= TOPK_MIN_WEIGHT] or \
         [(int(indices[0]), float(weights[0]))]
     thumbs = memory_thumbnails(bank, [i for i, _ in kept], 64)
     mark = {i: (" ✓" if i == target else "") for i, _ in kept}
-    if len(kept) == 1 and kept[0][1] >= ALL_WEIGHT:
-        return [(show(thumbs[0], size), f"all weight on #{kept[0][0]}{mark[kept[0][0]]}")]
-    return [(show(t, size), f"#{i}{mark[i]} · {w:.0%}") for t, (i, w) in zip(thumbs, kept)]
+    return [(show(t, size), f"#{i}{mark[i]} · {100 * w:.0f} %") for t, (i, w) in zip(thumbs, kept)]
