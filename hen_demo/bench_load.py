@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heavy", action="store_true",
                         help="--load: the default request's p95 idle, then while one more user runs U-Hop Stage I "
                              "(300 iterations) back to back (hen_demo.bench_heavy)")
+    parser.add_argument("--uploads", action="store_true",
+                        help="--load: instead, --clients sessions each add --images pictures to their own bank "
+                             "(hen_demo.bench_uploads): RSS before, peak, after")
+    parser.add_argument("--images", type=int, default=50, help="--load --uploads: images per session (default 50)")
     parser.add_argument("--startup-timeout", type=float, default=600.0,
                         help="--load: seconds to wait for the app to start (the first start builds banks)")
 
@@ -275,6 +279,14 @@ def run(args) -> int:
             return 2
         print(json.dumps(result, indent=2) if args.json else bench_heavy.format_heavy(result))
         return 0 if result["errors"] == 0 and result["fair"] else 1
+    if getattr(args, "uploads", False):
+        from hen_demo import bench_uploads
+
+        r = bench_uploads.run_uploads(clients=args.clients or 20, images=args.images, settle=args.settle,
+                                      startup_timeout=args.startup_timeout,
+                                      log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
+        print(json.dumps(r, indent=2) if args.json else bench_uploads.format_uploads(r))
+        return 0 if r["errors"] == 0 and r["within_bound"] else 1
     try:
         result = run_load(clients=args.clients or 20, seconds=args.seconds, settle=args.settle,
                           startup_timeout=args.startup_timeout, heavy=getattr(args, "heavy", False),

@@ -6,7 +6,8 @@
 ``load_image_file`` is the single entry point for user uploads and folder datasets. Its documented
 conversions: grayscale (L, I;16, I, F), palette (P), CMYK, LA and RGBA images become RGB uint8;
 transparency is composited onto white; 16-bit and float images are rescaled to 0..255 by their
-full type range (16-bit: value / 257). Images whose longer side exceeds ``MAX_SIDE`` (4096 px) are
+full type range (16-bit: value / 257); a JPEG's EXIF orientation is applied (``ImageOps.exif_transpose``); an
+animated GIF / PNG / WebP gives its first frame. Images whose longer side exceeds ``MAX_SIDE`` (4096 px) are
 rejected with ValueError rather than silently shrunk (decoding an 8,000-px image costs memory and
 the encoders work at 28-256 px anyway: scale it down first). Images smaller than an encoder's
 input are upscaled by the encoder (bilinear, see ``hen_demo.encoders.base.resize_images``).
@@ -19,7 +20,7 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 4096  # longest accepted image side, in pixels
 
@@ -109,7 +110,8 @@ def load_image_file(path_or_pil) -> np.ndarray:
         with Image.open(fp) as img:
             check_size(*img.size, source=os.path.basename(source) if source != "image" else "image")
             img.load()  # decode now, so a truncated file fails here and not later
-            return pil_to_rgb_uint8(img)
+            # a camera's EXIF orientation tag: show the picture the way up the camera meant (a no-op without one)
+            return pil_to_rgb_uint8(ImageOps.exif_transpose(img))
     except UnidentifiedImageError as exc:
         raise ValueError(f"{source} is not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:

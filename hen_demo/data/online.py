@@ -168,23 +168,41 @@ def load_hub_parquet(name: str, n: int, side: int, cache_dir=None):
 
 
 # ---- any folder ----------------------------------------------------------------------------------------
-def _folder_captions(folder: Path) -> dict[str, str]:
+def parse_captions(text: str, kind: str, source: str = "captions") -> dict[str, str]:
+    """Captions from the text of a ``captions.json`` (kind "json": {file name: caption or list of captions}) or a
+    ``captions.txt`` (kind "txt": lines ``file name<TAB>caption``) -> {file name: caption}."""
     caps: dict[str, str] = {}
-    js, txt = folder / "captions.json", folder / "captions.txt"
-    if js.is_file():
-        with open(js, encoding="utf-8") as f:
-            data = json.load(f)
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{source} is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{js} must map file names to captions")
+            raise ValueError(f"{source} must map file names to captions")
         for k, v in data.items():
             caps[str(k)] = " ".join(map(str, v)) if isinstance(v, list) else str(v)
-    elif txt.is_file():
-        with open(txt, encoding="utf-8") as f:
-            for line in f:
-                if "\t" in line:
-                    k, v = line.rstrip("\n").split("\t", 1)
-                    caps[k.strip()] = v.strip()
+    else:
+        for line in text.splitlines():
+            if "\t" in line:
+                k, v = line.split("\t", 1)
+                caps[k.strip()] = v.strip()
     return caps
+
+
+def _folder_captions(folder: Path) -> dict[str, str]:
+    js, txt = folder / "captions.json", folder / "captions.txt"
+    if js.is_file():
+        return parse_captions(js.read_text(encoding="utf-8"), "json", str(js))
+    if txt.is_file():
+        return parse_captions(txt.read_text(encoding="utf-8"), "txt", str(txt))
+    return {}
+
+
+def folder_caption(caps: dict[str, str], file_name: str) -> str:
+    """The caption of ``file_name`` from ``caps`` (by name, then by stem), else "An image named <stem>."."""
+    stem = Path(file_name).stem
+    cap = caps.get(file_name, caps.get(stem, "")).strip()
+    return cap or f"An image named {stem}."
 
 
 def folder_files(folder) -> list[Path]:
@@ -209,8 +227,7 @@ def load_folder(folder, n: int | None, side: int = 128):
             notes.append(f"skipped {p.name}: {exc}")
             continue
         imgs.append(resize_square(arr, side))
-        cap = caps.get(p.name, caps.get(p.stem, "")).strip()
-        captions.append(cap or f"An image named {p.stem}.")
+        captions.append(folder_caption(caps, p.name))
         ids.append(f"folder/{p.name}")
     if not imgs:
         raise ValueError(f"no readable images in {folder}" + (f" ({notes[0]})" if notes else ""))

@@ -19,6 +19,9 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "text_to_image": "Text → Image: a caption retrieves its image (HEN sec. 3.2)",
     "separability": "Separability: self vs cross cosine similarities (HEN Fig. 3)",
     "run_uhop": "U-Hop: plain MHN vs the learned kernel",
+    "add_memories": "Your images: add image files or a .zip to the calling session's private bank (every skipped "
+                    "file gets a sentence); then use dataset 'mine' in the other endpoints",
+    "my_memories": "Your images: the calling session's bank (status, thumbnails, captions table)",
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from hen_demo.cache import release_memory
-from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, theme, validate
+from hen_demo.ui import gradio_cache, gradio_skip, limits, presenter, sessions, theme, validate
 from hen_demo.ui.resources import Resources
 
 # (label, module) in the order they appear
@@ -93,6 +93,7 @@ def build_app(warm: bool = True, tabs: list[str] | None = None, res: Resources |
                 module = importlib.import_module(module_name)
                 with gr.Tab(label):
                     module.build_tab(res) if label in WITH_RESOURCES else module.build_tab()
+        sessions.install(demo)  # each event knows its session (its own images); a closed tab's images go
     demo.resources = res
     limits.guard_inputs(demo)  # image sizes before decoding, seed range, public caps: checked on the server
     validate.install(demo)  # every event's arguments checked against their components, refusals as sentences
@@ -163,6 +164,7 @@ def start_housekeeping(cache, period: float = HOUSEKEEPING_S) -> threading.Threa
         while True:
             time.sleep(period)
             cache.sweep()
+            sessions.STORE.sweep()  # visitors' own images unused for HEN_SESSION_IDLE_S
             release_memory()
 
     thread = threading.Thread(target=loop, name="hen-housekeeping", daemon=True)
@@ -186,9 +188,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port to listen on (default: %(default)s; env GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="create a temporary public gradio.live link")
+    parser.add_argument("--memories", default=None, metavar="DIR",
+                        help="preload the images of DIR (with captions.txt / captions.json) as every session's "
+                             "'Your images' bank (a class set); visitors can add and remove their own")
 
 
 def run(args) -> int:
+    if getattr(args, "memories", None):
+        try:
+            loaded = sessions.STORE.set_default(args.memories)
+        except ValueError as exc:
+            print(exc)
+            return 2
+        print(f"HEN Explorer: {len(loaded.images)} images from {args.memories} are every session's 'Your images'"
+              + (f"; skipped {len(loaded.skipped)}: " + "; ".join(f"{a}: {b}" for a, b in loaded.skipped[:5])
+                 if loaded.skipped else ""), flush=True)
     demo = build_app()
     launch(demo, host=args.host, port=args.port, share=args.share)
     return 0

@@ -14,7 +14,8 @@ import functools
 import gradio as gr
 
 from hen_demo.pipeline import MASK_AWARE
-from hen_demo.ui import census_panel, explore_query, explore_run, export_panel, pacing, retrieval_map, share, state
+from hen_demo.ui import (census_panel, explore_query, explore_run, export_panel, my_images, pacing,
+                         retrieval_map, share, state)
 from hen_demo.ui.explore_query import EDITOR
 from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import FILL_CHOICES, QUERY_CORRUPTIONS, build_memory_controls
@@ -136,6 +137,9 @@ def build_tab(res) -> None:
                                         height=300, canvas_size=(EDITOR, EDITOR),
                                         brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
                                         transforms=[], layers=False, eraser=gr.Eraser(default_size=14))
+    my_images.build_panel(res, mc, refresh=[(my_images.first_memory, None, index),  # "Your images" (issue 20)
+                                            (functools.partial(explore_query.gallery_items, res), [mc.dataset, mc.n],
+                                             gallery)])
     census = census_panel.build_panel()
     with gr.Accordion("Details (JSON: energies, metrics)", open=False):
         details = gr.JSON(label="Details")

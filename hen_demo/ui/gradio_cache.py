@@ -38,6 +38,11 @@ def encode_small(img) -> bytes | None:
         return out.getvalue()
 
 
+# callables(path) told of every image the cache hands out (hen_demo.ui.sessions: files shown to a session that
+# holds its own images are deleted with that session)
+WRITE_HOOKS: list = []
+
+
 def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
     """Drop-in for ``gradio.processing_utils.save_pil_to_cache`` (same arguments; the path of the stored file,
     a ``.png`` for a small picture)."""
@@ -49,10 +54,16 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
     path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
     try:
         if path.stat().st_size == len(data):  # content-addressed: these bytes are already there
-            return str(path)
+            return _handed_out(path)
     except OSError:
         pass
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return _handed_out(path)
+
+
+def _handed_out(path: Path) -> str:
+    for hook in WRITE_HOOKS:
+        hook(path)
     return str(path)
 
 

@@ -78,8 +78,12 @@ def encoder_note(name: str, n=None, device_type: str = "cpu") -> str:
 
 def n_slider_update(dataset: str, n: float):
     """Re-range the N slider to 10 .. the dataset's size when the dataset changes."""
+    if dataset == state.MINE:  # your images: N stays where it is and means "at most" (check_n clamps it), so no
+        return gr.skip()  # event in flight reads a maximum lowered under it
     size = state.dataset_size(dataset) or 10
     top = max(10, limits.cap_n(int(size)))  # the public mode's cap on N
+    if top <= 10:  # a slider needs maximum > minimum
+        return gr.update(maximum=20, value=10)
     return gr.update(maximum=top, value=min(int(n or state.DEFAULT_N), top))
 
 
@@ -197,6 +201,10 @@ def check_n(dataset: str, n) -> int:
     size = state.dataset_size(dataset)
     if n < 1:
         raise ValueError(f"N must be at least 1 (got {n}).")
+    if dataset == state.MINE:  # your images: N is "at most", the slider's grid starts at 10
+        if not size:
+            state.snap_n(dataset, n)  # the sentence: no images stored yet
+        n = min(n, size)
     if size is not None and n > size:
         raise ValueError(f"N = {n:,} is more than the {size:,} images in the dataset '{dataset}'.")
     return state.snap_n(dataset, n)  # on the slider's grid (a script's N = 15 reuses N = 20), capped when public

@@ -20,7 +20,8 @@ from hen_demo.encoders import get_image_encoder, get_text_encoder
 from hen_demo.encoders.pretrained import loading_note
 from hen_demo.memory.devices import pick_device
 from hen_demo.pipeline import HENPipeline, MemoryConfig
-from hen_demo.ui import limits
+from hen_demo.ui import limits, sessions
+from hen_demo.ui.sessions import MINE
 from hen_demo.ui.state import CAPTION_WEIGHT, check_available, snap_n
 
 __all__ = ["BankKey", "Resources"]
@@ -96,6 +97,8 @@ class Resources:
         i) and cached; no encoder runs. ``n`` is snapped to the N sliders' grid like :meth:`bank`'s.
         """
         n = snap_n(name, n)
+        if name == MINE:  # the caller's own images: never in the shared cache
+            return sessions.current().dataset(n)
         return self._datasets.get((name, int(n), int(seed)), lambda: load_dataset(name, n=int(n), seed=int(seed)))
 
     def bank(self, dataset: str, encoder: str, n: int, seed: int = 0, text_encoder: str | None = None,
@@ -106,6 +109,9 @@ class Resources:
         instead of building and keeping another one; a large build takes the shared heavy slot.
         """
         n = snap_n(dataset, n)
+        if dataset == MINE:  # the caller's own images, encoded in their session (never in the shared caches)
+            tenc = self.text_encoder(text_encoder, encoder) if text_encoder else None
+            return sessions.current().bank(self.encoder(encoder), tenc, int(n), progress=progress)
         key = BankKey(dataset, encoder, int(n), int(seed), text_encoder)
 
         def make():
@@ -122,6 +128,8 @@ class Resources:
 
     def has_bank(self, dataset: str, encoder: str, n, text_encoder: str | None = None, seed: int = 0) -> bool:
         """Whether that bank is already in memory (so a request will not build it)."""
+        if dataset == MINE:
+            return sessions.current().encoded(encoder)
         return BankKey(dataset, encoder, int(snap_n(dataset, n)), int(seed), text_encoder) in self._banks
 
     def memory_config(self, dataset: str, encoder: str, n, similarity, separation, beta, beta_mode="absolute",
@@ -152,4 +160,6 @@ class Resources:
 
     def pipeline(self, config: MemoryConfig) -> HENPipeline:
         """The shared HEN pipeline (bank + encoder + Hopfield memory) of ``config``, built once per configuration."""
+        if getattr(config.bank, "meta", {}).get("session"):  # your images: kept, and deleted, with the session
+            return sessions.current().pipeline(config.cache_key(), lambda: HENPipeline(config))
         return self._pipelines.get(config.cache_key(), lambda: HENPipeline(config))

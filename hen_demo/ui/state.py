@@ -10,7 +10,8 @@ import os
 
 from hen_demo.data import list_datasets
 from hen_demo.encoders import EncoderUnavailable, list_image_encoders, list_text_encoders
-from hen_demo.ui import limits
+from hen_demo.ui import limits, sessions
+from hen_demo.ui.sessions import MINE
 
 UNAVAILABLE = "(unavailable: {reason})"
 DEFAULT_DATASET = "emoji"  # Explore, Compare: recognisable images; the contrast holds at calibrated beta
@@ -43,7 +44,13 @@ def dataset_choices() -> list[tuple[str, str]]:
         else:
             label = f"{short} " + UNAVAILABLE.format(reason=info.reason or "not reachable")
         out.append((label, info.name))
-    return out
+    return out + [(mine_label(), MINE)]
+
+
+def mine_label(n: int | None = None) -> str:
+    """The dropdown label of the caller's own images: "Your images (n)"."""
+    n = sessions.count() if n is None else int(n)
+    return f"Your images ({n}) — add them in Explore" if n == 0 else f"Your images ({n})"
 
 
 def encoder_choices() -> list[tuple[str, str]]:
@@ -75,6 +82,8 @@ def default_text_encoder() -> str:
 
 
 def dataset_size(name: str) -> int | None:
+    if name == MINE:
+        return sessions.count()
     for info in list_datasets():
         if info.name == name:
             return info.size
@@ -83,6 +92,8 @@ def dataset_size(name: str) -> int | None:
 
 def check_available(kind: str, name: str) -> None:
     """Raise ValueError with the reason when dataset / encoder ``name`` cannot be used here."""
+    if kind == "dataset" and name == MINE:
+        return
     infos = {"dataset": list_datasets, "encoder": list_image_encoders, "text encoder": list_text_encoders}[kind]()
     for info in infos:
         if info.name == name:
@@ -97,6 +108,11 @@ _SIZES: dict[str, int | None] = {}
 
 def snap_n(dataset: str, n) -> int:
     """N on the N sliders' grid (10, 20, ... and the dataset's size), capped in public mode (ValueError)."""
+    if dataset == MINE:  # the caller's own count, never cached
+        size = dataset_size(MINE)
+        if not size:
+            sessions.current().dataset()  # the sentence: no images stored yet
+        return limits.snap_n(n, size)
     if dataset not in _SIZES:
         _SIZES[dataset] = dataset_size(dataset)
     return limits.snap_n(n, _SIZES[dataset])
