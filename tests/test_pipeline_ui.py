@@ -2,6 +2,7 @@
 
 import inspect
 
+import gradio as gr
 import pytest
 
 from hen_demo.pipeline import HENPipeline
@@ -183,8 +184,14 @@ def test_the_census_panel_and_the_browser_run_go_through_the_pipeline(calls, res
     out = list(explore_run.compute.__wrapped__(res, "photos", "pixels", "l2", "softmax", 1.0, 27, 10, 1e-6,
                                                "stored memory", 2, fps=2, progress=_no_progress))
     assert [c[0] for c in calls] == ["stream"]
-    run, cursor = out[-1][11], out[-1][-1]
-    assert cursor == -1 and run["final"] is not None and len(out) == 2  # the query, then the run kept for playback
-    played = list(explore_run.playback.__wrapped__(run, cursor, 0))  # as fast as possible: no sleep
+    run, cursor = out[-1][11], out[0][-1]
+    assert cursor == 0 and run["final"] is not None and len(out) == 2  # the query, then the run kept for playback
+    assert out[-1][-1] == gr.skip()  # the last message leaves the cursor where t = 0 (or a Pause / Step) put it
+    played = list(explore_run.playback_unless_held(run, cursor, 0))  # as fast as possible: no sleep
     assert [p[-1] for p in played] == list(range(len(run["frames"])))
     assert played[-1][8] == run["final"][3]  # the verdict arrives with the last frame
+    # Pause / Step / Stop clicked while it computed: the playback that follows sends no frame, only where it waits
+    held = list(explore_run.playback_unless_held(run, 0, 0, explore_run.HOLD_PAUSED))
+    assert len(held) == 1 and "paused at t = 0" in held[0][1] and held[0][-1] == gr.skip()
+    held = list(explore_run.playback_unless_held(run, 0, 0, explore_run.HOLD_STOPPED))
+    assert len(held) == 1 and "stopped at t = 0" in held[0][1] and "At t = 0 (stopped)" in held[0][8]

@@ -48,7 +48,8 @@ def running(res, dataset, encoder, n, source, text_encoder):
         building = not res.has_bank(dataset, encoder, n, text)
     except (TypeError, ValueError):  # a bad N or dataset: the run itself says why
         building = False
-    return "⏳ **running…**" + (" (loading the memory bank; it is built only on its first use)" if building else ""), ""
+    message = "⏳ **running…**" + (" (loading the memory bank; it is built only on its first use)" if building else "")
+    return message, "", ""  # status, verdict, and no hold: the playback follows the run
 
 
 def build_tab(res) -> None:
@@ -145,6 +146,7 @@ def build_tab(res) -> None:
         details = gr.JSON(label="Details")
     run = gr.State(None)  # the last run's frames and final panels (playback, Step, Stop)
     cursor = gr.State(-1)  # the frame on screen
+    hold = gr.State("")  # "paused" / "stopped": Pause, Step or Stop clicked during the compute (explore_run.HOLD_*)
 
     inputs = mc.inputs() + [source, index, editor, caption, text_encoder, corruption, amount, seed, fps,
                             mc.beta_mode, fill]
@@ -160,21 +162,22 @@ def build_tab(res) -> None:
     # the browser: "running" at once, the run at full speed in a compute slot, the playback outside any slot
     compute = explore_run.keep_screen(explore_run.compute, len(outputs) + 1)
     clicked = go.click(functools.partial(running, res), [mc.dataset, mc.encoder, mc.n, source, text_encoder],
-                       [status, verdict], queue=False, show_progress="hidden", **PRIVATE)
+                       [status, verdict, hold], queue=False, show_progress="hidden", **PRIVATE)
     computing = clicked.then(state.gpu(functools.partial(compute, res)), inputs, outputs + [cursor],
                              concurrency_limit=4, **PRIVATE)
     play_args = dict(concurrency_limit=pacing.PLAYBACK, show_progress="hidden", **PRIVATE)
-    playing = computing.then(explore_run.playback, [run, cursor, fps], played, **play_args)
+    playing = computing.then(explore_run.playback_unless_held, [run, cursor, fps, hold], played, **play_args)
     resuming = resume.click(explore_run.playback, [run, cursor, fps], played, **play_args)
     replaying = replay.click(explore_run.replay, [run, cursor, fps], played, **play_args)
     plays = [playing, resuming, replaying]
     # Stop: the cancel and the report are two listeners of the click, so the report runs even when Gradio's cancel of
     # a run that has just ended fails; Pause and Step report after their cancel (the frame on screen at the click)
-    stop.click(None, None, None, cancels=[computing] + plays, queue=False)
+    # each also sets ``hold`` first, for a playback that has not begun yet (clicked while the run still computes)
+    stop.click(lambda: explore_run.HOLD_STOPPED, None, hold, cancels=[computing] + plays, queue=False, **PRIVATE)
     stop.click(explore_run.stopped, [run, cursor], [status, verdict], queue=False, show_progress="hidden", **PRIVATE)
-    pause.click(None, None, None, cancels=plays, queue=False).then(
+    pause.click(lambda: explore_run.HOLD_PAUSED, None, hold, cancels=plays, queue=False, **PRIVATE).then(
         explore_run.paused, [run, cursor], status, queue=False, show_progress="hidden", **PRIVATE)
-    step.click(None, None, None, cancels=plays, queue=False).then(
+    step.click(lambda: explore_run.HOLD_PAUSED, None, hold, cancels=plays, queue=False, **PRIVATE).then(
         explore_run.step_once, [run, cursor], played, **play_args)
     classroom.click(lambda: pacing.CLASSROOM_FPS, None, fps, queue=False, **PRIVATE)
     for comp in (mc.encoder, mc.similarity, source):

@@ -97,10 +97,12 @@ def _run(res, query_args: dict, steps, tol, fps: float, live: bool, progress):
             if live or not fps:
                 view = frame_view(rec, status_line(rec, seconds=seconds))
                 yield (run["query"],) + view + run["final"] + (run, map_view(route, rec)), len(records) - 1
-            else:  # the browser plays it back next, from the start
+            else:  # the browser plays it back next, after the frame on screen (t = 0 was sent as computed; a
+                # Pause or Step clicked meanwhile moved the cursor, and the playback starts from where they left it)
                 status = (f"computed {rec['t']} steps in {seconds:.2f} s · playing back at {fps:g} frames / s "
                           "(**Pause**, **Step**, **Resume** and **Stop** act on the playback)")
-                yield (run["query"], skip, status) + (skip,) * 3 + (None, None, None, "", None, run, skip), -1
+                cursor = skip if len(records) > 1 else -1
+                yield (run["query"], skip, status) + (skip,) * 3 + (None, None, None, "", None, run, skip), cursor
         elif frame.t == 0:
             view = frame_view(rec, status_line(rec, seconds=seconds))
             yield (run["query"],) + view + (None, None, None, "", None, run, map_view(route, rec)), 0
@@ -191,6 +193,23 @@ def playback(run, cursor, fps, restart: bool = False):
         rec = frames[k]
         yield frame_view(rec, status_line(rec), prev) + _final_or_skip(run, k) + (map_view(run.get("map"), rec), k)
         prev = rec
+
+
+# what a Pause, Step or Stop clicked while the run is still computing leaves for the playback that follows it
+HOLD_PAUSED, HOLD_STOPPED = "paused", "stopped"
+
+
+def playback_unless_held(run, cursor, fps, hold=""):
+    """The playback after the compute, unless Pause / Step (``hold`` "paused": the status says where it waits) or
+    Stop (``hold`` "stopped": the status and verdict of Stop stay) was clicked before it began: a cancel reaches only
+    a playback already running, and the compute's last message rewrote the status."""
+    if hold == HOLD_PAUSED:
+        yield (gr.skip(), paused(run, cursor)) + (gr.skip(),) * 10
+    elif hold == HOLD_STOPPED:
+        status, verdict = stopped(run, cursor)
+        yield (gr.skip(), status) + (gr.skip(),) * 6 + (verdict,) + (gr.skip(),) * 3
+    else:  # from the frame on screen (t = 0, sent as it was computed), shown again for its full period
+        yield from playback(run, None if cursor is None else int(cursor) - 1, fps)
 
 
 def replay(run, cursor, fps):

@@ -3,12 +3,13 @@
 On: the ``hen-present`` class is set on ``<body>`` and ``presenter.css`` (its own stylesheet, appended to the
 app's) enlarges text and plot labels for a 1280 × 720 projector (plot text >= 20 px), switches to
 high-contrast colours, hides every "Advanced" accordion, and shows one big "Next iteration" button. Keyboard
-shortcuts (whenever the focus is not in a text field): space = Step if the tab has one, else Retrieve;
+shortcuts (whenever the focus is not in a text field): space = Step while the tab's run is under way, else Retrieve;
 r = Replay; s = Stop. All of it runs in the browser; the server only reads ``?present=1`` at load.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
@@ -17,15 +18,23 @@ CSS = Path(__file__).with_name("presenter.css").read_text(encoding="utf-8")
 BODY_CLASS = "hen-present"
 
 # the buttons the shortcuts press: the first one visible wins (the tab on screen); "step" buttons first, so
-# "Next iteration" advances a paused run by one step where a tab offers Step, and starts a retrieval elsewhere
+# "Next iteration" advances a run under way by one step where a tab offers Step, and starts a retrieval elsewhere
 NEXT_IDS = ["explore-step", "explore-retrieve", "compare-retrieve", "t2i-retrieve"]
+# a Step button counts only while its tab's status says a run is under way (playing back, paused, running): with
+# nothing to step through (a fresh page, a run that converged or was stopped) "Next iteration" is Retrieve
+STEP_WHEN = {"explore-step": ["explore-status", r"paused|playing back|· running"]}
 REPLAY_IDS = ["explore-replay"]
 STOP_IDS = ["explore-stop"]
 
 INSTALL_JS = f"""() => {{
   if (window.henPresenter) return;
   const visible = (el) => el && el.offsetParent !== null;
-  const first = (ids) => ids.map((i) => document.getElementById(i)).find(visible);
+  const when = {json.dumps(STEP_WHEN)};
+  const ready = (el) => {{
+    const w = when[el.id];
+    return !w || new RegExp(w[1]).test(document.getElementById(w[0])?.innerText || "");
+  }};
+  const first = (ids) => ids.map((i) => document.getElementById(i)).find((el) => visible(el) && ready(el));
   const byText = (word) => [...document.querySelectorAll("button")].find((b) => visible(b) && b.textContent.trim() === word);
   const press = (ids, word) => {{ const b = first(ids) || (word ? byText(word) : null); if (b) b.click(); return !!b; }};
   const tagAdvanced = () => document.querySelectorAll("button.label-wrap").forEach((b) => {{
