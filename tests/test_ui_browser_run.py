@@ -90,10 +90,14 @@ def paused_slow_run(page) -> int:
     page.click("#explore-retrieve")
     wait_text(page, "#explore-status", r"playing back|t = \d+ of")
     page.click("#explore-pause")
-    wait_text(page, "#explore-status", r"paused")
+    status = wait_text(page, "#explore-status", r"paused (before|at t = \d+)")
+    # Pause says where it waits ("before t = 0", or "at t = N" when a frame was already played): the Step shows the
+    # next one (waiting for any "paused at t = N" would also take Pause's own line for the Step's answer)
+    at = re.search(r"paused at t = (\d+)", status)
+    k = int(at.group(1)) + 1 if at else 0
     page.click("#explore-step")
-    status = wait_text(page, "#explore-status", r"paused at t = \d+")
-    return int(re.search(r"paused at t = (\d+)", status).group(1))
+    wait_text(page, "#explore-status", rf"paused at t = {k}\b")
+    return k
 
 
 def test_stop_says_where_it_stopped_and_shows_that_state(page):
