@@ -267,6 +267,14 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def run(args) -> int:
+    if getattr(args, "load", False) and getattr(args, "heavy", False):
+        from hen_demo import bench_heavy
+
+        return bench_heavy.run(args)
+    if getattr(args, "load", False) and getattr(args, "uploads", False):
+        from hen_demo import bench_uploads
+
+        return bench_uploads.run(args)
     if getattr(args, "load", False):
         from hen_demo import bench_load
 

@@ -14,7 +14,9 @@ default requests take the cores first.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -140,3 +142,15 @@ def format_heavy(r: dict) -> str:
         f"machine: {r['cpu_count']} CPUs, load average before the run {r['load_average_before']}",
     ]
     return "\n".join(lines + [f"error: {e}" for e in r["error_examples"]])
+
+
+def run(args) -> int:
+    """The ``bench --load --heavy`` command (dispatched by ``hen_demo.bench``)."""
+    try:
+        result = run_heavy(clients=args.clients or 1, seconds=args.seconds, startup_timeout=args.startup_timeout,
+                           log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
+    except (ValueError, RuntimeError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else format_heavy(result))
+    return 0 if result["errors"] == 0 and result["fair"] else 1

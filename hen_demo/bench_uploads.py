@@ -10,7 +10,9 @@ RSS is sampled every 0.2 s meanwhile (``peak``). Then every client closes (their
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -119,3 +121,11 @@ def format_uploads(r: dict) -> str:
              f"{'within' if r['within_bound'] else 'OVER'}), all loaded {r['rss_loaded_mb']} MB, "
              f"{r['settle_s']:.0f} s after the sessions closed {r['rss_after_mb']} MB"]
     return "\n".join(lines + [f"error: {e}" for e in r["error_examples"]])
+
+
+def run(args) -> int:
+    """The ``bench --load --uploads`` command (dispatched by ``hen_demo.bench``)."""
+    r = run_uploads(clients=args.clients or 20, images=args.images, settle=args.settle,
+                    startup_timeout=args.startup_timeout, log=(lambda *a: print(*a, file=sys.stderr, flush=True)))
+    print(json.dumps(r, indent=2) if args.json else format_uploads(r))
+    return 0 if r["errors"] == 0 and r["within_bound"] else 1

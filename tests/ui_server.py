@@ -23,4 +23,9 @@ def running_app():
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
+        # Gradio deletes every cache file a Blocks handed out when its server stops. The image cache is content-
+        # addressed (ui/gradio_cache.py) and shared by all the apps this test process runs, so a closing app
+        # would delete pictures a later app has already handed to its page; in production one app owns its cache.
+        for files in demo.temp_file_sets:
+            files.clear()
         demo.close()

@@ -18,6 +18,7 @@ each streamed frame of every visitor pays it (issue 19 §14). Larger pictures ke
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 from gradio import processing_utils
@@ -54,6 +55,9 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
     path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
     try:
         if path.stat().st_size == len(data):  # content-addressed: these bytes are already there
+            # touched, not rewritten: Gradio's delete_cache judges a file's age by its ctime, and a picture
+            # handed out again must not be swept as an hour-old file while a browser is still showing it
+            os.utime(path)
             return _handed_out(path)
     except OSError:
         pass
