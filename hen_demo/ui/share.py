@@ -36,9 +36,14 @@ def markdown_text(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", text)
 
 
-def sync_js(tab: str, keys: list[str]) -> str:
-    """The js= hook that writes the controls' values (in ``keys`` order) into the address bar."""
+def sync_js(tab: str, keys: list[str], bar_id: str | None = None) -> str:
+    """The js= hook that writes the controls' values (in ``keys`` order) into the address bar; with ``bar_id``
+    only while that element (the tab's link bar) is on screen, so a tab in the background (its load handlers set
+    its controls too) never overwrites the link of the tab on screen."""
     return f"""(...values) => {{
+  const barId = {json.dumps(bar_id)};
+  const bar = barId === null ? null : document.getElementById(barId);
+  if (barId !== null && (!bar || bar.offsetParent === null)) return values;
   const keys = {json.dumps(keys)};
   const p = new URLSearchParams();
   p.set("tab", {json.dumps(tab)});
@@ -127,7 +132,7 @@ def build_link_bar(tab: str, controls: dict[str, gr.components.Component], elem_
                          placeholder="the link appears here when copied", elem_id=f"{elem_prefix}-link")
     note = gr.Markdown(elem_id=f"{elem_prefix}-link-note")
     copy.click(None, None, box, js=COPY_JS, queue=False)
-    js = sync_js(tab, keys)
+    js = sync_js(tab, keys, f"{elem_prefix}-link-bar")
     for comp in comps:
         comp.change(None, comps, None, js=js, queue=False, show_progress="hidden", api_visibility="private")
 
