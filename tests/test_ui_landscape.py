@@ -128,6 +128,17 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
             px = page.evaluate("() => parseFloat(getComputedStyle("
                                "document.querySelector('#landscape-energy .xtitle')).fontSize)")
             assert px >= 14, f"axis label {px} px"
+            # the path first: a later add or drag triggers redraws (table.change -> draw) that may land after a
+            # path was revealed and replace the figure; before them nothing else is pending
+            # a click in "start a retrieval here" draws the path, revealed point by point up to its last step
+            page.get_by_text("start a retrieval here", exact=True).click()
+            page.locator("#landscape-basins").scroll_into_view_if_needed()
+            box = page.locator("#landscape-basins .nsewdrag").first.bounding_box()
+            x, y = box["x"] + 0.1 * box["width"], box["y"] + 0.9 * box["height"]  # (-2.4, -2.4)
+            page.touchscreen.tap(x, y) if touch else page.mouse.click(x, y)
+            page.wait_for_function(f"""() => {{ const g = {BASINS}; const m = g.layout.meta.reveal;
+                const p = g.data.find(t => t.name === 'path');
+                return m && p && p.x.length === m.n && g.__henRevealed === m.revision; }}""", timeout=60_000)
             page.get_by_text("add a memory", exact=True).click()
             page.locator("#landscape-basins").scroll_into_view_if_needed()
             box = page.locator("#landscape-basins .nsewdrag").first.bounding_box()
@@ -151,15 +162,6 @@ def test_in_a_browser_a_click_adds_a_memory_and_the_basins_change(playground_url
                 page.mouse.up()
                 page.wait_for_function(f"() => {{ const s = {BASINS}.layout.shapes[2];"  # the other map: a redraw
                                        " return Math.abs((s.x0 + s.x1) / 2 - 1.0) < 0.1; }", timeout=60_000)
-            # a click in "start a retrieval here" draws the path, revealed point by point up to its last step
-            page.get_by_text("start a retrieval here", exact=True).click()
-            page.locator("#landscape-basins").scroll_into_view_if_needed()
-            box = page.locator("#landscape-basins .nsewdrag").first.bounding_box()
-            x, y = box["x"] + 0.1 * box["width"], box["y"] + 0.9 * box["height"]  # (-2.4, -2.4)
-            page.touchscreen.tap(x, y) if touch else page.mouse.click(x, y)
-            page.wait_for_function(f"""() => {{ const g = {BASINS}; const m = g.layout.meta.reveal;
-                const p = g.data.find(t => t.name === 'path');
-                return m && p && p.x.length === m.n && g.__henRevealed === m.revision; }}""", timeout=60_000)
             page.screenshot(path=str(shots / f"landscape_{width}.png"), full_page=True)
         finally:
             browser.close()
