@@ -115,6 +115,8 @@ def test_stop_says_where_it_stopped_and_shows_that_state(page):
 def test_an_error_keeps_the_query_and_the_last_result_and_says_it_once(page):
     page.click("#explore-retrieve")
     wait_text(page, "#explore-verdict", r"MSE")  # a first result
+    # its playback has ended too (its last status line): else that line can land after the refusal's sentence
+    wait_text(page, "#explore-status", r"converged")
     before = page.locator("#explore-query img").first.get_attribute("src")
     beta = page.locator("#explore-beta input").first
     beta.fill("0")
