@@ -5,10 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from hen_demo.pipeline import corrupt_query
-from hen_demo.ui.frames import frame_record
-from hen_demo.ui.memory_controls import run_options
-
 from hen_demo.export import (
     PUBLIC_EXPORT_CAPS,
     ExportOptions,
@@ -25,6 +21,9 @@ from hen_demo.export import (
     render_frames,
     video_repeats,
 )
+from hen_demo.pipeline import corrupt_query
+from hen_demo.ui.frames import frame_record
+from hen_demo.ui.memory_controls import run_options
 
 SIDE = 32
 

@@ -2,9 +2,9 @@
 seeds and library errors as sentences, time limits, ZeroGPU wrapper, the app without ``spaces``."""
 
 import logging
+import os
 import socket
 import sys
-import os
 import types
 
 import gradio as gr

@@ -83,9 +83,9 @@ BASINS = "document.querySelector('#landscape-basins .js-plotly-plot')"
 @pytest.fixture(scope="module")
 def playground_url():
     import gradio as gr
+    from ui_server import free_port
 
     from hen_demo.ui.app import CSS
-    from ui_server import free_port
 
     with gr.Blocks() as demo:
         with gr.Tabs():

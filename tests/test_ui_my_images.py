@@ -18,8 +18,8 @@ from PIL import Image
 pytestmark = pytest.mark.slow
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from ui_server import running_app  # noqa: E402
 

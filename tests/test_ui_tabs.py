@@ -10,7 +10,18 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from hen_demo.ui import compare, explore, explore_query, explore_run, memory_controls, pacing, present, separability, state, text2image
+from hen_demo.ui import (
+    compare,
+    explore,
+    explore_query,
+    explore_run,
+    memory_controls,
+    pacing,
+    present,
+    separability,
+    state,
+    text2image,
+)
 
 
 def _no_progress(*args, **kwargs):

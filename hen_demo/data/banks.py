@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,9 @@ from tqdm import tqdm
 
 from hen_demo.atomic import atomic_write
 from hen_demo.data import bank_build, bank_prefix
-from hen_demo.data.emoji import atlas_fingerprint
 from hen_demo.data.bank_export import export_bank, find_precomputed
 from hen_demo.data.datasets import OFFLINE, ImageDataset, _check_n, dataset_size, load_dataset
+from hen_demo.data.emoji import atlas_fingerprint
 from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.data.memory_bank import MemoryBank, default_cache_dir
 from hen_demo.encoders import get_image_encoder, get_text_encoder

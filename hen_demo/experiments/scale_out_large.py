@@ -27,13 +27,13 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from hen_demo.bench import gemm_peak
 from hen_demo.data.augment import AUGMENTED_LABEL, augmented_pixels, base_images, occlude_bottom
 from hen_demo.data.bank_shards import DiskBank, build_disk_bank
 from hen_demo.data.banks import default_cache_dir
 from hen_demo.experiments import plotting
 from hen_demo.experiments.base import ExperimentResult, config_dict, null_progress
 from hen_demo.memory.calibration import CALIBRATION_C
-from hen_demo.bench import gemm_peak
 from hen_demo.memory.sharded import ShardedMemory
 from hen_demo.memory.ties import correct_mask
 

@@ -230,7 +230,7 @@ class FrameRenderer:
     # ---- one frame ------------------------------------------------------------------------------------
     def render(self, i: int) -> np.ndarray:
         """Frame ``i`` of the run as (height, width, 3) uint8."""
-        rec, s = self.record, self.layout.scale
+        rec = self.record
         f = rec.frames[i]
         self.energy_line.set_data(self.ts[: i + 1], self.es[: i + 1])
         if self.bars is not None and f.hist_counts is not None:

@@ -35,7 +35,12 @@ from hen_demo.memory.calibration import calibrated_beta
 from hen_demo.memory.devices import resolve_device_dtype
 from hen_demo.memory.hetero import caption_queries, hetero_patterns
 from hen_demo.memory.hopfield import as_patterns
-from hen_demo.memory.masked import mask_aware_memory, masked_calibrated_beta, pixel_mask_to_code, visible_groups
+from hen_demo.memory.masked import (
+    mask_aware_memory,
+    masked_calibrated_beta,
+    pixel_mask_to_code,
+    visible_groups,
+)
 from hen_demo.memory.ties import correct_mask
 
 from .config import MemoryConfig, RunOptions

@@ -13,10 +13,10 @@ and hen_demo.memory.teaching (masked cues, Kohonen vs Amari).
 
 from __future__ import annotations
 
-
 import gradio as gr
 import numpy as np
 
+from hen_demo.export import FrameRecord, RunCaption, RunRecord
 from hen_demo.memory import teaching
 from hen_demo.memory.classical import (
     HebbianHopfield,
@@ -25,7 +25,6 @@ from hen_demo.memory.classical import (
     flip_bits,
     random_bipolar,
 )
-from hen_demo.export import FrameRecord, RunCaption, RunRecord
 from hen_demo.ui import classroom_capacity, export_panel, landscape, pacing
 from hen_demo.ui.classroom_capacity import picture
 from hen_demo.ui.errors import user_errors

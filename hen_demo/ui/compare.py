@@ -21,7 +21,6 @@ from hen_demo.ui import export_panel, pacing, plots, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.explore_query import clean_query, preview
 from hen_demo.ui.explore_run import DEFAULTS
-from hen_demo.ui.present import result_markdown, show
 from hen_demo.ui.memory_controls import (
     BETA_MODES,
     FILL_CHOICES,
@@ -36,6 +35,7 @@ from hen_demo.ui.memory_controls import (
     run_options,
     similarity_choices,
 )
+from hen_demo.ui.present import result_markdown, show
 
 SIDES = ("A", "B")
 ENERGY_HEIGHT = 300

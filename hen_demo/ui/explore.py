@@ -14,8 +14,17 @@ import functools
 import gradio as gr
 
 from hen_demo.pipeline import MASK_AWARE
-from hen_demo.ui import (census_panel, explore_query, explore_run, export_panel, my_images, pacing,
-                         retrieval_map, share, state)
+from hen_demo.ui import (
+    census_panel,
+    explore_query,
+    explore_run,
+    export_panel,
+    my_images,
+    pacing,
+    retrieval_map,
+    share,
+    state,
+)
 from hen_demo.ui.explore_query import EDITOR
 from hen_demo.ui.explore_run import DEFAULTS
 from hen_demo.ui.memory_controls import FILL_CHOICES, QUERY_CORRUPTIONS, build_memory_controls

@@ -11,15 +11,14 @@ value, in the order of ``FRAME_PANELS``) and add its component where the tab lis
 
 from __future__ import annotations
 
-import numpy as np
-
 import gradio as gr
+import numpy as np
 
 from hen_demo import metrics
 from hen_demo.pipeline import HENFrame
 from hen_demo.ui import plots
-from hen_demo.ui.retrieval_map import RetrievalMap
 from hen_demo.ui.present import ALL_WEIGHT, TOPK_MIN_WEIGHT, badge, show, topk_items, verdict_view
+from hen_demo.ui.retrieval_map import RetrievalMap
 
 FRAME_PANELS = ("state", "status", "energy", "topk", "hist")  # the order frame_view returns them in
 

@@ -123,7 +123,7 @@ def caption(land, found, path) -> str:
     total = land.labels.numel()
     none = [str(i) for i in range(n) if i not in owned]
     if not owned:
-        who = f"**No** memory has a basin of its own"
+        who = "**No** memory has a basin of its own"
     else:
         who = (f"**{len(owned)}** of the {n} memories {'has' if len(owned) == 1 else 'have'} a basin"
                + (f" (ξ {', '.join(none)}: none, other memories or mixtures capture every start)" if none else ""))
@@ -205,7 +205,7 @@ def bridge_js(plot_ids: list[str]) -> str:
     """The page script of the click bridge (see the module docstring): attaches ``plotly_click`` to each plot
     once it exists, and reveals a new path point by point."""
     ids = ", ".join(f"'{i}'" for i in plot_ids)
-    return """
+    return r"""
 const ids = [%IDS%];
 function reveal(gd) {
   const m = gd.layout && gd.layout.meta && gd.layout.meta.reveal;

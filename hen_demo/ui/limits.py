@@ -30,7 +30,6 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr

@@ -17,8 +17,8 @@ import numpy as np
 from hen_demo.ui import export_panel, pacing, share, state
 from hen_demo.ui.errors import user_errors
 from hen_demo.ui.frames import frame_record, frame_view, status_line
-from hen_demo.ui.present import result_markdown
 from hen_demo.ui.memory_controls import build_memory_controls, check_n, run_options
+from hen_demo.ui.present import result_markdown
 
 DEFAULT_DATASET = "emoji"  # a typed emoji name recalls its picture (5 of 5 sampled names at calibrated beta, minilm)
 

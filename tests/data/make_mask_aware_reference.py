@@ -3,12 +3,23 @@
 Provenance only: run once at commit fe1bafe, before that path was removed (issue 24 item 2); it no longer imports.
 """
 from types import SimpleNamespace
-import numpy as np, torch
+
+import numpy as np
+import torch
+
 from hen_demo.data.corruptions import corrupt
-from hen_demo.data.images import to_float_tensor
+from hen_demo.data.images import to_float_tensor, to_uint8
 from hen_demo.encoders import get_image_encoder
 from hen_demo.memory.masked import MaskAwareMemory, pixel_mask_to_code
-from hen_demo.pipeline import HENPipeline, MemoryConfig, RunOptions, mask_aware_run, mask_aware_stream, corrupt_query
+from hen_demo.pipeline import (
+    HENPipeline,
+    MemoryConfig,
+    RunOptions,
+    corrupt_query,
+    mask_aware_run,
+    mask_aware_stream,
+)
+
 
 def _data(seed=0, n=12, b=5, k=20):
     g = np.random.default_rng(seed)
@@ -38,7 +49,7 @@ recon = (pixels.decode(codes).permute(0, 2, 3, 1).numpy() * 255).round().astype(
 bank = SimpleNamespace(codes=codes, recon=recon, images=images, captions=None, ids=[str(i) for i in range(16)], text_codes=None)
 pipe = HENPipeline(MemoryConfig(bank, pixels, similarity="l2"))
 x, hid = corrupt(to_float_tensor(images[:10]), kind="mask-random", amount=0.5, seed=3, return_mask=True)
-from hen_demo.data.images import to_uint8
+
 qs = pipe.encode_images(to_uint8(x))
 bt = mask_aware_run(pipe, qs, hid, RunOptions(steps=20), targets=np.arange(10), relative=None, beta=0.02)
 out.update(p_states=bt.states.numpy(), p_winner=bt.winner, p_top=bt.top_weight, p_mse=bt.mse, p_nn=bt.nn_index,
