@@ -42,3 +42,14 @@ def test_a_small_picture_is_stored_lossless_whatever_format_was_asked(tmp_path):
     assert small.endswith(".png") and np.array_equal(np.asarray(Image.open(small)), _arr(2))
     big = np.zeros((gradio_cache.SMALL_SIDE + 1, 8, 3), dtype=np.uint8)
     assert processing_utils.save_img_array_to_cache(big, str(tmp_path), format="webp").endswith(".webp")
+
+
+def test_a_private_session_gets_its_own_copy_so_deleting_it_spares_the_shared_one(tmp_path, monkeypatch):
+    """The same picture for a session with its own images (PATH_HOOKS gives a sub-folder) and for any other
+    session: two files, so the private one can be deleted with its session while the shared one stays."""
+    shared = processing_utils.save_img_array_to_cache(_arr(3), str(tmp_path), format="png")
+    monkeypatch.setattr(gradio_cache, "PATH_HOOKS", [lambda: "session-abc"])
+    private = processing_utils.save_img_array_to_cache(_arr(3), str(tmp_path), format="png")
+    assert private != shared and "session-abc" in private
+    os.remove(private)  # what SessionStore.drop does with the session's files
+    assert os.path.exists(shared)

@@ -42,6 +42,9 @@ def encode_small(img) -> bytes | None:
 # callables(path) told of every image the cache hands out (hen_demo.ui.sessions: files shown to a session that
 # holds its own images are deleted with that session)
 WRITE_HOOKS: list = []
+# callables() -> a sub-folder name or None: a session that holds its own images gets its pictures in a folder of
+# its own (hen_demo.ui.sessions), so deleting them with that session never removes a file another session shows
+PATH_HOOKS: list = []
 
 
 def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
@@ -52,7 +55,9 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
         format = "png"
     else:
         data = processing_utils.encode_pil_to_bytes(img, format)
-    path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
+    private = next((sub for sub in (hook() for hook in PATH_HOOKS) if sub), None)
+    root = Path(cache_dir) / private if private else Path(cache_dir)
+    path = (root / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
     try:
         if path.stat().st_size == len(data):  # content-addressed: these bytes are already there
             # touched, not rewritten: Gradio's delete_cache judges a file's age by its ctime, and a picture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def _track(path) -> None:
         mine = STORE.get(sid, create=False)
         if mine is not None and len(mine):
             mine.files.add(Path(path))
+
+
+def _private_folder() -> str | None:
+    """The cache sub-folder of a session that holds its own images (None for every other session): its pictures
+    are not shared with other sessions through the content-addressed cache, so they can go with it."""
+    sid = _SESSION.get()
+    mine = STORE.get(sid, create=False) if sid else None
+    if mine is None or not len(mine):
+        return None
+    return "session-" + hashlib.sha256(sid.encode()).hexdigest()[:16]
 
 
 STORE = SessionStore(max_sessions=int(os.environ.get("HEN_SESSION_BANKS", "32")), idle_s=_idle_s(),
@@ -87,6 +98,8 @@ def install(demo: gr.Blocks) -> None:
     demo.unload(_unload)
     if _track not in gradio_cache.WRITE_HOOKS:
         gradio_cache.WRITE_HOOKS.append(_track)
+    if _private_folder not in gradio_cache.PATH_HOOKS:
+        gradio_cache.PATH_HOOKS.append(_private_folder)
 
 
 def _unload(request: gr.Request) -> None:
